@@ -1,0 +1,11 @@
+#pragma once
+// Each subcommand registers itself on the app; main only wires them together.
+#include <CLI/CLI.hpp>
+
+namespace dreamer::cli {
+
+void add_models_command(CLI::App& app);
+void add_doctor_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+}  // namespace dreamer::cli

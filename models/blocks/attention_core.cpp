@@ -1,0 +1,49 @@
+#include "models/blocks/attention_core.h"
+
+#include <cmath>
+
+#if TORCH_VERSION_MAJOR >= 2
+#include <ATen/ops/scaled_dot_product_attention.h>
+#endif
+
+namespace dreamer::models {
+
+torch::Tensor causal_mask(int64_t tq, int64_t tk, const torch::Device& device) {
+  auto qi = torch::arange(tq, torch::dtype(torch::kLong).device(device)).unsqueeze(1) + (tk - tq);
+  auto kj = torch::arange(tk, torch::dtype(torch::kLong).device(device)).unsqueeze(0);
+  return kj <= qi;
+}
+
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_heads) {
+  const int64_t n_kv = x.size(1);
+  if (n_kv == n_heads) return x;
+  return x.repeat_interleave(n_heads / n_kv, /*dim=*/1);
+}
+
+torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                         const torch::Tensor& v) {
+  const int64_t h = q.size(1), tq = q.size(2), tk = k.size(2);
+  auto kk = repeat_kv(k, h), vv = repeat_kv(v, h);
+  auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  scores = scores.masked_fill(causal_mask(tq, tk, q.device()).logical_not(),
+                              -std::numeric_limits<float>::infinity());
+  auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
+  return torch::matmul(weights, vv);
+}
+
+bool fused_attention_available() { return TORCH_VERSION_MAJOR >= 2; }
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  const int64_t h = q.size(1), tq = q.size(2), tk = k.size(2);
+  auto kk = repeat_kv(k, h), vv = repeat_kv(v, h);
+  if (tq == tk) return at::scaled_dot_product_attention(q, kk, vv, {}, 0.0, /*is_causal=*/true);
+  if (tq == 1) return at::scaled_dot_product_attention(q, kk, vv, {}, 0.0, /*is_causal=*/false);
+  return at::scaled_dot_product_attention(q, kk, vv, causal_mask(tq, tk, q.device()), 0.0, false);
+#else
+  return causal_attention_reference(q, k, v);
+#endif
+}
+
+}  // namespace dreamer::models

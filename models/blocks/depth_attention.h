@@ -1,0 +1,71 @@
+#pragma once
+// Depth attention: attention along the recurrence axis. Each depth level j of a token has
+// a key/value (level 0 = the embedding, level j >= 1 = the state depth j attended from);
+// the state at depth r queries levels 0..r, never deeper (depth causality).
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/model.h"
+
+namespace dreamer::models {
+
+enum class DepthScope { kSameToken, kAllTokensCausal };
+enum class DepthRope { kNone, kForward, kForwardReverse };
+
+inline const std::vector<std::pair<std::string, DepthScope>>& depth_scope_names() {
+  static const std::vector<std::pair<std::string, DepthScope>> kNames = {
+      {"same_token", DepthScope::kSameToken}, {"all_tokens_causal", DepthScope::kAllTokensCausal}};
+  return kNames;
+}
+inline const std::vector<std::pair<std::string, DepthRope>>& depth_rope_names() {
+  static const std::vector<std::pair<std::string, DepthRope>> kNames = {
+      {"none", DepthRope::kNone},
+      {"forward", DepthRope::kForward},
+      {"forward_reverse", DepthRope::kForwardReverse}};
+  return kNames;
+}
+
+struct DepthAttentionOptions {
+  int64_t d_model = 0;
+  int64_t n_heads = 0;
+  int64_t head_dim = 0;
+  DepthScope scope = DepthScope::kSameToken;
+  DepthRope rope = DepthRope::kForwardReverse;
+  double rope_base = 10000.0;
+  bool zero_init_output = true;
+};
+
+// The keys/values of every level written so far for the tokens of this forward call
+// ([B, H, T, Dh] each), plus, for the all-tokens scope, the decoding cache of earlier tokens.
+struct DepthMemory {
+  std::vector<int64_t> levels;  // depth index of each entry
+  std::vector<torch::Tensor> keys, values;
+};
+
+struct DepthAttentionImpl : torch::nn::Module {
+  explicit DepthAttentionImpl(const DepthAttentionOptions& options);
+
+  // Projects one level's state ([B, T, d]; x_v feeds the values) into memory, with depth RoPE
+  // at `level` of `total`. With the all-tokens scope and a cache, the entry is appended to
+  // the level's cache (earlier tokens) and memory holds the whole cache.
+  void write(DepthMemory& memory, const torch::Tensor& x_k, const torch::Tensor& x_v,
+             int64_t level, int64_t total, KVCache* cache);
+
+  // Queries from x_q [B, T, d] at depth `level` over the memory entries with level <= `level`;
+  // returns [B, T, d]. For the all-tokens scope, query t sees tokens <= t of every level.
+  torch::Tensor read(const DepthMemory& memory, const torch::Tensor& x_q, int64_t level,
+                     int64_t total);
+
+  DepthAttentionOptions options;
+  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+
+ private:
+  torch::Tensor rotate(const torch::Tensor& x, int64_t level, int64_t total);
+  torch::Tensor heads(const torch::Tensor& x);  // [B, T, H*Dh] -> [B, H, T, Dh]
+};
+TORCH_MODULE(DepthAttention);
+
+}  // namespace dreamer::models

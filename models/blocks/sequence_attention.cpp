@@ -1,0 +1,46 @@
+#include "models/blocks/sequence_attention.h"
+
+#include "models/blocks/attention_core.h"
+#include "models/blocks/rope.h"
+
+namespace dreamer::models {
+
+SequenceAttentionImpl::SequenceAttentionImpl(const SequenceAttentionOptions& opt) : options(opt) {
+  using torch::nn::LinearOptions;
+  const int64_t hq = opt.n_heads * opt.head_dim, hkv = opt.n_kv_heads * opt.head_dim;
+  q = register_module("q", torch::nn::Linear(LinearOptions(opt.d_model, hq).bias(opt.bias)));
+  k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
+  v = register_module("v", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
+  o = register_module("o", torch::nn::Linear(LinearOptions(hq, opt.d_model).bias(opt.bias)));
+}
+
+QKV SequenceAttentionImpl::project(const torch::Tensor& x_qk, const torch::Tensor& x_v,
+                                   int64_t start) {
+  const int64_t b = x_qk.size(0), t = x_qk.size(1), dh = options.head_dim;
+  auto heads = [&](const torch::Tensor& y, int64_t n) {
+    return y.view({b, t, n, dh}).transpose(1, 2);  // [B, n, T, Dh]
+  };
+  QKV out{heads(q(x_qk), options.n_heads), heads(k(x_qk), options.n_kv_heads),
+          heads(v(x_v), options.n_kv_heads)};
+  if (options.rope) {
+    auto angles = rope_angles(torch::arange(start, start + t, x_qk.device()), dh, options.rope_base);
+    out.q = apply_rope(out.q, angles);
+    out.k = apply_rope(out.k, angles);
+  }
+  return out;
+}
+
+torch::Tensor SequenceAttentionImpl::output(const torch::Tensor& heads) {
+  const int64_t b = heads.size(0), t = heads.size(2);
+  return o(heads.transpose(1, 2).reshape({b, t, options.n_heads * options.head_dim}));
+}
+
+torch::Tensor SequenceAttentionImpl::forward(const torch::Tensor& x_qk, const torch::Tensor& x_v,
+                                             int64_t start, KVCache* cache) {
+  QKV p = project(x_qk, x_v, start);
+  torch::Tensor k_all = p.k, v_all = p.v;
+  if (cache) std::tie(k_all, v_all) = cache->append(p.k, p.v);
+  return output(causal_attention(p.q, k_all, v_all));
+}
+
+}  // namespace dreamer::models

@@ -1,0 +1,440 @@
+#include "models/dreamer.h"
+
+#include <cmath>
+
+#include "models/blocks/attention_core.h"
+#include "util/errors.h"
+#include "util/json_reader.h"
+
+namespace dreamer::models {
+
+namespace {
+
+const std::vector<std::pair<std::string, NormPlacement>>& norm_placement_names() {
+  static const std::vector<std::pair<std::string, NormPlacement>> kNames = {
+      {"pre", NormPlacement::kPre}, {"peri", NormPlacement::kPeri}};
+  return kNames;
+}
+const std::vector<std::pair<std::string, MixMode>>& mix_mode_names() {
+  static const std::vector<std::pair<std::string, MixMode>> kNames = {
+      {"separate", MixMode::kSeparate}, {"joint_sa_da", MixMode::kJointSequenceDepth}};
+  return kNames;
+}
+
+void require(bool ok, const std::string& where, const std::string& what) {
+  if (!ok) throw InputError(where, what);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- config
+
+DreamerConfig DreamerConfig::from_json(const nlohmann::json& params, const std::string& path) {
+  DreamerConfig c;
+  JsonReader r(params, path);
+  r.get("vocab_size", c.vocab_size);
+  r.get("d_model", c.d_model);
+  r.get("n_heads", c.n_heads);
+  r.get("n_kv_heads", c.n_kv_heads);
+  r.get("head_dim", c.head_dim);
+  r.get("rope_base", c.rope_base);
+  r.get_enum("norm", c.norm, norm_kind_names());
+  r.get_enum("norm_placement", c.norm_placement, norm_placement_names());
+  r.get("norm_eps", c.norm_eps);
+  r.get("tie_embeddings", c.tie_embeddings);
+  r.get("init_std", c.init_std);
+  r.get_enum("mix_mode", c.mix_mode, mix_mode_names());
+
+  JsonReader f = r.child("ffn");
+  f.get("hidden", c.ffn.hidden);
+  f.get_enum("activation", c.ffn.activation, activation_names());
+  f.finish();
+
+  JsonReader d = r.child("depth_attention");
+  d.get("enabled", c.depth_attention.enabled);
+  d.get("n_heads", c.depth_attention.n_heads);
+  d.get("head_dim", c.depth_attention.head_dim);
+  d.get_enum("scope", c.depth_attention.scope, depth_scope_names());
+  d.get_enum("rope", c.depth_attention.rope, depth_rope_names());
+  d.get("include_depth0", c.depth_attention.include_depth0);
+  d.get("zero_init_output", c.depth_attention.zero_init_output);
+  d.finish();
+
+  JsonReader e = r.child("expert_attention");
+  auto& ea = c.expert_attention;
+  e.get("enabled", ea.enabled);
+  e.get("n_experts", ea.n_experts);
+  e.get("k", ea.k);
+  e.get("expert_dim", ea.expert_dim);
+  e.get_enum("activation", ea.activation, activation_names());
+  e.get_enum("query", ea.query, router_query_names());
+  e.get("router_dim", ea.router_dim);
+  e.get_enum("depth_encoding", ea.depth_encoding, depth_encoding_names());
+  e.get_enum("gate", ea.gate, gate_kind_names());
+  e.get("renormalize", ea.renormalize);
+  e.get("balancing_bias", ea.balancing_bias);
+  e.get("bias_update_rate", ea.bias_update_rate);
+  e.finish();
+
+  JsonReader rec = r.child("recurrence");
+  rec.get_enum("sampling", c.recurrence.sampling, recurrence_sampling_names());
+  rec.get("mean", c.recurrence.mean);
+  rec.get("backprop_depth", c.recurrence.backprop_depth);
+  rec.get("sigma", c.recurrence.sigma);
+  rec.get("max", c.recurrence.max);
+  rec.finish();
+
+  r.finish();
+  c.validate(path);
+  return c;
+}
+
+void DreamerConfig::validate(const std::string& p) const {
+  auto at = [&](const std::string& field) { return p + "." + field; };
+  require(vocab_size > 0, at("vocab_size"), "must be positive, got " + std::to_string(vocab_size));
+  require(d_model > 0, at("d_model"), "must be positive, got " + std::to_string(d_model));
+  require(n_heads > 0, at("n_heads"), "must be positive, got " + std::to_string(n_heads));
+  require(n_kv_heads >= 0 && n_heads % kv_heads() == 0, at("n_kv_heads"),
+          "must divide n_heads (" + std::to_string(n_heads) + "), got " + std::to_string(n_kv_heads));
+  require(head_dim >= 0, at("head_dim"), "must be positive (or 0 for d_model / n_heads)");
+  if (head_dim == 0)
+    require(d_model % n_heads == 0, at("n_heads"),
+            "head dim does not divide the width: d_model " + std::to_string(d_model) +
+                " is not a multiple of n_heads " + std::to_string(n_heads) +
+                " (set head_dim explicitly or change n_heads)");
+  require(seq_head_dim() % 2 == 0, at("head_dim"),
+          "RoPE needs an even head dim, got " + std::to_string(seq_head_dim()));
+  require(norm_eps > 0, at("norm_eps"), "must be positive");
+  require(init_std > 0, at("init_std"), "must be positive");
+  require(ffn.hidden >= 0, at("ffn.hidden"), "must be positive (or 0 for the default)");
+
+  const auto& da = depth_attention;
+  if (da.enabled) {
+    require(da.n_heads >= 0 && da_heads() > 0, at("depth_attention.n_heads"), "must be positive");
+    require(da.head_dim >= 0, at("depth_attention.head_dim"), "must be positive (or 0)");
+    const int64_t rope_multiple = da.rope == DepthRope::kForwardReverse ? 4 : 2;
+    if (da.rope != DepthRope::kNone)
+      require(da_head_dim() % rope_multiple == 0, at("depth_attention.head_dim"),
+              "depth RoPE (" + enum_name(da.rope, depth_rope_names()) + ") needs a head dim that is a multiple of " +
+                  std::to_string(rope_multiple) + ", got " + std::to_string(da_head_dim()));
+  }
+  if (mix_mode == MixMode::kJointSequenceDepth) {
+    require(da.enabled, at("mix_mode"), "joint_sa_da needs depth_attention.enabled = true");
+    require(da.scope == DepthScope::kSameToken, at("depth_attention.scope"),
+            "joint_sa_da mixes the same token's earlier depths only: scope must be same_token");
+  }
+
+  const auto& ea = expert_attention;
+  if (ea.enabled) {
+    require(ea.n_experts > 0, at("expert_attention.n_experts"),
+            "must be positive, got " + std::to_string(ea.n_experts));
+    require(ea.k >= 1 && ea.k <= ea.n_experts, at("expert_attention.k"),
+            "must be between 1 and n_experts (" + std::to_string(ea.n_experts) + "), got " +
+                std::to_string(ea.k));
+    require(ea.expert_dim > 0, at("expert_attention.expert_dim"),
+            "must be positive, got " + std::to_string(ea.expert_dim));
+    require(ea.router_dim >= 0, at("expert_attention.router_dim"), "must be positive (or 0)");
+    require(ea.query == RouterQuery::kLinear || ea.router_dim == 0 || ea.router_dim == d_model,
+            at("expert_attention.router_dim"), "an identity query has router_dim = d_model");
+    if (ea.depth_encoding == DepthEncoding::kRope) {
+      const int64_t dk = ea.router_dim ? ea.router_dim : d_model;
+      require(dk % 4 == 0, at("expert_attention.router_dim"),
+              "depth RoPE routing needs a router dim that is a multiple of 4, got " + std::to_string(dk));
+    }
+    require(ea.bias_update_rate >= 0, at("expert_attention.bias_update_rate"), "must be >= 0");
+  }
+
+  require(recurrence.mean >= 1, at("recurrence.mean"),
+          "must be at least 1, got " + std::to_string(recurrence.mean));
+  require(recurrence.max >= recurrence.mean, at("recurrence.max"),
+          "must be >= recurrence.mean (" + std::to_string(recurrence.mean) + ")");
+  require(recurrence.backprop_depth >= 0, at("recurrence.backprop_depth"), "must be >= 0");
+  require(recurrence.sigma > 0, at("recurrence.sigma"), "must be positive");
+}
+
+int64_t DreamerConfig::ffn_hidden() const {
+  if (ffn.hidden) return ffn.hidden;
+  if (ffn.activation != Activation::kSwiGLU) return 4 * d_model;
+  return (8 * d_model / 3 + 63) / 64 * 64;  // Llama's 8/3 d, rounded up to 64
+}
+
+nlohmann::json DreamerConfig::to_json() const {
+  const auto& da = depth_attention;
+  const auto& ea = expert_attention;
+  return {
+      {"vocab_size", vocab_size},
+      {"d_model", d_model},
+      {"n_heads", n_heads},
+      {"n_kv_heads", n_kv_heads},
+      {"head_dim", head_dim},
+      {"rope_base", rope_base},
+      {"norm", enum_name(norm, norm_kind_names())},
+      {"norm_placement", enum_name(norm_placement, norm_placement_names())},
+      {"norm_eps", norm_eps},
+      {"tie_embeddings", tie_embeddings},
+      {"init_std", init_std},
+      {"mix_mode", enum_name(mix_mode, mix_mode_names())},
+      {"ffn", {{"hidden", ffn.hidden}, {"activation", enum_name(ffn.activation, activation_names())}}},
+      {"depth_attention",
+       {{"enabled", da.enabled},
+        {"n_heads", da.n_heads},
+        {"head_dim", da.head_dim},
+        {"scope", enum_name(da.scope, depth_scope_names())},
+        {"rope", enum_name(da.rope, depth_rope_names())},
+        {"include_depth0", da.include_depth0},
+        {"zero_init_output", da.zero_init_output}}},
+      {"expert_attention",
+       {{"enabled", ea.enabled},
+        {"n_experts", ea.n_experts},
+        {"k", ea.k},
+        {"expert_dim", ea.expert_dim},
+        {"activation", enum_name(ea.activation, activation_names())},
+        {"query", enum_name(ea.query, router_query_names())},
+        {"router_dim", ea.router_dim},
+        {"depth_encoding", enum_name(ea.depth_encoding, depth_encoding_names())},
+        {"gate", enum_name(ea.gate, gate_kind_names())},
+        {"renormalize", ea.renormalize},
+        {"balancing_bias", ea.balancing_bias},
+        {"bias_update_rate", ea.bias_update_rate}}},
+      {"recurrence",
+       {{"sampling", enum_name(recurrence.sampling, recurrence_sampling_names())},
+        {"mean", recurrence.mean},
+        {"backprop_depth", recurrence.backprop_depth},
+        {"sigma", recurrence.sigma},
+        {"max", recurrence.max}}},
+  };
+}
+
+// ---------------------------------------------------------------------------- layer
+
+DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
+  const int64_t d = c.d_model;
+  norm_sa = register_module("norm_sa", Norm(d, c.norm, c.norm_eps));
+  attention = register_module(
+      "attention", SequenceAttention(SequenceAttentionOptions{d, c.n_heads, c.kv_heads(),
+                                                              c.seq_head_dim(), true, c.rope_base}));
+  if (c.depth_attention.enabled && c.mix_mode == MixMode::kSeparate) {
+    norm_da = register_module("norm_da", Norm(d, c.norm, c.norm_eps));
+    DepthAttentionOptions o;
+    o.d_model = d;
+    o.n_heads = c.da_heads();
+    o.head_dim = c.da_head_dim();
+    o.scope = c.depth_attention.scope;
+    o.rope = c.depth_attention.rope;
+    o.rope_base = c.rope_base;
+    o.zero_init_output = c.depth_attention.zero_init_output;
+    depth_attention = register_module("depth_attention", DepthAttention(o));
+  }
+  norm_ffn = register_module("norm_ffn", Norm(d, c.norm, c.norm_eps));
+  const auto& ea = c.expert_attention;
+  if (ea.enabled) {
+    RouterOptions o;
+    o.d_model = d;
+    o.n_experts = ea.n_experts;
+    o.k = ea.k;
+    o.gate = ea.gate;
+    o.renormalize = ea.renormalize;
+    o.balancing_bias = ea.balancing_bias;
+    o.bias_update_rate = ea.bias_update_rate;
+    o.query = ea.query;
+    o.router_dim = ea.router_dim;
+    o.depth_encoding = ea.depth_encoding;
+    o.max_depth = c.recurrence.max;
+    o.rope_base = c.rope_base;
+    router = register_module("router", Router(o));
+    experts = register_module("experts", ExpertFFN(ea.n_experts, d, ea.expert_dim, ea.activation));
+  } else {
+    ffn = register_module("ffn", FeedForward(d, c.ffn_hidden(), c.ffn.activation));
+  }
+}
+
+torch::Tensor DreamerLayerImpl::forward(torch::Tensor h, Context& ctx) {
+  const bool peri = config.norm_placement == NormPlacement::kPeri;
+  if (config.mix_mode == MixMode::kJointSequenceDepth) {
+    h = h + joint_attention(h, ctx);
+  } else {
+    auto x = norm_sa(h);
+    h = h + attention(x, peri ? h : x, ctx.start, ctx.sequence_cache);
+    if (depth_attention) {
+      auto xd = norm_da(h);
+      depth_attention->write(*ctx.memory, xd, peri ? h : xd, ctx.depth, ctx.total, ctx.depth_cache);
+      h = h + depth_attention->read(*ctx.memory, xd, ctx.depth, ctx.total);
+    }
+  }
+  if (router) return h + expert_attention(h, ctx);
+  return h + ffn(peri ? h : norm_ffn(h));
+}
+
+torch::Tensor DreamerLayerImpl::expert_attention(const torch::Tensor& h, Context& ctx) {
+  const int64_t d = h.size(-1);
+  auto x = norm_ffn(h).reshape({-1, d});
+  RouterOutput routed = router(x, ctx.depth, ctx.total);
+  auto in = config.norm_placement == NormPlacement::kPeri ? h.reshape({-1, d}) : x;
+  auto y = experts(in, routed.ids, routed.gates);
+  if (ctx.trace)
+    ctx.trace->records.push_back(
+        {"ea", ctx.depth, config.expert_attention.n_experts, routed.ids, routed.gates.detach()});
+  return y.view_as(h);
+}
+
+// One softmax over this depth's keys of positions <= t and the same token's keys at the
+// earlier depths (which are exactly the sequence-attention keys stored at those depths).
+torch::Tensor DreamerLayerImpl::joint_attention(const torch::Tensor& h, Context& ctx) {
+  const bool peri = config.norm_placement == NormPlacement::kPeri;
+  auto x = norm_sa(h);
+  QKV p = attention->project(x, peri ? h : x, ctx.start);
+  torch::Tensor k_all = p.k, v_all = p.v;
+  if (ctx.sequence_cache) std::tie(k_all, v_all) = ctx.sequence_cache->append(p.k, p.v);
+  const int64_t n_heads = config.n_heads, tq = p.q.size(2), tk = k_all.size(2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(config.seq_head_dim()));
+
+  auto scores = torch::matmul(p.q, repeat_kv(k_all, n_heads).transpose(-2, -1)) * scale;
+  scores = scores.masked_fill(causal_mask(tq, tk, h.device()).logical_not(),
+                              -std::numeric_limits<float>::infinity());
+  auto& earlier = *ctx.joint_depth_kv;
+  torch::Tensor depth_values;
+  if (!earlier.empty()) {
+    std::vector<torch::Tensor> ks, vs;
+    for (const auto& [k, v] : earlier) {
+      ks.push_back(repeat_kv(k, n_heads));
+      vs.push_back(repeat_kv(v, n_heads));
+    }
+    auto kd = torch::stack(ks, 3);  // [B, H, T, L, Dh]
+    depth_values = torch::stack(vs, 3);
+    auto depth_scores = torch::matmul(kd, p.q.unsqueeze(-1)).squeeze(-1) * scale;  // [B,H,T,L]
+    scores = torch::cat({scores, depth_scores}, -1);
+  }
+  auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(h.scalar_type());
+  auto out = torch::matmul(weights.narrow(-1, 0, tk), repeat_kv(v_all, n_heads));
+  if (depth_values.defined())
+    out = out + torch::matmul(weights.narrow(-1, tk, weights.size(-1) - tk).unsqueeze(-2),
+                              depth_values)
+                    .squeeze(-2);
+  earlier.emplace_back(p.k, p.v);
+  return attention->output(out);
+}
+
+// ---------------------------------------------------------------------------- model
+
+DreamerModel::DreamerModel(const ModelConfig& config)
+    : LanguageModel(config), cfg_(DreamerConfig::from_json(config.params, "$")) {
+  embedding = register_module("embedding", torch::nn::Embedding(cfg_.vocab_size, cfg_.d_model));
+  layer = register_module("layer", DreamerLayer(cfg_));
+  norm_out = register_module("norm_out", Norm(cfg_.d_model, cfg_.norm, cfg_.norm_eps));
+  if (!cfg_.tie_embeddings)
+    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg_.d_model, cfg_.vocab_size).bias(false)));
+
+  // GPT-2-style init; residual output projections scaled by the number of residual writes.
+  torch::NoGradGuard no_grad;
+  const double std = cfg_.init_std;
+  const double out_std = std / std::sqrt(2.0 * static_cast<double>(cfg_.recurrence.mean));
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    auto& p = item.value();
+    if (p.dim() < 2) continue;  // norms: ones/zeros as constructed
+    const bool is_output = name.find(".o.weight") != std::string::npos ||
+                           name.find("down") != std::string::npos;
+    if (name.find("router.") != std::string::npos) continue;  // router keeps its own init
+    p.normal_(0.0, is_output ? out_std : std);
+  }
+  if (layer->depth_attention && cfg_.depth_attention.zero_init_output)
+    layer->depth_attention->o->weight.zero_();
+}
+
+ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* state,
+                                  const ForwardOptions& options) {
+  RecurrencePlan plan;
+  if (options.recurrences > 0)
+    plan.grad_steps = options.recurrences;
+  else if (state && state->recurrences > 0)
+    plan.grad_steps = state->recurrences;
+  else
+    plan = sample_recurrences(cfg_.recurrence, is_training());
+  const int64_t depth_count = plan.total();
+  if (state) {
+    if (state->recurrences == 0) {
+      state->recurrences = depth_count;
+      state->sequence.resize(depth_count);
+      state->depth.resize(depth_count + 1);
+    }
+    if (state->recurrences != depth_count)
+      throw std::invalid_argument("decoding state was started with " +
+                                  std::to_string(state->recurrences) + " recurrences, not " +
+                                  std::to_string(depth_count));
+  }
+  const int64_t start = state ? state->position : 0;
+  const bool peri = cfg_.norm_placement == NormPlacement::kPeri;
+
+  ModelOutput out;
+  out.recurrences = depth_count;
+  auto x = embedding(tokens);  // [B, T, d]
+  torch::Tensor h = x;
+  DepthMemory memory;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> joint_kv;
+  if (layer->depth_attention && cfg_.depth_attention.include_depth0) {
+    auto x0 = layer->norm_da(x);
+    layer->depth_attention->write(memory, x0, peri ? x : x0, 0, depth_count,
+                                  state ? &state->depth[0] : nullptr);
+  }
+  for (int64_t r = 1; r <= depth_count; ++r) {
+    DreamerLayerImpl::Context ctx;
+    ctx.depth = r;
+    ctx.total = depth_count;
+    ctx.start = start;
+    ctx.sequence_cache = state ? &state->sequence[r - 1] : nullptr;
+    ctx.memory = &memory;
+    ctx.depth_cache = state ? &state->depth[r] : nullptr;
+    ctx.joint_depth_kv = &joint_kv;
+    ctx.trace = options.record_trace ? &out.trace : nullptr;
+    if (r <= plan.no_grad_steps) {
+      torch::NoGradGuard no_grad;  // truncated backprop: early steps carry no gradient
+      h = layer(h, ctx);
+    } else {
+      h = layer(h, ctx);
+    }
+    if (options.record_states) out.states.push_back(h);
+  }
+  auto y = norm_out(h);
+  out.logits = (lm_head ? lm_head(y) : torch::matmul(y, embedding->weight.t())).to(torch::kFloat32);
+  out.aux_loss = torch::zeros({}, out.logits.options());
+  if (state) state->position += tokens.size(1);
+  return out;
+}
+
+void DreamerModel::after_optimizer_step() {
+  if (layer->router) layer->router->update_bias();
+}
+
+// ---------------------------------------------------------------------------- registry
+
+FamilyInfo dreamer_family() {
+  FamilyInfo info;
+  info.name = "dreamer";
+  info.description =
+      "one depth-recurrent layer mixing sequence, depth and sparse expert attention";
+  info.source = "Knupp et al. 2026, arXiv 2601.21582 (no public code; options in docs/DESIGN.md)";
+  info.presets = {
+      {"DR", {{"depth_attention", {{"enabled", false}}}, {"expert_attention", {{"enabled", false}}}}},
+      {"DR+DA", {{"expert_attention", {{"enabled", false}}}}},
+      {"DR+EA", {{"depth_attention", {{"enabled", false}}}}},
+      {"DR+DA+EA", nlohmann::json::object()},
+  };
+  info.free_hyperparameters = {
+      {"d_model", 64, 8192, 64, ""},
+      {"n_heads", 1, 128, 1, "divides d_model"},
+      {"ffn.hidden", 64, 65536, 64, "dense FFN only (expert attention off)"},
+      {"expert_attention.n_experts", 1, 4096, 1, ""},
+      {"expert_attention.k", 1, 64, 1, "<= n_experts"},
+      {"expert_attention.expert_dim", 16, 4096, 16, ""},
+      {"recurrence.mean", 1, 128, 1, "<= recurrence.max"},
+  };
+  info.resolve = [](const nlohmann::json& params, const std::string& path) {
+    return DreamerConfig::from_json(params, path).to_json();
+  };
+  info.build = [](const ModelConfig& config) -> LanguageModelPtr {
+    return std::make_shared<DreamerModel>(config);
+  };
+  return info;
+}
+
+}  // namespace dreamer::models

@@ -1,0 +1,131 @@
+#pragma once
+// The Dreamer family (Knupp et al. 2026, arXiv 2601.21582): ONE depth-recurrent layer that
+// mixes sequence attention (SA), depth attention (DA) and sparse expert attention (EA),
+// applied R times. Every choice the paper leaves open is an option below; docs/DESIGN.md
+// gives each default with its evidence.
+#include <torch/torch.h>
+
+#include "models/blocks/depth_attention.h"
+#include "models/blocks/experts.h"
+#include "models/blocks/ffn.h"
+#include "models/blocks/norm.h"
+#include "models/blocks/recurrence.h"
+#include "models/blocks/sequence_attention.h"
+#include "models/model.h"
+#include "models/registry.h"
+
+namespace dreamer::models {
+
+enum class NormPlacement { kPre, kPeri };
+enum class MixMode { kSeparate, kJointSequenceDepth };
+
+struct DreamerConfig {
+  int64_t vocab_size = 256;
+  int64_t d_model = 256;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 0;  // 0 = n_heads
+  int64_t head_dim = 0;    // 0 = d_model / n_heads
+  double rope_base = 10000.0;
+  NormKind norm = NormKind::kRMSNorm;
+  NormPlacement norm_placement = NormPlacement::kPre;
+  double norm_eps = 1e-5;
+  bool tie_embeddings = false;
+  double init_std = 0.02;
+  MixMode mix_mode = MixMode::kSeparate;
+
+  struct Ffn {  // the dense FFN, used when expert attention is off
+    int64_t hidden = 0;  // 0 = 4 * d_model (8/3 * d_model rounded to 64 for SwiGLU)
+    Activation activation = Activation::kSwiGLU;
+  } ffn;
+
+  struct DepthAttn {
+    bool enabled = true;
+    int64_t n_heads = 0;   // 0 = n_heads
+    int64_t head_dim = 0;  // 0 = the sequence attention's head_dim
+    DepthScope scope = DepthScope::kSameToken;
+    DepthRope rope = DepthRope::kForwardReverse;
+    bool include_depth0 = true;
+    bool zero_init_output = true;
+  } depth_attention;
+
+  struct ExpertAttn {
+    bool enabled = true;
+    int64_t n_experts = 64;
+    int64_t k = 4;
+    int64_t expert_dim = 128;
+    Activation activation = Activation::kReLU;
+    RouterQuery query = RouterQuery::kLinear;
+    int64_t router_dim = 0;  // 0 = d_model
+    DepthEncoding depth_encoding = DepthEncoding::kLearnedOffset;
+    GateKind gate = GateKind::kSigmoid;
+    bool renormalize = true;
+    bool balancing_bias = true;
+    double bias_update_rate = 1e-3;
+  } expert_attention;
+
+  RecurrenceSchedule recurrence;
+
+  static DreamerConfig from_json(const nlohmann::json& params, const std::string& path);
+  nlohmann::json to_json() const;
+  void validate(const std::string& path) const;  // throws InputError naming the field
+  // Resolved values of the "0 = derived" fields.
+  int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
+  int64_t seq_head_dim() const { return head_dim ? head_dim : d_model / n_heads; }
+  int64_t ffn_hidden() const;
+  int64_t da_heads() const { return depth_attention.n_heads ? depth_attention.n_heads : n_heads; }
+  int64_t da_head_dim() const {
+    return depth_attention.head_dim ? depth_attention.head_dim : seq_head_dim();
+  }
+};
+
+// The shared depth-recurrent layer.
+struct DreamerLayerImpl : torch::nn::Module {
+  explicit DreamerLayerImpl(const DreamerConfig& config);
+
+  struct Context {
+    int64_t depth = 0;       // 1-based
+    int64_t total = 0;       // R
+    int64_t start = 0;       // absolute position of the first token
+    KVCache* sequence_cache = nullptr;
+    DepthMemory* memory = nullptr;           // DA (separate mode)
+    KVCache* depth_cache = nullptr;          // DA all-tokens scope while decoding
+    std::vector<std::pair<torch::Tensor, torch::Tensor>>* joint_depth_kv = nullptr;  // joint
+    RoutingTrace* trace = nullptr;
+  };
+  torch::Tensor forward(torch::Tensor h, Context& ctx);
+
+  DreamerConfig config;
+  Norm norm_sa{nullptr}, norm_da{nullptr}, norm_ffn{nullptr};
+  SequenceAttention attention{nullptr};
+  DepthAttention depth_attention{nullptr};
+  FeedForward ffn{nullptr};
+  Router router{nullptr};
+  ExpertFFN experts{nullptr};
+
+ private:
+  torch::Tensor joint_attention(const torch::Tensor& h, Context& ctx);
+  torch::Tensor expert_attention(const torch::Tensor& h, Context& ctx);
+};
+TORCH_MODULE(DreamerLayer);
+
+class DreamerModel : public LanguageModel {
+ public:
+  explicit DreamerModel(const ModelConfig& config);
+  ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
+                      const ForwardOptions& options = {}) override;
+  void after_optimizer_step() override;
+  bool is_recurrent() const override { return true; }
+
+  const DreamerConfig& dreamer_config() const { return cfg_; }
+  torch::nn::Embedding embedding{nullptr};
+  DreamerLayer layer{nullptr};
+  Norm norm_out{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+
+ private:
+  DreamerConfig cfg_;
+};
+
+FamilyInfo dreamer_family();
+
+}  // namespace dreamer::models

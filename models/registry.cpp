@@ -1,0 +1,28 @@
+#include "models/registry.h"
+
+#include "models/dreamer.h"
+#include "util/errors.h"
+
+namespace dreamer::models {
+
+const std::vector<FamilyInfo>& families() {
+  static const std::vector<FamilyInfo> kFamilies = [] {
+    std::vector<FamilyInfo> list;
+    list.push_back(dreamer_family());
+    return list;
+  }();
+  return kFamilies;
+}
+
+const FamilyInfo& family(const std::string& name) {
+  std::string names;
+  for (const auto& f : families()) {
+    if (f.name == name) return f;
+    names += (names.empty() ? "" : ", ") + f.name;
+  }
+  throw InputError("family", "unknown model family \"" + name + "\"; expected one of {" + names + "}");
+}
+
+LanguageModelPtr build_model(const ModelConfig& config) { return family(config.family).build(config); }
+
+}  // namespace dreamer::models

@@ -1,0 +1,39 @@
+#include "tests/test_util.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+namespace dreamer::testing {
+
+CommandResult run_cli(const std::string& args) {
+  const std::string command = std::string(DREAMER_CLI_PATH) + " --threads 1 " + args + " 2>&1";
+  CommandResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed: " + command);
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "dreamer_test_XXXXXX").string();
+  char* made = mkdtemp(pattern.data());
+  if (!made) throw std::runtime_error("mkdtemp failed");
+  static std::vector<std::string> to_remove;
+  static const bool registered = [] {
+    std::atexit([] {
+      for (const auto& d : to_remove) std::filesystem::remove_all(d);
+    });
+    return true;
+  }();
+  (void)registered;
+  to_remove.push_back(made);
+  return made;
+}
+
+}  // namespace dreamer::testing

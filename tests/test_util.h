@@ -1,0 +1,33 @@
+#pragma once
+// Helpers shared by the test files.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+
+namespace dreamer::testing {
+
+// Largest absolute difference, for messages.
+inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+#define EXPECT_TENSOR_NEAR(a, b, tol)                                                  \
+  do {                                                                                 \
+    ASSERT_EQ((a).sizes(), (b).sizes());                                               \
+    const double _diff = ::dreamer::testing::max_abs_diff((a), (b));                   \
+    EXPECT_LE(_diff, (tol)) << "max |" #a " - " #b "| = " << _diff;                    \
+  } while (0)
+
+struct CommandResult {
+  int exit_code = 0;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs the built `dreamer` CLI with the given arguments (shell-quoted by the caller).
+CommandResult run_cli(const std::string& args);
+
+// A fresh temporary directory, removed at process exit.
+std::string temp_dir();
+
+}  // namespace dreamer::testing
