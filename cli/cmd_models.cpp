@@ -33,7 +33,7 @@ void list_zoo(bool as_json) {
     if (!as_json) std::cout << "# " << family.name << ": " << family.description << " [" << family.source << "]\n";
     for (const auto& [preset, overrides] : family.presets) {
       auto config = models::ModelConfig::from_preset(family.name, preset);
-      auto counts = models::count_parameters(*models::build_model(config));
+      auto counts = models::analytic_parameter_counts(config);
       if (as_json) {
         rows.push_back({{"family", family.name}, {"preset", preset}, {"params", counts_json(counts)}});
       } else {

@@ -205,6 +205,29 @@ nlohmann::json DreamerConfig::to_json() const {
   };
 }
 
+ParameterCounts DreamerConfig::parameter_counts() const {
+  const int64_t d = d_model, norm = norm_parameters(this->norm, d);
+  ParameterCounts c;
+  c.embedding = vocab_size * d * (tie_embeddings ? 1 : 2);
+  int64_t layer = norm + d * n_heads * seq_head_dim() + 2 * d * kv_heads() * seq_head_dim() +
+                  n_heads * seq_head_dim() * d;
+  if (depth_attention.enabled && mix_mode == MixMode::kSeparate)
+    layer += norm + 4 * d * da_heads() * da_head_dim();
+  layer += norm;  // norm_ffn (the router's norm when expert attention is on)
+  const auto& ea = expert_attention;
+  if (ea.enabled) {
+    const int64_t dk = ea.query == RouterQuery::kIdentity || ea.router_dim == 0 ? d : ea.router_dim;
+    layer += (ea.query == RouterQuery::kLinear ? d * dk : 0) + ea.n_experts * dk;
+    if (ea.depth_encoding == DepthEncoding::kLearnedOffset) layer += (recurrence.max + 1) * dk;
+    layer += ea.n_experts * d * ea.expert_dim * (ea.activation == Activation::kSwiGLU ? 3 : 2);
+  } else {
+    layer += d * ffn_hidden() * (ffn.activation == Activation::kSwiGLU ? 3 : 2);
+  }
+  c.non_embedding = layer + norm;  // + norm_out
+  c.total = c.embedding + c.non_embedding;
+  return c;
+}
+
 // ---------------------------------------------------------------------------- layer
 
 DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
@@ -433,6 +456,9 @@ FamilyInfo dreamer_family() {
   };
   info.build = [](const ModelConfig& config) -> LanguageModelPtr {
     return std::make_shared<DreamerModel>(config);
+  };
+  info.count = [](const ModelConfig& config) {
+    return DreamerConfig::from_json(config.params, "$").parameter_counts();
   };
   return info;
 }

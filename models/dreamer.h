@@ -68,6 +68,7 @@ struct DreamerConfig {
   static DreamerConfig from_json(const nlohmann::json& params, const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;  // throws InputError naming the field
+  ParameterCounts parameter_counts() const;      // analytic, equals the built module's
   // Resolved values of the "0 = derived" fields.
   int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
   int64_t seq_head_dim() const { return head_dim ? head_dim : d_model / n_heads; }

@@ -25,4 +25,12 @@ const FamilyInfo& family(const std::string& name) {
 
 LanguageModelPtr build_model(const ModelConfig& config) { return family(config.family).build(config); }
 
+ParameterCounts analytic_parameter_counts(const ModelConfig& config) {
+  return family(config.family).count(config);
+}
+
+int64_t norm_parameters(NormKind kind, int64_t dim) {
+  return kind == NormKind::kLayerNorm ? 2 * dim : dim;
+}
+
 }  // namespace dreamer::models

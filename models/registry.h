@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/blocks/norm.h"
 #include "models/model.h"
 
 namespace dreamer::models {
@@ -29,10 +30,17 @@ struct FamilyInfo {
   // params. Throws InputError with a JSON path below `path`.
   std::function<nlohmann::json(const nlohmann::json& params, const std::string& path)> resolve;
   std::function<LanguageModelPtr(const ModelConfig& config)> build;
+  // Analytic parameter counts (no instantiation, so billion-parameter presets list
+  // instantly). A test checks them against count_parameters() of the built module.
+  std::function<ParameterCounts(const ModelConfig& config)> count;
 };
 
 const std::vector<FamilyInfo>& families();
 const FamilyInfo& family(const std::string& name);  // throws InputError for unknown names
 LanguageModelPtr build_model(const ModelConfig& config);
+// The family's analytic count.
+ParameterCounts analytic_parameter_counts(const ModelConfig& config);
+// Parameters of one norm layer of this kind and width.
+int64_t norm_parameters(NormKind kind, int64_t dim);
 
 }  // namespace dreamer::models

@@ -86,6 +86,14 @@ TEST_P(ModelInvariants, ConfigJsonRoundTripRebuildsTheSameModel) {
             models::count_parameters(*model_).total);
 }
 
+TEST_P(ModelInvariants, AnalyticParameterCountEqualsTheModule) {
+  const auto analytic = models::analytic_parameter_counts(config_);
+  const auto counted = models::count_parameters(*model_);
+  EXPECT_EQ(analytic.total, counted.total);
+  EXPECT_EQ(analytic.embedding, counted.embedding);
+  EXPECT_EQ(analytic.non_embedding, counted.non_embedding);
+}
+
 INSTANTIATE_TEST_SUITE_P(Zoo, ModelInvariants, ::testing::ValuesIn(tiny_model_cases()),
                          [](const auto& info) { return info.param.name; });
 
