@@ -327,7 +327,7 @@ torch::Tensor DreamerLayerImpl::joint_attention(const torch::Tensor& h, Context&
     auto depth_scores = torch::matmul(kd, p.q.unsqueeze(-1)).squeeze(-1) * scale;  // [B,H,T,L]
     scores = torch::cat({scores, depth_scores}, -1);
   }
-  auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(h.scalar_type());
+  auto weights = torch::softmax(at_least_float32(scores), -1).to(h.scalar_type());
   auto out = torch::matmul(weights.narrow(-1, 0, tk), repeat_kv(v_all, n_heads));
   if (depth_values.defined())
     out = out + torch::matmul(weights.narrow(-1, tk, weights.size(-1) - tk).unsqueeze(-2),

@@ -14,6 +14,10 @@ torch::Tensor causal_mask(int64_t tq, int64_t tk, const torch::Device& device) {
   return kj <= qi;
 }
 
+torch::Tensor at_least_float32(const torch::Tensor& scores) {
+  return scores.element_size() < 4 ? scores.to(torch::kFloat32) : scores;
+}
+
 torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_heads) {
   const int64_t n_kv = x.size(1);
   if (n_kv == n_heads) return x;
@@ -27,7 +31,7 @@ torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Te
   auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
   scores = scores.masked_fill(causal_mask(tq, tk, q.device()).logical_not(),
                               -std::numeric_limits<float>::infinity());
-  auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(q.scalar_type());
+  auto weights = torch::softmax(at_least_float32(scores), -1).to(q.scalar_type());
   return torch::matmul(weights, vv);
 }
 

@@ -18,6 +18,9 @@ bool fused_attention_available();
 // Boolean mask [Tq, Tk], true where query i may see key j (j <= Tk - Tq + i).
 torch::Tensor causal_mask(int64_t tq, int64_t tk, const torch::Device& device);
 
+// Softmax and norm statistics in at least float32: half/bfloat16 are upcast, float64 kept.
+torch::Tensor at_least_float32(const torch::Tensor& scores);
+
 // Repeats grouped key/value heads to match the query heads: [B, Hkv, T, D] -> [B, H, T, D].
 torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_heads);
 

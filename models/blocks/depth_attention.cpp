@@ -21,20 +21,22 @@ torch::Tensor DepthAttentionImpl::heads(const torch::Tensor& x) {
   return x.view({x.size(0), x.size(1), options.n_heads, options.head_dim}).transpose(1, 2);
 }
 
-torch::Tensor DepthAttentionImpl::rotate(const torch::Tensor& x, int64_t level, int64_t total) {
+torch::Tensor DepthAttentionImpl::rotate(const torch::Tensor& x, int64_t level, int64_t total,
+                                         bool is_query) {
   if (options.rope == DepthRope::kNone) return x;
   auto depth = torch::full({1}, level, torch::dtype(torch::kLong).device(x.device()));
+  // Keys get a zero reverse angle (total := level), queries the true distance to the end.
   auto angles = options.rope == DepthRope::kForward
                     ? rope_angles(depth, options.head_dim, options.rope_base)
-                    : depth_rope_angles_forward_reverse(depth, total, options.head_dim,
-                                                        options.rope_base);
+                    : depth_rope_angles_forward_reverse(depth, is_query ? total : level,
+                                                        options.head_dim, options.rope_base);
   return apply_rope(x, angles);  // one angle row broadcasts over tokens
 }
 
 void DepthAttentionImpl::write(DepthMemory& memory, const torch::Tensor& x_k,
                                const torch::Tensor& x_v, int64_t level, int64_t total,
                                KVCache* cache) {
-  auto key = rotate(heads(k(x_k)), level, total);  // [B, H, T, Dh]
+  auto key = rotate(heads(k(x_k)), level, total, /*is_query=*/false);  // [B, H, T, Dh]
   auto value = heads(v(x_v));
   if (options.scope == DepthScope::kAllTokensCausal && cache)
     std::tie(key, value) = cache->append(key, value);
@@ -46,7 +48,7 @@ void DepthAttentionImpl::write(DepthMemory& memory, const torch::Tensor& x_k,
 torch::Tensor DepthAttentionImpl::read(const DepthMemory& memory, const torch::Tensor& x_q,
                                        int64_t level, int64_t total) {
   const int64_t b = x_q.size(0), t = x_q.size(1), h = options.n_heads, dh = options.head_dim;
-  auto query = rotate(heads(q(x_q)), level, total);  // [B, H, T, Dh]
+  auto query = rotate(heads(q(x_q)), level, total, /*is_query=*/true);  // [B, H, T, Dh]
   std::vector<torch::Tensor> keys, values;
   for (size_t i = 0; i < memory.levels.size(); ++i) {
     if (memory.levels[i] > level) continue;  // depth causality
@@ -60,7 +62,7 @@ torch::Tensor DepthAttentionImpl::read(const DepthMemory& memory, const torch::T
     auto kk = torch::stack(keys, 3);    // [B, H, T, L, Dh]
     auto vv = torch::stack(values, 3);  // [B, H, T, L, Dh]
     auto scores = torch::matmul(kk, query.unsqueeze(-1)).squeeze(-1) * scale;  // [B, H, T, L]
-    auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(x_q.scalar_type());
+    auto weights = torch::softmax(at_least_float32(scores), -1).to(x_q.scalar_type());
     out = torch::matmul(weights.unsqueeze(-2), vv).squeeze(-2);  // [B, H, T, Dh]
   } else {
     // Keys of every level over tokens 0..Tk-1; this call's tokens are the last T of them.
@@ -69,7 +71,7 @@ torch::Tensor DepthAttentionImpl::read(const DepthMemory& memory, const torch::T
     auto mask = causal_mask(t, tk, x_q.device()).repeat({1, static_cast<int64_t>(keys.size())});
     auto scores = torch::matmul(query, kk.transpose(-2, -1)) * scale;  // [B, H, T, L*Tk]
     scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
-    auto weights = torch::softmax(scores.to(torch::kFloat32), -1).to(x_q.scalar_type());
+    auto weights = torch::softmax(at_least_float32(scores), -1).to(x_q.scalar_type());
     out = torch::matmul(weights, vv);
   }
   return o(out.transpose(1, 2).reshape({b, t, h * dh}));

@@ -13,6 +13,11 @@
 namespace dreamer::models {
 
 enum class DepthScope { kSameToken, kAllTokensCausal };
+// forward: RoPE on queries and keys by depth index (relative: only r - j matters).
+// forward_reverse: half the pairs as forward; the other half turn the QUERY alone by the
+// reversed index R - r (keys unturned in those pairs). Turning both sides by R - j would
+// cancel R out of every score (RoPE is relative), so the reverse half must be one-sided to
+// tell depth r how far it is from the last depth.
 enum class DepthRope { kNone, kForward, kForwardReverse };
 
 inline const std::vector<std::pair<std::string, DepthScope>>& depth_scope_names() {
@@ -63,7 +68,7 @@ struct DepthAttentionImpl : torch::nn::Module {
   torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
 
  private:
-  torch::Tensor rotate(const torch::Tensor& x, int64_t level, int64_t total);
+  torch::Tensor rotate(const torch::Tensor& x, int64_t level, int64_t total, bool is_query);
   torch::Tensor heads(const torch::Tensor& x);  // [B, T, H*Dh] -> [B, H, T, Dh]
 };
 TORCH_MODULE(DepthAttention);

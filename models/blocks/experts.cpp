@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "models/blocks/attention_core.h"
 #include "models/blocks/rope.h"
 
 namespace dreamer::models {
@@ -40,7 +41,7 @@ RouterOutput RouterImpl::forward(const torch::Tensor& x, int64_t depth, int64_t 
     }
   }
   RouterOutput out;
-  out.logits = torch::matmul(q, expert_keys.t()).to(torch::kFloat32);  // [N, E]
+  out.logits = at_least_float32(torch::matmul(q, expert_keys.t()));  // [N, E]
   out.scores = options.gate == GateKind::kSigmoid ? torch::sigmoid(out.logits)
                                                   : torch::softmax(out.logits, -1);
   {

@@ -54,7 +54,7 @@ struct RouterOptions {
 };
 
 struct RouterOutput {
-  torch::Tensor logits;  // [N, E] float32
+  torch::Tensor logits;  // [N, E], at least float32
   torch::Tensor scores;  // [N, E] sigmoid or softmax of the logits (for auxiliary losses)
   torch::Tensor ids;     // [N, k] int64
   torch::Tensor gates;   // [N, k] float32

@@ -1,5 +1,7 @@
 #include "models/blocks/norm.h"
 
+#include "models/blocks/attention_core.h"
+
 namespace dreamer::models {
 
 NormImpl::NormImpl(int64_t dim, NormKind kind_, double eps_) : kind(kind_), eps(eps_) {
@@ -8,7 +10,7 @@ NormImpl::NormImpl(int64_t dim, NormKind kind_, double eps_) : kind(kind_), eps(
 }
 
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
-  const auto x32 = x.to(torch::kFloat32);
+  const auto x32 = at_least_float32(x);
   torch::Tensor y;
   if (kind == NormKind::kRMSNorm) {
     y = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;

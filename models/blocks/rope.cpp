@@ -12,18 +12,18 @@ torch::Tensor inverse_frequencies(int64_t head_dim, double base, const torch::De
 torch::Tensor rope_angles(const torch::Tensor& positions, int64_t head_dim, double base) {
   TORCH_CHECK(head_dim % 2 == 0, "RoPE needs an even head dimension, got ", head_dim);
   auto inv = inverse_frequencies(head_dim, base, positions.device());
-  // float64 angles keep long contexts exact before the cast.
-  return (positions.to(torch::kFloat64).unsqueeze(-1) * inv).to(torch::kFloat32);
+  // float64 angles keep long contexts exact; apply_rope casts cos/sin to the input dtype.
+  return positions.to(torch::kFloat64).unsqueeze(-1) * inv;
 }
 
 torch::Tensor depth_rope_angles_forward_reverse(const torch::Tensor& depths, int64_t total,
                                                 int64_t head_dim, double base) {
-  auto inv = inverse_frequencies(head_dim, base, depths.device());
-  const int64_t half = head_dim / 4;  // pairs driven by the forward index
+  // Each half gets the whole frequency ladder (as for a head of Dh/2): splitting one ladder
+  // would leave the reverse half only the slowest frequencies, which barely turn over the
+  // few dozen depths a model runs.
+  auto inv = inverse_frequencies(head_dim / 2, base, depths.device());
   auto d = depths.to(torch::kFloat64).unsqueeze(-1);
-  auto forward = d * inv.slice(0, 0, half);
-  auto reverse = (static_cast<double>(total) - d) * inv.slice(0, half);
-  return torch::cat({forward, reverse}, -1).to(torch::kFloat32);
+  return torch::cat({d * inv, (static_cast<double>(total) - d) * inv}, -1);
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& angles) {

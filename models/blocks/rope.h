@@ -5,11 +5,12 @@
 
 namespace dreamer::models {
 
-// Rotation angles [P, Dh/2] for integer positions [P] (any integer or float tensor).
+// Rotation angles [P, Dh/2] (float64) for integer positions [P] (any integer or float tensor).
 torch::Tensor rope_angles(const torch::Tensor& positions, int64_t head_dim, double base);
 
-// Depth angles [P, Dh/2]: the first half of the frequency pairs turn with the forward index
-// `depth`, the second half with the reversed index `total - depth` (distance to the last depth).
+// Depth angles [P, Dh/2]: the first Dh/4 pairs turn with the forward index `depth`, the
+// other Dh/4 with the reversed index `total - depth` (distance to the last depth); both
+// halves use the frequency ladder of a Dh/2-dimensional RoPE.
 torch::Tensor depth_rope_angles_forward_reverse(const torch::Tensor& depths, int64_t total,
                                                 int64_t head_dim, double base);
 
