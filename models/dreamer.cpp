@@ -457,6 +457,9 @@ FamilyInfo dreamer_family() {
   info.build = [](const ModelConfig& config) -> LanguageModelPtr {
     return std::make_shared<DreamerModel>(config);
   };
+  info.cost = [](const ModelConfig& config, const Workload& workload) {
+    return dreamer_cost(DreamerConfig::from_json(config.params, "$"), workload);
+  };
   info.count = [](const ModelConfig& config) {
     return DreamerConfig::from_json(config.params, "$").parameter_counts();
   };

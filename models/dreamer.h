@@ -11,6 +11,7 @@
 #include "models/blocks/norm.h"
 #include "models/blocks/recurrence.h"
 #include "models/blocks/sequence_attention.h"
+#include "models/cost.h"
 #include "models/model.h"
 #include "models/registry.h"
 
@@ -126,6 +127,9 @@ class DreamerModel : public LanguageModel {
  private:
   DreamerConfig cfg_;
 };
+
+// models/dreamer_cost.cpp
+Cost dreamer_cost(const DreamerConfig& config, const Workload& workload);
 
 FamilyInfo dreamer_family();
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/blocks/norm.h"
+#include "models/cost.h"
 #include "models/model.h"
 
 namespace dreamer::models {
@@ -33,6 +34,9 @@ struct FamilyInfo {
   // Analytic parameter counts (no instantiation, so billion-parameter presets list
   // instantly). A test checks them against count_parameters() of the built module.
   std::function<ParameterCounts(const ModelConfig& config)> count;
+  // Parameters, FLOPs and memory under a workload (models/cost.h); empty when the family has
+  // no cost model yet.
+  std::function<Cost(const ModelConfig& config, const Workload& workload)> cost;
 };
 
 const std::vector<FamilyInfo>& families();

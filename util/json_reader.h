@@ -55,6 +55,9 @@ class JsonReader {
   // returned reader is over an empty object when the key is absent).
   JsonReader child(const std::string& key);
 
+  // Marks a key as handled by the caller (arrays and objects parsed elsewhere).
+  void mark(const std::string& key) { seen_.insert(key); }
+
   // Throws InputError naming the first key that was never read.
   void finish() const;
 
