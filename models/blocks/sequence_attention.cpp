@@ -8,8 +8,9 @@ namespace dreamer::models {
 SequenceAttentionImpl::SequenceAttentionImpl(const SequenceAttentionOptions& opt) : options(opt) {
   using torch::nn::LinearOptions;
   const int64_t hq = opt.n_heads * opt.head_dim, hkv = opt.n_kv_heads * opt.head_dim;
-  q = register_module("q", torch::nn::Linear(LinearOptions(opt.d_model, hq).bias(opt.bias)));
-  k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
+  const bool qk_bias = opt.bias || opt.qk_bias;
+  q = register_module("q", torch::nn::Linear(LinearOptions(opt.d_model, hq).bias(qk_bias)));
+  k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(qk_bias)));
   v = register_module("v", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
   o = register_module("o", torch::nn::Linear(LinearOptions(hq, opt.d_model).bias(opt.bias)));
 }

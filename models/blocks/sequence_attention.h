@@ -15,6 +15,7 @@ struct SequenceAttentionOptions {
   bool rope = true;
   double rope_base = 10000.0;
   bool bias = false;  // biases on the four projections (GPT-2)
+  bool qk_bias = false;  // biases on the query and key projections only (Huginn's qk_bias)
 };
 
 struct QKV {
