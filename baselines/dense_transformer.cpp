@@ -99,6 +99,7 @@ models::FamilyInfo dense_transformer_family() {
       "Touvron et al. 2023 (Llama); Radford et al. 2019 (GPT-2); karpathy/nanoGPT model.py, "
       "karpathy/nanochat gpt.py");
   info.presets = {
+      {"small", nlohmann::json::object()},  // the defaults: d 256, 4 layers, SwiGLU, RoPE
       {"gpt2_small", {{"vocab_size", 50257}, {"d_model", 768}, {"n_layers", 12}, {"n_heads", 12},
                       {"activation", "gelu"}, {"ffn_hidden", 3072}, {"tie_embeddings", true},
                       {"position_encoding", "learned"}, {"max_seq_len", 1024}, {"norm", "layernorm"},

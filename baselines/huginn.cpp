@@ -178,6 +178,7 @@ models::FamilyInfo huginn_family() {
       "Geiping et al. 2025, arXiv 2502.05171; seal-rg/recurrent-pretraining "
       "recpre/raven_modeling_minimal.py, recpre/model_registry.py");
   info.presets = {
+      {"small", nlohmann::json::object()},  // the defaults: d 256, 1/2/1 blocks, mean 4
       // magpie-150m's shape (its blocks are post-norm; ours stay sandwich-normed).
       {"magpie_150m_like",
        {{"vocab_size", 65536}, {"d_model", 1024}, {"n_heads", 32}, {"ffn_hidden", 3520},

@@ -55,31 +55,33 @@ Tensor moe_reference(baselines::MoELayerImpl& layer, const Tensor& x, const Tens
   return y;
 }
 
-TEST(RoutingReference, MoESoftmaxTopKMatchesDenseReference) {
-  torch::manual_seed(3);
-  auto model = tiny_moe({{"n_experts", 6}, {"k", 2}, {"expert_dim", 8}, {"gate", "softmax"}});
+// Runs the layer's MoE on random tokens; with `random_bias` the selection bias is set large
+// enough to change the choice: it must steer the selection, never the gates.
+void expect_moe_matches_reference(const nlohmann::json& moe, bool random_bias, bool softmax,
+                                  bool renormalize) {
+  auto model = tiny_moe(moe);
   model->eval();
   auto& layer = *model->moe_layers[0];
-  auto x = torch::randn({2, 5, 16});
+  if (random_bias) layer.router->selection_bias.copy_(torch::randn({moe["n_experts"].get<int64_t>()}));
+  auto x = torch::randn({3, 5, 16});
   torch::NoGradGuard no_grad;
   auto y = layer.moe(x, nullptr, nullptr).reshape({-1, 16});
-  auto ref = moe_reference(layer, x.reshape({-1, 16}), layer.router->selection_bias, true, false, 2);
+  auto ref = moe_reference(layer, x.reshape({-1, 16}), layer.router->selection_bias, softmax,
+                           renormalize, moe["k"].get<int64_t>());
   EXPECT_TENSOR_NEAR(y, ref, 1e-5);
+}
+
+TEST(RoutingReference, MoESoftmaxTopKMatchesDenseReference) {
+  torch::manual_seed(3);
+  expect_moe_matches_reference({{"n_experts", 6}, {"k", 2}, {"expert_dim", 8}, {"gate", "softmax"}},
+                               false, true, false);
 }
 
 TEST(RoutingReference, MoESigmoidBiasSharedMatchesDenseReference) {
   torch::manual_seed(4);
-  auto model = tiny_moe({{"n_experts", 8}, {"k", 3}, {"expert_dim", 4}, {"gate", "sigmoid"},
-                         {"renormalize", true}, {"balancing_bias", true}, {"n_shared_experts", 1}});
-  model->eval();
-  auto& layer = *model->moe_layers[0];
-  // A bias large enough to change the selection: it must steer the choice, never the gates.
-  layer.router->selection_bias.copy_(torch::randn({8}));
-  auto x = torch::randn({3, 4, 16});
-  torch::NoGradGuard no_grad;
-  auto y = layer.moe(x, nullptr, nullptr).reshape({-1, 16});
-  auto ref = moe_reference(layer, x.reshape({-1, 16}), layer.router->selection_bias, false, true, 3);
-  EXPECT_TENSOR_NEAR(y, ref, 1e-5);
+  expect_moe_matches_reference({{"n_experts", 8}, {"k", 3}, {"expert_dim", 4}, {"gate", "sigmoid"},
+                                {"renormalize", true}, {"balancing_bias", true}, {"n_shared_experts", 1}},
+                               true, false, true);
 }
 
 TEST(RoutingReference, BalancingBiasMovesTowardUnderloadedExperts) {
