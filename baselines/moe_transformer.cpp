@@ -152,8 +152,8 @@ ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState*
   const int64_t start = prepare_state(state, cfg_.n_layers);
   ModelOutput out;
   out.recurrences = 1;
-  auto aux = torch::zeros({}, torch::kFloat32);
   auto h = ends.embed(tokens, start);
+  auto aux = torch::zeros({}, h.options().dtype(torch::kFloat32));
   for (size_t i = 0; i < moe_layers.size(); ++i) {
     models::RoutingRecord record;
     record.depth = static_cast<int64_t>(i) + 1;
@@ -163,7 +163,7 @@ ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState*
     if (options.record_states) out.states.push_back(h);
   }
   out.logits = ends.logits(h);
-  out.aux_loss = (aux * (cfg_.moe.aux_loss_coef / static_cast<double>(cfg_.n_layers))).to(out.logits.device());
+  out.aux_loss = aux * (cfg_.moe.aux_loss_coef / static_cast<double>(cfg_.n_layers));
   finish_state(state, tokens);
   return out;
 }

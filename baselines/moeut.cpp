@@ -195,7 +195,8 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
             {"ffn", depth + 1, cfg_.ff_n_experts, routed.ids, routed.gates.detach()});
         if (att_sel.v_ids.defined()) {
           const int64_t he = cfg_.n_heads * cfg_.att_n_experts;
-          auto shift = (torch::arange(cfg_.n_heads) * cfg_.att_n_experts).view({1, 1, -1, 1});
+          auto shift = (torch::arange(cfg_.n_heads, torch::dtype(torch::kLong).device(h.device())) *
+                       cfg_.att_n_experts).view({1, 1, -1, 1});
           out.trace.records.push_back({"attn_v", depth + 1, he,
                                        (att_sel.v_ids + shift).reshape({n_tokens, -1}),
                                        att_sel.v_gates.detach().reshape({n_tokens, -1})});

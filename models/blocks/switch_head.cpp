@@ -83,7 +83,7 @@ torch::Tensor SwitchHeadImpl::forward(const torch::Tensor& x_qk, const torch::Te
 
   SwitchHeadSelection sel;
   // Row (n, h) of the [N*H, .] layouts below is token n's head h.
-  auto shift = (torch::arange(h, torch::kLong) * e).view({1, 1, h, 1});
+  auto shift = (torch::arange(h, torch::dtype(torch::kLong).device(x_qk.device())) * e).view({1, 1, h, 1});
   torch::Tensor vh;
   if (e > 1) {
     select(x_qk, sel_v, sel.v_logits, sel.v_ids, sel.v_gates);

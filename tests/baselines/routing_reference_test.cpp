@@ -203,5 +203,30 @@ TEST(RoutingReference, MoEUTEntropyRegulariserMatchesTheDefinition) {
   EXPECT_NEAR(reg, expected, 1e-6);
 }
 
+TEST(RoutingReference, MoEUTTracesEverySiteAndRegularisesOnlyInTraining) {
+  torch::manual_seed(10);
+  auto config = models::ModelConfig::from_json(
+      {{"family", "moeut"}, {"vocab_size", 40}, {"d_model", 24}, {"n_layers", 4}, {"group_size", 2},
+       {"n_heads", 2}, {"d_head", 8}, {"att_n_experts", 3}, {"att_k", 2}, {"ff_n_experts", 5},
+       {"ff_k", 2}, {"ff_expert_size", 8}});
+  auto model = models::build_model(config);
+  auto tokens = torch::randint(0, 40, {2, 6});
+  models::ForwardOptions o;
+  o.record_trace = true;
+  model->train();
+  auto out = model->forward(tokens, nullptr, o);
+  // Minus an entropy: negative, and bounded by the uniform distributions' entropies.
+  const double bound = 0.01 * 2 * std::log(5.0) + 0.001 * 2 * 2 * std::log(3.0);
+  EXPECT_LT(out.aux_loss.item<double>(), 0.0);
+  EXPECT_GE(out.aux_loss.item<double>(), -bound - 1e-6);
+  ASSERT_EQ(out.trace.records.size(), 4u * 3u);  // ffn, attn_v, attn_o per layer application
+  for (const auto& r : out.trace.records) {
+    EXPECT_EQ(r.expert_ids.size(0), 12) << r.site;
+    EXPECT_LT(r.expert_ids.max().item<int64_t>(), r.n_experts) << r.site;
+  }
+  model->eval();
+  EXPECT_EQ(model->forward(tokens).aux_loss.item<double>(), 0.0);
+}
+
 }  // namespace
 }  // namespace dreamer::testing
