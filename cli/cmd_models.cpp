@@ -1,4 +1,5 @@
 // dreamer models [--config FILE] [--json]: the model zoo and parameter counts.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -25,8 +26,15 @@ std::string human(int64_t n) {
 
 void list_zoo(bool as_json) {
   nlohmann::json rows = nlohmann::json::array();
+  // Columns as wide as the longest family and preset names (plus a gap).
+  int family_w = 8, preset_w = 8;
+  for (const auto& family : models::families()) {
+    family_w = std::max(family_w, static_cast<int>(family.name.size()) + 2);
+    for (const auto& preset : family.presets)
+      preset_w = std::max(preset_w, static_cast<int>(preset.first.size()) + 2);
+  }
   if (!as_json)
-    std::cout << std::left << std::setw(12) << "family" << std::setw(18) << "preset" << std::right
+    std::cout << std::left << std::setw(family_w) << "family" << std::setw(preset_w) << "preset" << std::right
               << std::setw(14) << "params" << std::setw(14) << "embedding" << std::setw(16)
               << "non-embedding" << "\n";
   for (const auto& family : models::families()) {
@@ -37,7 +45,7 @@ void list_zoo(bool as_json) {
       if (as_json) {
         rows.push_back({{"family", family.name}, {"preset", preset}, {"params", counts_json(counts)}});
       } else {
-        std::cout << std::left << std::setw(12) << family.name << std::setw(18) << preset
+        std::cout << std::left << std::setw(family_w) << family.name << std::setw(preset_w) << preset
                   << std::right << std::setw(14) << counts.total << std::setw(14)
                   << counts.embedding << std::setw(16) << counts.non_embedding << "  ("
                   << human(counts.total) << ")\n";

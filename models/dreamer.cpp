@@ -93,17 +93,7 @@ void DreamerConfig::validate(const std::string& p) const {
   auto at = [&](const std::string& field) { return p + "." + field; };
   require(vocab_size > 0, at("vocab_size"), "must be positive, got " + std::to_string(vocab_size));
   require(d_model > 0, at("d_model"), "must be positive, got " + std::to_string(d_model));
-  require(n_heads > 0, at("n_heads"), "must be positive, got " + std::to_string(n_heads));
-  require(n_kv_heads >= 0 && n_heads % kv_heads() == 0, at("n_kv_heads"),
-          "must divide n_heads (" + std::to_string(n_heads) + "), got " + std::to_string(n_kv_heads));
-  require(head_dim >= 0, at("head_dim"), "must be positive (or 0 for d_model / n_heads)");
-  if (head_dim == 0)
-    require(d_model % n_heads == 0, at("n_heads"),
-            "head dim does not divide the width: d_model " + std::to_string(d_model) +
-                " is not a multiple of n_heads " + std::to_string(n_heads) +
-                " (set head_dim explicitly or change n_heads)");
-  require(seq_head_dim() % 2 == 0, at("head_dim"),
-          "RoPE needs an even head dim, got " + std::to_string(seq_head_dim()));
+  validate_head_layout(p, d_model, n_heads, n_kv_heads, head_dim, /*rope=*/true);
   require(norm_eps > 0, at("norm_eps"), "must be positive");
   require(init_std > 0, at("init_std"), "must be positive");
   require(ffn.hidden >= 0, at("ffn.hidden"), "must be positive (or 0 for the default)");

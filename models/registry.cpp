@@ -1,5 +1,10 @@
 #include "models/registry.h"
 
+#include "baselines/dense_transformer.h"
+#include "baselines/huginn.h"
+#include "baselines/moe_transformer.h"
+#include "baselines/moeut.h"
+#include "baselines/universal_transformer.h"
 #include "models/dreamer.h"
 #include "util/errors.h"
 
@@ -9,6 +14,11 @@ const std::vector<FamilyInfo>& families() {
   static const std::vector<FamilyInfo> kFamilies = [] {
     std::vector<FamilyInfo> list;
     list.push_back(dreamer_family());
+    list.push_back(baselines::dense_transformer_family());
+    list.push_back(baselines::moe_transformer_family());
+    list.push_back(baselines::moeut_family());
+    list.push_back(baselines::huginn_family());
+    list.push_back(baselines::universal_transformer_family());
     return list;
   }();
   return kFamilies;

@@ -79,25 +79,34 @@ torch::Tensor ExpertFFNImpl::apply_expert(int64_t e, const torch::Tensor& x) {
   return torch::matmul(h, w_down[e]);
 }
 
-torch::Tensor ExpertFFNImpl::forward(const torch::Tensor& x, const torch::Tensor& ids,
-                                     const torch::Tensor& gates) {
+torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& ids,
+                                  const torch::Tensor& gates, int64_t n_experts,
+                                  const ExpertFn& expert) {
   const int64_t k = ids.size(1);
   auto flat_ids = ids.reshape(-1);                                  // [N*k]
-  auto order = std::get<1>(flat_ids.sort(c10::optional<bool>(true), 0, false));         // slots grouped by expert
+  auto order = std::get<1>(flat_ids.sort(c10::optional<bool>(true), 0, false));  // slots grouped by expert
   auto token_of_slot = torch::div(order, k, "floor");               // [N*k]
   auto counts = torch::bincount(flat_ids, {}, n_experts).to(torch::kCPU);
-  auto x_sorted = x.index_select(0, token_of_slot);                 // [N*k, d]
+  auto x_sorted = x.index_select(0, token_of_slot);                 // [N*k, din]
   std::vector<torch::Tensor> outputs;
   const int64_t* count = counts.data_ptr<int64_t>();
   int64_t offset = 0;
   for (int64_t e = 0; e < n_experts; ++e) {
     if (count[e] == 0) continue;
-    outputs.push_back(apply_expert(e, x_sorted.narrow(0, offset, count[e])));
+    outputs.push_back(expert(e, x_sorted.narrow(0, offset, count[e])));
     offset += count[e];
   }
-  auto y_sorted = torch::cat(outputs, 0) *
-                  gates.reshape(-1).index_select(0, order).unsqueeze(1).to(x.scalar_type());
-  return torch::zeros_like(x).index_add(0, token_of_slot, y_sorted);
+  auto y_sorted = torch::cat(outputs, 0);                           // [N*k, dout]
+  if (gates.defined())
+    y_sorted = y_sorted * gates.reshape(-1).index_select(0, order).unsqueeze(1).to(y_sorted.scalar_type());
+  return torch::zeros({x.size(0), y_sorted.size(1)}, y_sorted.options())
+      .index_add(0, token_of_slot, y_sorted);
+}
+
+torch::Tensor ExpertFFNImpl::forward(const torch::Tensor& x, const torch::Tensor& ids,
+                                     const torch::Tensor& gates) {
+  return dispatch_to_experts(x, ids, gates, n_experts,
+                             [this](int64_t e, const torch::Tensor& rows) { return apply_expert(e, rows); });
 }
 
 }  // namespace dreamer::models

@@ -8,6 +8,7 @@
 // matmul per expert).
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,15 @@ struct RouterImpl : torch::nn::Module {
   torch::Tensor expert_load;    // buffer [E]: selections counted since the last update
 };
 TORCH_MODULE(Router);
+
+// Dropless sort-based dispatch (megablocks' histogram -> sort -> gather, in plain ATen):
+// y_n = sum_j gates[n,j] * expert(ids[n,j], x_n) for x [N, din], ids/gates [N, k]. `expert`
+// maps (e, rows [M, din]) to [M, dout]; experts that received no rows are never called.
+// Undefined gates mean weight 1. Returns [N, dout].
+using ExpertFn = std::function<torch::Tensor(int64_t e, const torch::Tensor& rows)>;
+torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& ids,
+                                  const torch::Tensor& gates, int64_t n_experts,
+                                  const ExpertFn& expert);
 
 struct ExpertFFNImpl : torch::nn::Module {
   ExpertFFNImpl(int64_t n_experts, int64_t d_model, int64_t expert_dim, Activation activation);

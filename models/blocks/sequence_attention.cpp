@@ -2,14 +2,35 @@
 
 #include "models/blocks/attention_core.h"
 #include "models/blocks/rope.h"
+#include "util/errors.h"
 
 namespace dreamer::models {
+
+void validate_head_layout(const std::string& p, int64_t d_model, int64_t n_heads,
+                          int64_t n_kv_heads, int64_t head_dim, bool rope) {
+  auto require = [&](bool ok, const std::string& field, const std::string& what) {
+    if (!ok) throw InputError(p + "." + field, what);
+  };
+  require(n_heads > 0, "n_heads", "must be positive, got " + std::to_string(n_heads));
+  const int64_t kv = n_kv_heads ? n_kv_heads : n_heads;
+  require(n_kv_heads >= 0 && n_heads % kv == 0, "n_kv_heads",
+          "must divide n_heads (" + std::to_string(n_heads) + "), got " + std::to_string(n_kv_heads));
+  require(head_dim >= 0, "head_dim", "must be positive (or 0 for d_model / n_heads)");
+  if (head_dim == 0)
+    require(d_model % n_heads == 0, "n_heads",
+            "head dim does not divide the width: d_model " + std::to_string(d_model) +
+                " is not a multiple of n_heads " + std::to_string(n_heads) +
+                " (set head_dim explicitly or change n_heads)");
+  const int64_t dh = head_dim ? head_dim : d_model / n_heads;
+  if (rope) require(dh % 2 == 0, "head_dim", "RoPE needs an even head dim, got " + std::to_string(dh));
+}
 
 SequenceAttentionImpl::SequenceAttentionImpl(const SequenceAttentionOptions& opt) : options(opt) {
   using torch::nn::LinearOptions;
   const int64_t hq = opt.n_heads * opt.head_dim, hkv = opt.n_kv_heads * opt.head_dim;
-  q = register_module("q", torch::nn::Linear(LinearOptions(opt.d_model, hq).bias(opt.bias)));
-  k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
+  const bool qk_bias = opt.bias || opt.qk_bias;
+  q = register_module("q", torch::nn::Linear(LinearOptions(opt.d_model, hq).bias(qk_bias)));
+  k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(qk_bias)));
   v = register_module("v", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
   o = register_module("o", torch::nn::Linear(LinearOptions(hq, opt.d_model).bias(opt.bias)));
 }

@@ -3,6 +3,8 @@
 // RoPE (or none, for models with learned absolute positions) and a KV cache.
 #include <torch/torch.h>
 
+#include <string>
+
 #include "models/model.h"
 
 namespace dreamer::models {
@@ -15,7 +17,13 @@ struct SequenceAttentionOptions {
   bool rope = true;
   double rope_base = 10000.0;
   bool bias = false;  // biases on the four projections (GPT-2)
+  bool qk_bias = false;  // biases on the query and key projections only (Huginn's qk_bias)
 };
+
+// Checks a head layout given as the JSON fields n_heads, n_kv_heads (0 = n_heads) and
+// head_dim (0 = d_model / n_heads) below `path`; throws InputError naming the field.
+void validate_head_layout(const std::string& path, int64_t d_model, int64_t n_heads,
+                          int64_t n_kv_heads, int64_t head_dim, bool rope);
 
 struct QKV {
   torch::Tensor q;  // [B, H, T, Dh], RoPE applied

@@ -1,0 +1,108 @@
+#pragma once
+// Pieces every baseline family shares: the common LM hyperparameters (flattened into each
+// family's JSON), the embedding / final-norm / LM-head ends, decoding-state bookkeeping and
+// GPT-2-style initialisation.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "models/blocks/ffn.h"
+#include "models/blocks/norm.h"
+#include "models/blocks/recurrence.h"
+#include "models/blocks/sequence_attention.h"
+#include "models/model.h"
+#include "models/registry.h"
+#include "util/json_reader.h"
+
+namespace dreamer::baselines {
+
+using models::ForwardOptions;
+using models::InferenceState;
+using models::KVCache;
+using models::ModelOutput;
+using models::NormKind;
+using models::ParameterCounts;
+
+void require(bool ok, const std::string& where, const std::string& what);
+
+// Hyperparameters of a decoder-only LM that every baseline has.
+struct Backbone {
+  int64_t vocab_size = 256;
+  int64_t d_model = 256;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 0;  // 0 = n_heads
+  int64_t head_dim = 0;    // 0 = d_model / n_heads
+  double rope_base = 10000.0;
+  NormKind norm = NormKind::kRMSNorm;
+  double norm_eps = 1e-5;
+  bool tie_embeddings = false;
+  double init_std = 0.02;
+
+  void read(JsonReader& r);
+  void write(nlohmann::json& j) const;
+  void validate(const std::string& path, bool rope) const;
+  int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
+  int64_t seq_head_dim() const { return head_dim ? head_dim : d_model / n_heads; }
+  models::SequenceAttentionOptions attention(bool rope, bool bias = false, bool qk_bias = false) const;
+  // Token table, untied LM head and `positions` learned position rows.
+  int64_t embedding_parameters(int64_t positions = 0) const;
+};
+
+// Dense FFN width default: 4 d, or Llama's 8/3 d rounded up to 64 for SwiGLU.
+int64_t default_ffn_hidden(int64_t d_model, models::Activation activation);
+
+// Embedding, optional learned positions, final norm and LM head, registered directly on the
+// model so their names start with "embedding.", "position_embedding.", "lm_head.".
+struct LMEnds {
+  void build(torch::nn::Module& model, const Backbone& b, int64_t max_positions,
+             bool head_bias = false, const std::string& norm_name = "norm_out");
+  torch::Tensor embed(const torch::Tensor& tokens, int64_t start);  // [B, T] -> [B, T, d]
+  torch::Tensor logits(const torch::Tensor& h);                     // [B, T, d] -> [B, T, V] f32
+
+  torch::nn::Embedding embedding{nullptr}, position_embedding{nullptr};
+  models::Norm norm_out{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+};
+
+// Sizes a fresh decoding state (n_caches sequence caches) or checks a used one; returns the
+// absolute position of the first new token.
+int64_t prepare_state(InferenceState* state, int64_t n_caches, int64_t recurrences = 0);
+inline KVCache* cache_at(InferenceState* state, int64_t i) {
+  return state ? &state->sequence[static_cast<size_t>(i)] : nullptr;
+}
+void finish_state(InferenceState* state, const torch::Tensor& tokens);
+
+// Recurrences of this call: options override, then a decoding state's fixed count, then the
+// schedule (sampled during training, the mean at evaluation).
+models::RecurrencePlan plan_recurrences(const models::RecurrenceSchedule& schedule,
+                                        const ForwardOptions& options, const InferenceState* state,
+                                        bool training);
+void read_schedule(JsonReader r, models::RecurrenceSchedule& s);
+nlohmann::json schedule_json(const models::RecurrenceSchedule& s);
+void validate_schedule(const models::RecurrenceSchedule& s, const std::string& path);
+
+// GPT-2 / nanoGPT init: matrices and embeddings N(0, std); residual output projections
+// (attention "o", MLP "down") N(0, std / sqrt(residual_writes)); biases zero; norms as built.
+void init_gpt2_style(torch::nn::Module& model, double std, int64_t residual_writes);
+
+// A FamilyInfo whose resolve/build/count go through Config::from_json.
+template <typename Config, typename Model>
+models::FamilyInfo make_family(std::string name, std::string description, std::string source) {
+  models::FamilyInfo info;
+  info.name = std::move(name);
+  info.description = std::move(description);
+  info.source = std::move(source);
+  info.resolve = [](const nlohmann::json& params, const std::string& path) {
+    return Config::from_json(params, path).to_json();
+  };
+  info.build = [](const models::ModelConfig& config) -> models::LanguageModelPtr {
+    return std::make_shared<Model>(config);
+  };
+  info.count = [](const models::ModelConfig& config) {
+    return Config::from_json(config.params, "$").parameter_counts();
+  };
+  return info;
+}
+
+}  // namespace dreamer::baselines

@@ -1,0 +1,205 @@
+#include "baselines/huginn.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+namespace dreamer::baselines {
+
+namespace {
+
+const std::vector<std::pair<std::string, Injection>>& injection_names() {
+  static const std::vector<std::pair<std::string, Injection>> kNames = {
+      {"linear", Injection::kLinear}, {"add", Injection::kAdd}, {"none", Injection::kNone}};
+  return kNames;
+}
+const std::vector<std::pair<std::string, StateInit>>& state_init_names() {
+  static const std::vector<std::pair<std::string, StateInit>> kNames = {
+      {"random", StateInit::kRandom}, {"zero", StateInit::kZero}};
+  return kNames;
+}
+
+// Uniform u in [0, 1) -> N(0, std) truncated to ±3 std, by the inverse CDF (exact).
+torch::Tensor truncated_normal(const torch::Tensor& u, double std) {
+  const double lo = 0.5 * std::erfc(3.0 / std::sqrt(2.0));  // Phi(-3)
+  auto p = lo + u * (1.0 - 2.0 * lo);
+  return torch::erfinv(2.0 * p - 1.0) * (std::sqrt(2.0) * std);
+}
+
+}  // namespace
+
+HuginnConfig HuginnConfig::from_json(const nlohmann::json& params, const std::string& path) {
+  HuginnConfig c;
+  c.backbone.tie_embeddings = true;  // Huginn ties its LM head
+  JsonReader r(params, path);
+  c.backbone.read(r);
+  r.get("n_prelude", c.n_prelude);
+  r.get("n_core", c.n_core);
+  r.get("n_coda", c.n_coda);
+  r.get("ffn_hidden", c.ffn_hidden);
+  r.get_enum("activation", c.activation, models::activation_names());
+  r.get("sandwich", c.sandwich);
+  r.get("qk_bias", c.qk_bias);
+  r.get_enum("injection", c.injection, injection_names());
+  r.get_enum("state_init", c.state_init, state_init_names());
+  r.get("state_init_std", c.state_init_std);
+  read_schedule(r.child("recurrence"), c.recurrence);
+  r.finish();
+  c.validate(path);
+  return c;
+}
+
+nlohmann::json HuginnConfig::to_json() const {
+  nlohmann::json j;
+  backbone.write(j);
+  j["n_prelude"] = n_prelude;
+  j["n_core"] = n_core;
+  j["n_coda"] = n_coda;
+  j["ffn_hidden"] = ffn_hidden;
+  j["activation"] = enum_name(activation, models::activation_names());
+  j["sandwich"] = sandwich;
+  j["qk_bias"] = qk_bias;
+  j["injection"] = enum_name(injection, injection_names());
+  j["state_init"] = enum_name(state_init, state_init_names());
+  j["state_init_std"] = state_init_std;
+  j["recurrence"] = schedule_json(recurrence);
+  return j;
+}
+
+void HuginnConfig::validate(const std::string& p) const {
+  backbone.validate(p, true);
+  require(n_prelude >= 0, p + ".n_prelude", "must be >= 0, got " + std::to_string(n_prelude));
+  require(n_core >= 1, p + ".n_core", "must be at least 1, got " + std::to_string(n_core));
+  require(n_coda >= 0, p + ".n_coda", "must be >= 0, got " + std::to_string(n_coda));
+  require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
+  require(state_init_std >= 0, p + ".state_init_std", "must be >= 0 (0 = sqrt(2 / (5 d)))");
+  validate_schedule(recurrence, p + ".recurrence");
+}
+
+models::TransformerBlockOptions HuginnConfig::block() const {
+  models::TransformerBlockOptions o;
+  o.attention = backbone.attention(true, false, qk_bias);
+  o.norm = backbone.norm;
+  o.norm_eps = backbone.norm_eps;
+  o.sandwich = sandwich;
+  o.ffn_hidden = ffn_hidden ? ffn_hidden : default_ffn_hidden(backbone.d_model, activation);
+  o.activation = activation;
+  return o;
+}
+
+double HuginnConfig::state_std() const {
+  return state_init_std > 0 ? state_init_std
+                            : std::sqrt(2.0 / (5.0 * static_cast<double>(backbone.d_model)));
+}
+
+ParameterCounts HuginnConfig::parameter_counts() const {
+  const int64_t d = backbone.d_model;
+  ParameterCounts c;
+  c.embedding = backbone.embedding_parameters();
+  c.non_embedding = (n_prelude + n_core + n_coda) * models::transformer_block_parameters(block()) +
+                    (injection == Injection::kLinear ? 2 * d * d : 0) +
+                    models::norm_parameters(backbone.norm, d);
+  c.total = c.embedding + c.non_embedding;
+  return c;
+}
+
+Huginn::Huginn(const models::ModelConfig& config)
+    : LanguageModel(config), cfg_(HuginnConfig::from_json(config.params, "$")) {
+  ends.build(*this, cfg_.backbone, 0);
+  auto stack = [&](const char* name, int64_t n, std::vector<models::TransformerBlock>& blocks) {
+    auto list = register_module(name, torch::nn::ModuleList());
+    for (int64_t i = 0; i < n; ++i) {
+      blocks.emplace_back(cfg_.block());
+      list->push_back(blocks.back());
+    }
+    return list;
+  };
+  prelude = stack("prelude", cfg_.n_prelude, prelude_blocks);
+  core = stack("core", cfg_.n_core, core_blocks);
+  coda = stack("coda", cfg_.n_coda, coda_blocks);
+  const int64_t d = cfg_.backbone.d_model;
+  if (cfg_.injection == Injection::kLinear)
+    adapter = register_module("adapter", torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
+  init_gpt2_style(*this, cfg_.backbone.init_std,
+                  2 * (cfg_.n_prelude + cfg_.n_core * cfg_.recurrence.mean + cfg_.n_coda));
+}
+
+torch::Tensor Huginn::initial_state(const torch::Tensor& e, int64_t start) {
+  if (cfg_.state_init == StateInit::kZero) return torch::zeros_like(e);
+  const double std = cfg_.state_std();
+  if (is_training()) return truncated_normal(torch::rand(e.sizes(), e.options()), std);
+  // Evaluation: one fixed draw per absolute position, shared by the batch rows.
+  const int64_t t = e.size(1), d = e.size(2);
+  std::vector<torch::Tensor> rows;
+  for (int64_t p = start; p < start + t; ++p) {
+    auto gen = at::detail::createCPUGenerator(0x4875676e696eULL + static_cast<uint64_t>(p));
+    rows.push_back(torch::rand({d}, gen, torch::kFloat32));
+  }
+  return truncated_normal(torch::stack(rows), std).to(e.options()).unsqueeze(0).expand_as(e).contiguous();
+}
+
+ModelOutput Huginn::forward(const torch::Tensor& tokens, InferenceState* state,
+                            const ForwardOptions& options) {
+  const auto plan = plan_recurrences(cfg_.recurrence, options, state, is_training());
+  const int64_t steps = plan.total();
+  const int64_t p_n = cfg_.n_prelude, c_n = cfg_.n_core;
+  const int64_t start = prepare_state(state, p_n + c_n * steps + cfg_.n_coda, steps);
+  ModelOutput out;
+  out.recurrences = steps;
+
+  auto e = ends.embed(tokens, start);
+  for (int64_t i = 0; i < p_n; ++i) e = prelude_blocks[i](e, start, cache_at(state, i));
+  auto s = cfg_.injection == Injection::kNone ? e : initial_state(e, start);
+  for (int64_t r = 0; r < steps; ++r) {
+    auto step = [&] {
+      if (cfg_.injection == Injection::kLinear) s = adapter(torch::cat({s, e}, -1));
+      else if (cfg_.injection == Injection::kAdd) s = s + e;
+      for (int64_t i = 0; i < c_n; ++i) s = core_blocks[i](s, start, cache_at(state, p_n + r * c_n + i));
+    };
+    if (r < plan.no_grad_steps) {
+      torch::NoGradGuard no_grad;  // truncated backprop: only the last steps carry gradients
+      step();
+    } else {
+      step();
+    }
+    if (options.record_states) out.states.push_back(s);
+  }
+  for (int64_t i = 0; i < cfg_.n_coda; ++i)
+    s = coda_blocks[i](s, start, cache_at(state, p_n + steps * c_n + i));
+  out.logits = ends.logits(s);
+  out.aux_loss = torch::zeros({}, out.logits.options());
+  finish_state(state, tokens);
+  return out;
+}
+
+models::FamilyInfo huginn_family() {
+  auto info = make_family<HuginnConfig, Huginn>(
+      "huginn", "recurrent depth: prelude, iterated core with input injection, coda",
+      "Geiping et al. 2025, arXiv 2502.05171; seal-rg/recurrent-pretraining "
+      "recpre/raven_modeling_minimal.py, recpre/model_registry.py");
+  info.presets = {
+      {"small", nlohmann::json::object()},  // the defaults: d 256, 1/2/1 blocks, mean 4
+      // magpie-150m's shape (its blocks are post-norm; ours stay sandwich-normed).
+      {"magpie_150m_like",
+       {{"vocab_size", 65536}, {"d_model", 1024}, {"n_heads", 32}, {"ffn_hidden", 3520},
+        {"n_prelude", 1}, {"n_core", 4}, {"n_coda", 1}, {"injection", "add"}, {"qk_bias", false},
+        {"tie_embeddings", true},
+        {"recurrence", {{"mean", 20}, {"backprop_depth", 4}, {"max", 128}}}}},
+      // Huginn-0125 (recpre/raven_config_minimal.json).
+      {"huginn_0125",
+       {{"vocab_size", 65536}, {"d_model", 5280}, {"n_heads", 55}, {"ffn_hidden", 17920},
+        {"n_prelude", 2}, {"n_core", 4}, {"n_coda", 2}, {"injection", "linear"}, {"qk_bias", true},
+        {"tie_embeddings", true},
+        {"recurrence", {{"mean", 32}, {"backprop_depth", 8}, {"max", 256}}}}},
+  };
+  info.free_hyperparameters = {
+      {"d_model", 64, 16384, 64, ""},
+      {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},
+      {"n_core", 1, 64, 1, ""},
+      {"ffn_hidden", 0, 131072, 64, "0 = default width"},
+      {"recurrence.mean", 1, 128, 1, "<= recurrence.max"},
+  };
+  return info;
+}
+
+}  // namespace dreamer::baselines

@@ -1,0 +1,145 @@
+#include "baselines/universal_transformer.h"
+
+namespace dreamer::baselines {
+
+UniversalTransformerConfig UniversalTransformerConfig::from_json(const nlohmann::json& params,
+                                                                 const std::string& path) {
+  UniversalTransformerConfig c;
+  JsonReader r(params, path);
+  c.backbone.read(r);
+  r.get("recurrences", c.recurrences);
+  r.get("ffn_hidden", c.ffn_hidden);
+  r.get_enum("activation", c.activation, models::activation_names());
+  JsonReader a = r.child("act");
+  a.get("enabled", c.act.enabled);
+  a.get("threshold", c.act.threshold);
+  a.get("ponder_cost", c.act.ponder_cost);
+  a.get("halting_bias_init", c.act.halting_bias_init);
+  a.finish();
+  r.finish();
+  c.validate(path);
+  return c;
+}
+
+nlohmann::json UniversalTransformerConfig::to_json() const {
+  nlohmann::json j;
+  backbone.write(j);
+  j["recurrences"] = recurrences;
+  j["ffn_hidden"] = ffn_hidden;
+  j["activation"] = enum_name(activation, models::activation_names());
+  j["act"] = {{"enabled", act.enabled},
+              {"threshold", act.threshold},
+              {"ponder_cost", act.ponder_cost},
+              {"halting_bias_init", act.halting_bias_init}};
+  return j;
+}
+
+void UniversalTransformerConfig::validate(const std::string& p) const {
+  backbone.validate(p, true);
+  require(recurrences >= 1, p + ".recurrences", "must be at least 1, got " + std::to_string(recurrences));
+  require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
+  require(act.threshold > 0 && act.threshold <= 1, p + ".act.threshold", "must be in (0, 1]");
+  require(act.ponder_cost >= 0, p + ".act.ponder_cost", "must be >= 0");
+}
+
+models::TransformerBlockOptions UniversalTransformerConfig::block() const {
+  models::TransformerBlockOptions o;
+  o.attention = backbone.attention(true);
+  o.norm = backbone.norm;
+  o.norm_eps = backbone.norm_eps;
+  o.ffn_hidden = ffn_hidden ? ffn_hidden : default_ffn_hidden(backbone.d_model, activation);
+  o.activation = activation;
+  return o;
+}
+
+ParameterCounts UniversalTransformerConfig::parameter_counts() const {
+  const int64_t d = backbone.d_model;
+  ParameterCounts c;
+  c.embedding = backbone.embedding_parameters();
+  c.non_embedding = models::transformer_block_parameters(block()) + (act.enabled ? d + 1 : 0) +
+                    models::norm_parameters(backbone.norm, d);
+  c.total = c.embedding + c.non_embedding;
+  return c;
+}
+
+UniversalTransformer::UniversalTransformer(const models::ModelConfig& config)
+    : LanguageModel(config), cfg_(UniversalTransformerConfig::from_json(config.params, "$")) {
+  ends.build(*this, cfg_.backbone, 0);
+  layer = register_module("layer", models::TransformerBlock(cfg_.block()));
+  if (cfg_.act.enabled) halting = register_module("halting", torch::nn::Linear(cfg_.backbone.d_model, 1));
+  init_gpt2_style(*this, cfg_.backbone.init_std, 2 * cfg_.recurrences);
+  if (halting) {
+    torch::NoGradGuard no_grad;
+    halting->bias.fill_(cfg_.act.halting_bias_init);
+  }
+}
+
+ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, InferenceState* state,
+                                          const ForwardOptions& options) {
+  int64_t steps = cfg_.recurrences;
+  if (options.recurrences > 0) steps = options.recurrences;
+  else if (state && state->recurrences > 0) steps = state->recurrences;
+  TORCH_CHECK(!state || state->recurrences == 0 || state->recurrences == steps,
+              "decoding state was started with ", state ? state->recurrences : 0,
+              " recurrences, not ", steps);
+  const int64_t start = prepare_state(state, steps, steps);
+  ModelOutput out;
+  out.recurrences = steps;
+  auto h = ends.embed(tokens, start);
+  if (!halting) {
+    for (int64_t r = 0; r < steps; ++r) {
+      h = layer(h, start, cache_at(state, r));
+      if (options.record_states) out.states.push_back(h);
+    }
+    out.logits = ends.logits(h);
+    out.aux_loss = torch::zeros({}, out.logits.options());
+    finish_state(state, tokens);
+    return out;
+  }
+  // ACT, per position ([B, T] accumulators).
+  auto opts = h.options().dtype(torch::kFloat32);
+  auto halted_prob = torch::zeros({h.size(0), h.size(1)}, opts);
+  auto remainders = torch::zeros_like(halted_prob), n_updates = torch::zeros_like(halted_prob);
+  auto mixed = torch::zeros_like(h);
+  for (int64_t r = 0; r < steps; ++r) {
+    auto p = torch::sigmoid(halting(h).squeeze(-1).to(torch::kFloat32));
+    auto running = (halted_prob < 1.0).to(torch::kFloat32);
+    auto next = halted_prob + p * running;
+    // The last step halts every position still running (its remainder closes the sum).
+    auto new_halted = r + 1 == steps ? running : (next > cfg_.act.threshold).to(torch::kFloat32) * running;
+    running = running - new_halted;
+    halted_prob = halted_prob + p * running;
+    remainders = remainders + new_halted * (1.0 - halted_prob);
+    halted_prob = halted_prob + new_halted * remainders;
+    n_updates = n_updates + running + new_halted;
+    auto weight = (p * running + new_halted * remainders).unsqueeze(-1).to(h.scalar_type());
+    h = layer(h, start, cache_at(state, r));
+    mixed = h * weight + mixed * (1.0 - weight);
+    if (options.record_states) out.states.push_back(mixed);
+  }
+  out.logits = ends.logits(mixed);
+  out.aux_loss = torch::zeros({}, out.logits.options());
+  if (is_training())
+    out.aux_loss = out.aux_loss + cfg_.act.ponder_cost * (n_updates + remainders).mean();
+  finish_state(state, tokens);
+  return out;
+}
+
+models::FamilyInfo universal_transformer_family() {
+  auto info = make_family<UniversalTransformerConfig, UniversalTransformer>(
+      "universal_transformer", "one shared pre-norm layer applied R times, optional ACT halting",
+      "Dehghani et al. 2019 (Universal Transformers; tensor2tensor act_basic); Graves 2016 (ACT)");
+  info.presets = {
+      {"fixed", {{"act", {{"enabled", false}}}}},
+      {"act", {{"act", {{"enabled", true}}}}},
+  };
+  info.free_hyperparameters = {
+      {"d_model", 64, 16384, 64, ""},
+      {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},
+      {"ffn_hidden", 0, 131072, 64, "0 = default width"},
+      {"recurrences", 1, 128, 1, ""},
+  };
+  return info;
+}
+
+}  // namespace dreamer::baselines
