@@ -58,6 +58,18 @@ void JsonReader::get(const std::string& key, std::vector<int64_t>& out) {
   }
 }
 
+void JsonReader::get(const std::string& key, std::vector<std::string>& out) {
+  if (!has(key)) return;
+  const json& v = at(key, json::value_t::array, "an array of strings");
+  out.clear();
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string())
+      throw InputError(path_of(key) + "[" + std::to_string(i) + "]",
+                       std::string("expected a string, got ") + v[i].type_name());
+    out.push_back(v[i].get<std::string>());
+  }
+}
+
 JsonReader JsonReader::child(const std::string& key) {
   if (!has(key)) return JsonReader(empty_object(), path_of(key));
   return JsonReader(at(key, json::value_t::object, "an object"), path_of(key));
