@@ -172,28 +172,26 @@ TEST(Mixture, WeightsAreApproximatelyRespected) {
 TEST(Mixture, FileSourceCoversEachDocumentOncePerEpoch) {
   std::vector<std::string> lines;
   for (int i = 0; i < 20; ++i) lines.push_back("doc" + std::to_string(i));
+  const nlohmann::json text = {{"type", "text"}, {"path", write_lines(lines)}, {"split", "line"}};
   const nlohmann::json spec = {
-    {"type", "mixture"},
-    {"sources",
-     {{{"weight", 1},
-       {"source", {{"type", "text"}, {"path", write_lines(lines)}, {"split", "line"}}}}},
-     {{"weight", 1}, {"source", synthetic("multi_digit_addition")}}}
+      {"type", "mixture"},
+      {"sources",
+       nlohmann::json::array({{{"weight", 1}, {"source", text}},
+                              {{"weight", 1}, {"source", synthetic("multi_digit_addition")}}})}};
+  auto stream = PackedStream(bytes(), Mixture::from_json(spec), 2, 64);
+  std::vector<std::string> seen;
+  std::string doc;
+  while (seen.size() < 20) {
+    const int64_t t = stream.take(1)[0];
+    if (t != 256) {
+      doc.push_back(static_cast<char>(t));
+      continue;
+    }
+    if (doc.rfind("doc", 0) == 0) seen.push_back(doc);
+    doc.clear();
   }
-};
-auto stream = PackedStream(bytes(), Mixture::from_json(spec), 2, 64);
-std::vector<std::string> seen;
-std::string doc;
-while (seen.size() < 20) {
-  const int64_t t = stream.take(1)[0];
-  if (t != 256) {
-    doc.push_back(static_cast<char>(t));
-    continue;
-  }
-  if (doc.rfind("doc", 0) == 0) seen.push_back(doc);
-  doc.clear();
-}
-EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 20u);
-EXPECT_NE(seen, lines);  // shuffled
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 20u);
+  EXPECT_NE(seen, lines);  // shuffled
 }
 
 TEST(Mixture, SpecErrorsNameThePath) {

@@ -123,7 +123,9 @@ TEST(SyntheticTasks, MultiDigitAdditionAnswersAreCorrect) {
       const std::string b = ex.prompt.substr(plus + 1, ex.prompt.size() - plus - 2);
       EXPECT_EQ(static_cast<int>(a.size()), steps);
       EXPECT_EQ(static_cast<int>(b.size()), steps);
-      if (steps > 1) EXPECT_NE(a[0], '0');
+      if (steps > 1) {
+        EXPECT_NE(a[0], '0');
+      }
       EXPECT_EQ(ex.answer, std::to_string(std::stoull(a) + std::stoull(b))) << ex.prompt;
     }
 }
