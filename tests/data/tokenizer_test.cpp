@@ -10,8 +10,7 @@
 #include "data/sentencepiece_tokenizer.h"
 #include "data/synthetic.h"
 #include "data/tokenizer.h"
-#include "tests/test_util.h"
-#include "util/errors.h"
+#include "tests/data/data_test_util.h"
 
 namespace dreamer::data {
 namespace {
@@ -40,13 +39,9 @@ TEST(MakeTokenizer, ByteAndStrictErrors) {
   EXPECT_EQ(t->vocab_size(), 257);
   EXPECT_EQ(t->to_json(), (nlohmann::json{{"type", "byte"}}));
   auto expect_error = [](const nlohmann::json& spec, const std::string& where) {
-    try {
-      make_tokenizer(spec, "$.tokenizer");
-      ADD_FAILURE() << spec.dump();
-    } catch (const InputError& e) {
-      EXPECT_EQ(e.where(), where) << e.what();
-    }
+    testing::expect_input_error([&] { make_tokenizer(spec, "$.tokenizer"); }, where);
   };
+
   expect_error({{"type", "byte"}, {"vocab", 3}}, "$.tokenizer.vocab");
   expect_error({{"type", "wordpiece"}}, "$.tokenizer.type");
   expect_error(nlohmann::json::object(), "$.tokenizer.type");
