@@ -16,20 +16,16 @@ FileDocuments::FileDocuments(std::vector<std::string> documents, bool shuffle, n
 std::string FileDocuments::document(uint64_t seed, uint64_t index) const {
   const uint64_t n = documents_.size(), epoch = index / n, position = index % n;
   if (!shuffle_) return documents_[position];
-  // Each epoch is its own seeded permutation, a function of (n, seed, epoch) only; it is
-  // rebuilt only when that key changes (streams read sequentially: once per epoch).
-  // thread_local keeps the const method safe to call from several threads.
-  thread_local uint64_t cached_seed = 0, cached_epoch = 0;
-  thread_local std::vector<uint64_t> order;
-  if (cached_seed != seed || cached_epoch != epoch || order.size() != n) {
-    order.resize(n);
-    std::iota(order.begin(), order.end(), 0);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (order_.empty() || order_seed_ != seed || order_epoch_ != epoch) {
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), 0);
     std::mt19937_64 rng(mix_seed(seed, epoch));
-    std::shuffle(order.begin(), order.end(), rng);
-    cached_seed = seed;
-    cached_epoch = epoch;
+    std::shuffle(order_.begin(), order_.end(), rng);
+    order_seed_ = seed;
+    order_epoch_ = epoch;
   }
-  return documents_[order[position]];
+  return documents_[order_[position]];
 }
 
 }  // namespace dreamer::data

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,12 @@ class FileDocuments : public DocumentSource {
   std::vector<std::string> documents_;
   bool shuffle_;
   nlohmann::json spec_;
+  // The current epoch's permutation, rebuilt when (seed, epoch) changes: streams read
+  // sequentially, so that is once per epoch. Per object, so sources in a mixture do not evict
+  // each other's; the mutex keeps the const reader safe across threads.
+  mutable std::mutex mutex_;
+  mutable uint64_t order_seed_ = 0, order_epoch_ = 0;
+  mutable std::vector<uint64_t> order_;  // empty until first built
 };
 
 }  // namespace dreamer::data
