@@ -33,10 +33,24 @@ void resolve(void* library, const char* name, F& out) {
   if (!out) throw std::runtime_error(std::string("SentencePiece shim lacks ") + name);
 }
 
+// The environment overrides the shim the build made (none when sentencepiece was missing).
+std::string shim_path() {
+  const char* env = std::getenv("DREAMER_SENTENCEPIECE_SHIM");
+  if (env && *env) return env;
+#ifdef DREAMER_SENTENCEPIECE_SHIM
+  return DREAMER_SENTENCEPIECE_SHIM;
+#else
+  return "";
+#endif
+}
+
 const Shim& shim() {
   static const Shim loaded = [] {
-    const char* env = std::getenv("DREAMER_SENTENCEPIECE_SHIM");
-    const std::string path = env && *env ? env : DREAMER_SENTENCEPIECE_SHIM;
+    const std::string path = shim_path();
+    if (path.empty())
+      throw std::runtime_error(
+          "this build has no SentencePiece support (libsentencepiece-dev was missing when it was "
+          "configured); set DREAMER_SENTENCEPIECE_SHIM to a built shim library");
     // RTLD_LOCAL keeps sentencepiece's protobuf symbols out of the global scope; RTLD_DEEPBIND
     // makes the shim and its dependencies look up symbols in themselves before the global
     // scope, so sentencepiece binds to its own protobuf, not LibTorch's libprotobuf.so.
@@ -61,6 +75,10 @@ struct ErrorBuffer {
 };
 
 }  // namespace
+
+bool sentencepiece_built() {
+  return !shim_path().empty();
+}
 
 std::string train_sentencepiece(const std::vector<std::string>& input_files,
                                 const std::string& model_prefix,

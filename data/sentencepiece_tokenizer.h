@@ -24,6 +24,10 @@ struct SentencePieceTrainOptions {
   int num_threads = 1;
 };
 
+// Whether this build has a SentencePiece shim to load (or DREAMER_SENTENCEPIECE_SHIM names one).
+// A shim that exists but fails to load is an error at first use, not a `false` here.
+bool sentencepiece_built();
+
 // Trains on text files (one training sentence per line) and writes <model_prefix>.model.
 // Returns the path of the .model file. Errors (bad options, too small a corpus) throw
 // std::runtime_error with SentencePiece's message.
