@@ -132,6 +132,12 @@ SyntheticTask::SyntheticTask(TaskSpec spec, const std::string& path) : spec_(std
       throw InputError(path, std::string(e.what()) + " (at " + std::to_string(steps) + " steps)");
     }
   }
+  // A tiny prompt space may have no prompt on this split's side of the held-out partition.
+  try {
+    example(0);
+  } catch (const std::runtime_error& e) {
+    throw InputError(path, e.what());
+  }
 }
 
 std::pair<int, int> SyntheticTask::step_range() const {
