@@ -29,7 +29,7 @@ Example modular_arithmetic(std::mt19937_64& rng, int steps, int modulus) {
     }
     prompt += std::to_string(operand);
   }
-  return {prompt + "=", std::to_string(value)};
+  return {prompt + "=", std::to_string(value), steps};
 }
 
 }  // namespace dreamer::data

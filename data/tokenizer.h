@@ -30,4 +30,12 @@ class ByteTokenizer : public Tokenizer {
   nlohmann::json to_json() const override { return {{"type", "byte"}}; }
 };
 
+// Builds a tokenizer from its JSON description (what to_json() writes). Strict:
+//   {"type": "byte"}
+//   {"type": "sentencepiece", "model": PATH}  (+ optional "vocab_size", "model_hash", which
+//                                              must match the loaded model when present)
+// Errors are InputError naming the JSON path under `path`.
+std::shared_ptr<Tokenizer> make_tokenizer(const nlohmann::json& spec,
+                                          const std::string& path = "$");
+
 }  // namespace dreamer::data

@@ -46,16 +46,35 @@ void JsonReader::get(const std::string& key, bool& out) {
 void JsonReader::get(const std::string& key, std::string& out) {
   if (has(key)) out = at(key, json::value_t::string, "a string").get<std::string>();
 }
+namespace {
+
+// Copies every element of `array` into `out`; an element of the wrong type is an error naming
+// its own path ("$.key[3]").
+template <typename T>
+void read_elements(const json& array, const std::string& path,
+                   bool (json::*is_type)() const noexcept, const char* expected,
+                   std::vector<T>& out) {
+  out.clear();
+  for (size_t i = 0; i < array.size(); ++i) {
+    if (!(array[i].*is_type)())
+      throw InputError(path + "[" + std::to_string(i) + "]",
+                       std::string("expected ") + expected + ", got " + array[i].type_name());
+    out.push_back(array[i].get<T>());
+  }
+}
+
+}  // namespace
+
 void JsonReader::get(const std::string& key, std::vector<int64_t>& out) {
   if (!has(key)) return;
-  const json& v = at(key, json::value_t::array, "an array of integers");
-  out.clear();
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_number_integer())
-      throw InputError(path_of(key) + "[" + std::to_string(i) + "]",
-                       std::string("expected an integer, got ") + v[i].type_name());
-    out.push_back(v[i].get<int64_t>());
-  }
+  read_elements(at(key, json::value_t::array, "an array of integers"), path_of(key),
+                &json::is_number_integer, "an integer", out);
+}
+
+void JsonReader::get(const std::string& key, std::vector<std::string>& out) {
+  if (!has(key)) return;
+  read_elements(at(key, json::value_t::array, "an array of strings"), path_of(key),
+                &json::is_string, "a string", out);
 }
 
 JsonReader JsonReader::child(const std::string& key) {

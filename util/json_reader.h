@@ -32,6 +32,7 @@ class JsonReader {
   void get(const std::string& key, bool& out);
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<int64_t>& out);
+  void get(const std::string& key, std::vector<std::string>& out);
 
   // Reads a string that must be one of `allowed` and maps it to the matching enum value.
   template <typename Enum>
