@@ -7,5 +7,6 @@ namespace dreamer::cli {
 void add_models_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace dreamer::cli

@@ -46,16 +46,39 @@ void JsonReader::get(const std::string& key, bool& out) {
 void JsonReader::get(const std::string& key, std::string& out) {
   if (has(key)) out = at(key, json::value_t::string, "a string").get<std::string>();
 }
+namespace {
+
+// The items of a JSON array that must all pass `ok`; errors name the failing element.
+template <typename T, typename Ok>
+std::vector<T> array_items(const json& v, const std::string& path, const char* item_name, Ok ok) {
+  std::vector<T> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!ok(v[i]))
+      throw InputError(path + "[" + std::to_string(i) + "]",
+                       std::string("expected ") + item_name + ", got " + v[i].type_name());
+    out.push_back(v[i].get<T>());
+  }
+  return out;
+}
+
+}  // namespace
+
 void JsonReader::get(const std::string& key, std::vector<int64_t>& out) {
   if (!has(key)) return;
-  const json& v = at(key, json::value_t::array, "an array of integers");
-  out.clear();
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_number_integer())
-      throw InputError(path_of(key) + "[" + std::to_string(i) + "]",
-                       std::string("expected an integer, got ") + v[i].type_name());
-    out.push_back(v[i].get<int64_t>());
-  }
+  out = array_items<int64_t>(at(key, json::value_t::array, "an array of integers"), path_of(key), "an integer",
+                             [](const json& x) { return x.is_number_integer(); });
+}
+
+void JsonReader::get(const std::string& key, std::vector<std::string>& out) {
+  if (!has(key)) return;
+  out = array_items<std::string>(at(key, json::value_t::array, "an array of strings"), path_of(key), "a string",
+                                 [](const json& x) { return x.is_string(); });
+}
+
+const json* JsonReader::raw(const std::string& key) {
+  if (!has(key)) return nullptr;
+  seen_.insert(key);
+  return &object_.at(key);
 }
 
 JsonReader JsonReader::child(const std::string& key) {

@@ -32,6 +32,7 @@ class JsonReader {
   void get(const std::string& key, bool& out);
   void get(const std::string& key, std::string& out);
   void get(const std::string& key, std::vector<int64_t>& out);
+  void get(const std::string& key, std::vector<std::string>& out);
 
   // Reads a string that must be one of `allowed` and maps it to the matching enum value.
   template <typename Enum>
@@ -50,6 +51,10 @@ class JsonReader {
     }
     throw InputError(path_of(key), "expected one of {" + names + "}, got \"" + s + "\"");
   }
+
+  // Any JSON value (arrays of objects, free-form parameters): marks the key as read and
+  // returns it, or nullptr when absent. The caller validates its shape.
+  const json* raw(const std::string& key);
 
   // A nested object: marks the key as read and returns a reader for it (nullopt-like: the
   // returned reader is over an empty object when the key is absent).
