@@ -60,8 +60,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--checkpoint", checkpoint, "checkpoint directory (config.json + model.pt)")->required();
   cmd->add_option("--task", task, "task name (eval/tasks/NAME.json) or a task file")->required();
   cmd->add_option("--depths", depths, "recurrences to evaluate at, e.g. 1,4,8 (recurrent families)");
-  cmd->add_option("--limit", limit, "score only the first N documents")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--batch-size", batch_size, "sequences per forward call")->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", limit, "score only the first N documents")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--batch-size", batch_size, "sequences per forward call")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--db", db, "SQLite results file (default: results.db)");
   cmd->add_option("--data-dir", data_dir, "data root (default: $DREAMER_DATA_DIR or ../shared/data)");
   cmd->add_option("--tasks-dir", tasks_dir, "extra directory to look for task files in");

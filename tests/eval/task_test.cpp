@@ -84,7 +84,9 @@ TEST(ShippedTasks, EveryTaskFileLoadsAndRendersOnTheRealData) {
     const PromptBuilder prompts(task, data.shots);
     for (const auto& doc : data.docs) {
       EXPECT_FALSE(prompts.context(doc).empty());
-      if (task.output_type != OutputType::kLoglikelihoodRolling) EXPECT_FALSE(prompts.reference(doc).empty());
+      if (task.output_type != OutputType::kLoglikelihoodRolling) {
+        EXPECT_FALSE(prompts.reference(doc).empty());
+      }
     }
     // The settings stored with a result parse back to the same task.
     EXPECT_EQ(TaskSpec::from_json(task.to_json()).to_json(), task.to_json());
@@ -115,7 +117,13 @@ TEST(ShippedTasks, MathQaChoicesAndGoldForEveryItem) {
   for (const auto& doc : data.docs) {
     const auto choices = prompts.choices(doc);
     ASSERT_EQ(choices.size(), 5u) << doc["options"];
-    for (const auto& c : choices) EXPECT_EQ(c.find(" , "), std::string::npos) << doc["options"];
+    // No choice swallowed the next option's letter (choices may contain " , " themselves,
+    // e.g. "112.5 , 158.5", so the separator is the letter marker).
+    for (const auto& c : choices) {
+      EXPECT_FALSE(c.empty()) << doc["options"];
+      for (const char* marker : {"a ) ", "b ) ", "c ) ", "d ) ", "e ) "})
+        EXPECT_EQ(c.find(marker), std::string::npos) << doc["options"];
+    }
     const auto gold = prompts.gold(doc);
     EXPECT_EQ(std::string(1, static_cast<char>('a' + gold)), doc["correct"].get<std::string>());
   }
