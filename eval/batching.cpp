@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "util/errors.h"
+
 namespace dreamer::eval {
 
 std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths, int64_t batch_size) {
@@ -15,12 +17,18 @@ std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& leng
   return batches;
 }
 
-torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows) {
+torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows, int64_t vocab_size) {
   const int64_t t = static_cast<int64_t>(rows.at(0)->size());
   auto out = torch::empty({static_cast<int64_t>(rows.size()), t}, torch::kLong);
   auto acc = out.accessor<int64_t, 2>();
   for (size_t b = 0; b < rows.size(); ++b)
-    for (int64_t i = 0; i < t; ++i) acc[b][i] = (*rows[b])[i];
+    for (int64_t i = 0; i < t; ++i) {
+      const int64_t id = (*rows[b])[i];
+      if (vocab_size > 0 && (id < 0 || id >= vocab_size))
+        throw InputError("tokens", "id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                                       std::to_string(vocab_size) + " (does the tokenizer match the checkpoint?)");
+      acc[b][i] = id;
+    }
   return out;
 }
 

@@ -33,7 +33,7 @@ std::vector<std::string> greedy_generate(models::LanguageModel& model, const dat
     std::vector<const std::vector<int64_t>*> rows;
     for (size_t i : batch) rows.push_back(&encoded[i]);
     models::InferenceState state;
-    auto out = model.forward(stack_rows(rows), &state, options);
+    auto out = model.forward(stack_rows(rows, scoring.vocab_size), &state, options);
     if (scoring.on_trace) scoring.on_trace(out.trace);
     std::vector<std::vector<int64_t>> generated(b);
     std::vector<bool> done(b, false);

@@ -24,7 +24,7 @@ std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model, cons
   for (const auto& batch : group_by_length(lengths, options.batch_size)) {
     std::vector<const std::vector<int64_t>*> rows;
     for (size_t i : batch) rows.push_back(&inputs[i]);
-    auto out = model.forward(stack_rows(rows), nullptr, forward);
+    auto out = model.forward(stack_rows(rows, options.vocab_size), nullptr, forward);
     if (options.on_trace) options.on_trace(out.trace);
     auto logprobs = torch::log_softmax(out.logits.to(torch::kFloat64), -1);  // [b, T, V]
     const int64_t t = logprobs.size(1);

@@ -124,12 +124,14 @@ void run_rolling(models::LanguageModel& model, const data::Tokenizer& tokenizer,
       result.samples.push_back({depth, static_cast<int64_t>(i), texts[i], "", {{"loglikelihood", doc_ll[i]}}});
 }
 
-// The recurrences a forward with this setting actually runs (the model's default for 0).
-int64_t probe_depth(models::LanguageModel& model, int64_t recurrences) {
+// The recurrences a forward with this setting actually runs (the model's default for 0) and
+// the model's vocabulary size.
+std::pair<int64_t, int64_t> probe(models::LanguageModel& model, int64_t recurrences) {
   torch::NoGradGuard no_grad;
   models::ForwardOptions options;
   options.recurrences = recurrences;
-  return model.forward(torch::zeros({1, 1}, torch::kLong), nullptr, options).recurrences;
+  const auto out = model.forward(torch::zeros({1, 1}, torch::kLong), nullptr, options);
+  return {out.recurrences, out.logits.size(-1)};
 }
 
 }  // namespace
@@ -150,9 +152,10 @@ TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokeniz
   result.settings["shot_prefix"] = prompts.shot_prefix();
 
   for (int64_t requested : depths) {
-    const int64_t depth = probe_depth(model, requested);
+    const auto [depth, vocab_size] = probe(model, requested);
     DiversityAccumulator diversity;
     ScoringOptions scoring;
+    scoring.vocab_size = vocab_size;
     scoring.batch_size = options.batch_size;
     scoring.recurrences = requested;
     if (options.diversity) scoring.on_trace = [&](const models::RoutingTrace& t) { diversity.add(t); };

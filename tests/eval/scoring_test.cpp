@@ -13,6 +13,7 @@
 #include "models/registry.h"
 #include "tests/eval/fake_models.h"
 #include "tests/models/tiny_configs.h"
+#include "util/errors.h"
 
 namespace dreamer::eval {
 namespace {
@@ -218,6 +219,21 @@ TEST(Runner, RecurrentModelsAreScoredAtEveryDepthWithRoutingMetrics) {
   for (const auto& m : result.routing[1].metrics) saw_bias |= m.metric == "selection_bias_range";
   EXPECT_TRUE(saw_depth2);
   EXPECT_TRUE(saw_bias);
+}
+
+TEST(Runner, TokensOutsideTheModelVocabularyAreAnInputError) {
+  torch::manual_seed(4);
+  const auto cases = testing::tiny_model_cases();
+  const auto it = std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.name == "dreamer_DR"; });
+  auto model = models::build_model(models::ModelConfig::from_json(it->config));  // 64 token ids
+  TaskData data;
+  data.docs = {{{"q", "1"}, {"choices", {"2", "3"}}, {"gold", 0}}};
+  try {
+    run_task(*model, data::ByteTokenizer(), mc_task(), data, {});  // "Q: " has byte 81
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the model's vocabulary of 64"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
