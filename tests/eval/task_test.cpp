@@ -122,9 +122,10 @@ TEST(ShippedTasks, MathQaChoicesAndGoldForEveryItem) {
     // their own marker, "a ) a ) 1055", which stays in the choice text as in lm-eval.)
     for (size_t i = 0; i < choices.size(); ++i) {
       EXPECT_FALSE(choices[i].empty()) << doc["options"];
-      if (i + 1 < choices.size())
+      if (i + 1 < choices.size()) {
         EXPECT_EQ(choices[i].find(std::string(1, static_cast<char>('a' + i + 1)) + " ) "), std::string::npos)
             << doc["options"];
+      }
     }
     const auto gold = prompts.gold(doc);
     EXPECT_EQ(std::string(1, static_cast<char>('a' + gold)), doc["correct"].get<std::string>());
