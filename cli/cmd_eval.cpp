@@ -31,7 +31,8 @@ std::vector<int64_t> parse_depths(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size() || value < 1)
-      throw InputError("--depths", "expected positive integers separated by commas, got \"" + text + "\"");
+      throw InputError("--depths",
+                       "expected positive integers separated by commas, got \"" + text + "\"");
     depths.push_back(value);
   }
   return depths;
@@ -53,19 +54,26 @@ std::vector<std::string> task_dirs(const std::string& flag) {
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "score a checkpoint on a benchmark task and store the results");
+  auto* cmd =
+      app.add_subcommand("eval", "score a checkpoint on a benchmark task and store the results");
   static std::string checkpoint, task, depths, db, data_dir, tasks_dir, run_id;
   static int64_t limit = 0, batch_size = 8;
   static bool samples = false, quiet = false;
-  cmd->add_option("--checkpoint", checkpoint, "checkpoint directory (config.json + model.pt)")->required();
+  cmd->add_option("--checkpoint", checkpoint, "checkpoint directory (config.json + model.pt)")
+      ->required();
   cmd->add_option("--task", task, "task name (eval/tasks/NAME.json) or a task file")->required();
-  cmd->add_option("--depths", depths, "recurrences to evaluate at, e.g. 1,4,8 (recurrent families)");
-  cmd->add_option("--limit", limit, "score only the first N documents")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
-  cmd->add_option("--batch-size", batch_size, "sequences per forward call")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--depths", depths,
+                  "recurrences to evaluate at, e.g. 1,4,8 (recurrent families)");
+  cmd->add_option("--limit", limit, "score only the first N documents")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--batch-size", batch_size, "sequences per forward call")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--db", db, "SQLite results file (default: results.db)");
-  cmd->add_option("--data-dir", data_dir, "data root (default: $DREAMER_DATA_DIR or ../shared/data)");
+  cmd->add_option("--data-dir", data_dir,
+                  "data root (default: $DREAMER_DATA_DIR or ../shared/data)");
   cmd->add_option("--tasks-dir", tasks_dir, "extra directory to look for task files in");
-  cmd->add_option("--run-id", run_id, "run id stored with the results (default: the checkpoint path)");
+  cmd->add_option("--run-id", run_id,
+                  "run id stored with the results (default: the checkpoint path)");
   cmd->add_flag("--samples", samples, "also store every sample's prompt, output and extraction");
   cmd->add_flag("--quiet", quiet, "print nothing but errors");
   cmd->callback([] {
@@ -75,7 +83,8 @@ void add_eval_command(CLI::App& app) {
     const auto data = eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), limit);
     auto ck = train::load_checkpoint(checkpoint);
     if (!depth_list.empty() && !ck.model->is_recurrent() && !quiet)
-      std::cout << "note: family " << ck.model->config().family << " is not recurrent; --depths ignored\n";
+      std::cout << "note: family " << ck.model->config().family
+                << " is not recurrent; --depths ignored\n";
 
     eval::RunOptions options;
     options.depths = depth_list;
@@ -87,10 +96,11 @@ void add_eval_command(CLI::App& app) {
     results::ResultStore store(db.empty() ? "results.db" : db);
     store.write(run_id.empty() ? checkpoint_path : run_id, checkpoint_path, result);
     if (quiet) return;
-    std::cout << spec.name << ": " << data.docs.size() << " documents, " << data.shots.size() << " shots\n";
+    std::cout << spec.name << ": " << data.docs.size() << " documents, " << data.shots.size()
+              << " shots\n";
     for (const auto& s : result.scores) {
-      std::cout << "  depth " << std::setw(3) << s.depth << "  " << std::left << std::setw(30) << s.metric
-                << std::right << std::fixed << std::setprecision(4) << s.value;
+      std::cout << "  depth " << std::setw(3) << s.depth << "  " << std::left << std::setw(30)
+                << s.metric << std::right << std::fixed << std::setprecision(4) << s.value;
       if (s.stderr_) std::cout << " +- " << *s.stderr_;
       std::cout << "\n";
     }

@@ -6,14 +6,16 @@
 
 namespace dreamer::eval {
 
-std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths, int64_t batch_size) {
+std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths,
+                                                 int64_t batch_size) {
   std::map<size_t, std::vector<size_t>, std::greater<>> by_length;
   for (size_t i = 0; i < lengths.size(); ++i) by_length[lengths[i]].push_back(i);
   std::vector<std::vector<size_t>> batches;
   for (const auto& [length, indices] : by_length)
     for (size_t start = 0; start < indices.size(); start += static_cast<size_t>(batch_size))
-      batches.emplace_back(indices.begin() + start,
-                           indices.begin() + std::min(indices.size(), start + static_cast<size_t>(batch_size)));
+      batches.emplace_back(
+          indices.begin() + start,
+          indices.begin() + std::min(indices.size(), start + static_cast<size_t>(batch_size)));
   return batches;
 }
 
@@ -25,8 +27,10 @@ torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows, i
     for (int64_t i = 0; i < t; ++i) {
       const int64_t id = (*rows[b])[i];
       if (vocab_size > 0 && (id < 0 || id >= vocab_size))
-        throw InputError("tokens", "id " + std::to_string(id) + " is outside the model's vocabulary of " +
-                                       std::to_string(vocab_size) + " (does the tokenizer match the checkpoint?)");
+        throw InputError("tokens", "id " + std::to_string(id) +
+                                       " is outside the model's vocabulary of " +
+                                       std::to_string(vocab_size) +
+                                       " (does the tokenizer match the checkpoint?)");
       acc[b][i] = id;
     }
   return out;

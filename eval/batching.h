@@ -22,11 +22,13 @@ struct ScoringOptions {
 };
 
 // Indices grouped by equal length, in chunks of at most batch_size, longest first.
-std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths, int64_t batch_size);
+std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths,
+                                                 int64_t batch_size);
 
 // [B, T] int64 tensor of the given token rows (all the same length). With vocab_size > 0, an id
 // outside [0, vocab_size) throws InputError (a tokenizer that does not match the checkpoint).
-torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows, int64_t vocab_size = 0);
+torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows,
+                         int64_t vocab_size = 0);
 
 // The trace restricted to the tokens where keep[i] is true (N = keep.size() rows per record).
 models::RoutingTrace select_tokens(const models::RoutingTrace& trace, const torch::Tensor& keep);

@@ -11,8 +11,10 @@ bool cut_at_stop(std::string& text, const std::vector<std::string>& until) {
   return true;
 }
 
-std::vector<std::string> greedy_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer,
-                                         const std::vector<std::string>& prompts, const GenerationOptions& generation,
+std::vector<std::string> greedy_generate(models::LanguageModel& model,
+                                         const data::Tokenizer& tokenizer,
+                                         const std::vector<std::string>& prompts,
+                                         const GenerationOptions& generation,
                                          const ScoringOptions& scoring) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> encoded;

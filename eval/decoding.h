@@ -17,8 +17,10 @@ struct GenerationOptions {
 };
 
 // The continuation of each prompt, cut at the first stop string or end-of-text token.
-std::vector<std::string> greedy_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer,
-                                         const std::vector<std::string>& prompts, const GenerationOptions& generation,
+std::vector<std::string> greedy_generate(models::LanguageModel& model,
+                                         const data::Tokenizer& tokenizer,
+                                         const std::vector<std::string>& prompts,
+                                         const GenerationOptions& generation,
                                          const ScoringOptions& scoring);
 
 // Cuts `text` before the earliest occurrence of any stop string; true if one was found.

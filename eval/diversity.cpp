@@ -111,7 +111,8 @@ void DiversityAccumulator::add_site(Site& site, std::vector<const models::Routin
   }
   auto any = masks.front().clone();
   for (size_t i = 1; i < masks.size(); ++i) any |= masks[i];
-  const double norm = static_cast<double>(std::min<int64_t>(E, k * static_cast<int64_t>(masks.size())));
+  const double norm =
+      static_cast<double>(std::min<int64_t>(E, k * static_cast<int64_t>(masks.size())));
   site.path_unique.sum += any.sum().item<double>() / norm;
   site.path_unique.n += n;
 }
@@ -120,14 +121,17 @@ std::vector<ExpertCount> DiversityAccumulator::counts() const {
   std::vector<ExpertCount> out;
   for (const auto& [name, site] : sites_)
     for (const auto& [depth, counts] : site.counts)
-      for (size_t e = 0; e < counts.size(); ++e) out.push_back({name, depth, static_cast<int64_t>(e), counts[e]});
+      for (size_t e = 0; e < counts.size(); ++e)
+        out.push_back({name, depth, static_cast<int64_t>(e), counts[e]});
   return out;
 }
 
 std::vector<ExpertMetric> DiversityAccumulator::metrics() const {
   std::vector<ExpertMetric> out;
   for (const auto& [name, site] : sites_) {
-    auto put = [&](int64_t depth, const std::string& metric, double value) { out.push_back({name, depth, metric, value}); };
+    auto put = [&](int64_t depth, const std::string& metric, double value) {
+      out.push_back({name, depth, metric, value});
+    };
     const double log_e = std::log(static_cast<double>(site.n_experts));
     auto usage = [&](int64_t depth, const std::vector<int64_t>& counts) {
       put(depth, "usage_rel_perplexity", usage_relative_perplexity(counts));
@@ -143,7 +147,9 @@ std::vector<ExpertMetric> DiversityAccumulator::metrics() const {
       if (auto it = site.consecutive.find(depth); it != site.consecutive.end())
         put(depth, "consecutive_overlap", it->second.value());
       for (const auto& [other, other_counts] : site.counts)
-        if (other != depth) put(depth, "usage_overlap_d" + std::to_string(other), usage_overlap(counts, other_counts));
+        if (other != depth)
+          put(depth, "usage_overlap_d" + std::to_string(other),
+              usage_overlap(counts, other_counts));
       for (const auto& [pair, m] : site.jaccard) {
         if (pair.first == depth) put(depth, "jaccard_d" + std::to_string(pair.second), m.value());
         if (pair.second == depth) put(depth, "jaccard_d" + std::to_string(pair.first), m.value());
@@ -197,7 +203,8 @@ std::vector<ExpertMetric> balancing_bias_metrics(const torch::nn::Module& model)
   std::vector<ExpertMetric> out;
   for (const auto& item : model.named_buffers()) {
     const std::string& name = item.key();
-    if (name.size() < kSuffix.size() || name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+    if (name.size() < kSuffix.size() ||
+        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
       continue;
     std::string site = name.substr(0, name.size() - kSuffix.size());
     if (!site.empty() && site.back() == '.') site.pop_back();

@@ -43,24 +43,25 @@ class DiversityAccumulator {
   };
   struct Site {
     int64_t n_experts = 0, k = 0;
-    std::map<int64_t, std::vector<int64_t>> counts;                // depth -> [E]
-    std::map<int64_t, int64_t> tokens;                             // depth -> rows seen
-    std::map<int64_t, std::unordered_set<std::string>> combos;     // depth -> sorted k-tuples
+    std::map<int64_t, std::vector<int64_t>> counts;             // depth -> [E]
+    std::map<int64_t, int64_t> tokens;                          // depth -> rows seen
+    std::map<int64_t, std::unordered_set<std::string>> combos;  // depth -> sorted k-tuples
     std::unordered_set<std::string> pooled_combos;
-    std::map<int64_t, Mean> consecutive;                           // d -> |S(d) n S(d-1)| / k
-    std::map<std::pair<int64_t, int64_t>, Mean> jaccard;           // (d < d') -> Jaccard
-    Mean path_unique;                                              // |U_d S(d)| / min(E, kD)
+    std::map<int64_t, Mean> consecutive;                  // d -> |S(d) n S(d-1)| / k
+    std::map<std::pair<int64_t, int64_t>, Mean> jaccard;  // (d < d') -> Jaccard
+    Mean path_unique;                                     // |U_d S(d)| / min(E, kD)
   };
   void add_site(Site& site, std::vector<const models::RoutingRecord*> records);
   std::map<std::string, Site> sites_;
 };
 
 // Usage statistics of one count vector (exposed for the tests and the trainer).
-double usage_entropy(const std::vector<int64_t>& counts);            // H(p), natural log
+double usage_entropy(const std::vector<int64_t>& counts);              // H(p), natural log
 double usage_relative_perplexity(const std::vector<int64_t>& counts);  // exp(H(p)) / E
 double dead_expert_fraction(const std::vector<int64_t>& counts);
-double max_violation(const std::vector<int64_t>& counts);            // (max c - mean c) / mean c
-double usage_overlap(const std::vector<int64_t>& a, const std::vector<int64_t>& b);  // sum_e min(p, q)
+double max_violation(const std::vector<int64_t>& counts);  // (max c - mean c) / mean c
+double usage_overlap(const std::vector<int64_t>& a,
+                     const std::vector<int64_t>& b);  // sum_e min(p, q)
 
 // min, max and max - min of every buffer named "...selection_bias" (balancing biases), with
 // the buffer's module path as the site and depth 0.

@@ -54,20 +54,23 @@ std::vector<nlohmann::json> read_jsonl(const std::string& file) {
     try {
       docs.push_back(nlohmann::json::parse(line));
     } catch (const nlohmann::json::parse_error& e) {
-      throw InputError(file + ":" + std::to_string(number), std::string("invalid JSON: ") + e.what());
+      throw InputError(file + ":" + std::to_string(number),
+                       std::string("invalid JSON: ") + e.what());
     }
-    if (!docs.back().is_object()) throw InputError(file + ":" + std::to_string(number), "expected a JSON object");
+    if (!docs.back().is_object())
+      throw InputError(file + ":" + std::to_string(number), "expected a JSON object");
   }
   return docs;
 }
 
-TaskData load_task_data(const TaskSpec& task, const std::string& data_root, const SyntheticSources& sources,
-                        int64_t limit) {
+TaskData load_task_data(const TaskSpec& task, const std::string& data_root,
+                        const SyntheticSources& sources, int64_t limit) {
   std::vector<nlohmann::json> all;
   if (!task.data.synthetic.empty()) {
     const auto& source = sources.get(task.data.synthetic, "$.data.synthetic.source");
-    for (const auto& ex : source(task.data.synthetic_n, static_cast<uint64_t>(task.data.synthetic_seed),
-                                 task.data.synthetic_params, "$.data.synthetic.params"))
+    for (const auto& ex :
+         source(task.data.synthetic_n, static_cast<uint64_t>(task.data.synthetic_seed),
+                task.data.synthetic_params, "$.data.synthetic.params"))
       all.push_back({{"prompt", ex.prompt}, {"answer", ex.answer}});
   } else {
     all = read_documents(task.data, resolve(data_root, task.data.path));
@@ -82,7 +85,8 @@ TaskData load_task_data(const TaskSpec& task, const std::string& data_root, cons
     } else {
       auto pool = read_jsonl(resolve(data_root, task.shots.path));
       if (static_cast<int64_t>(pool.size()) < task.shots.n)
-        throw InputError(task.shots.path, "has fewer than shots.n = " + std::to_string(task.shots.n) + " documents");
+        throw InputError(task.shots.path,
+                         "has fewer than shots.n = " + std::to_string(task.shots.n) + " documents");
       data.shots.assign(pool.begin(), pool.begin() + task.shots.n);
     }
   }

@@ -20,8 +20,8 @@ struct TaskData {
 std::vector<nlohmann::json> read_jsonl(const std::string& file);
 
 // `limit` > 0 keeps the first `limit` scored documents.
-TaskData load_task_data(const TaskSpec& task, const std::string& data_root, const SyntheticSources& sources,
-                        int64_t limit = 0);
+TaskData load_task_data(const TaskSpec& task, const std::string& data_root,
+                        const SyntheticSources& sources, int64_t limit = 0);
 
 // The data root: DREAMER_DATA_DIR if set, else ../shared/data (the project's sibling folder).
 std::string default_data_root();

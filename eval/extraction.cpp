@@ -19,7 +19,9 @@ std::string strip(const std::string& s) {
   return s.substr(begin, s.find_last_not_of(" \t\r\n") - begin + 1);
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 }  // namespace
 
@@ -41,7 +43,8 @@ FilterSpec FilterSpec::from_json(const nlohmann::json& j, const std::string& pat
 }
 
 nlohmann::json FilterSpec::to_json() const {
-  nlohmann::json j = {{"name", name}, {"type", enum_name(kind, kind_names())}, {"fallback", fallback}};
+  nlohmann::json j = {
+      {"name", name}, {"type", enum_name(kind, kind_names())}, {"fallback", fallback}};
   if (kind == FilterKind::kRegex) {
     j["pattern"] = pattern;
     j["group_select"] = group_select;
@@ -69,7 +72,8 @@ std::string Filter::apply(const std::string& text) const {
       // Python re.findall: with groups, each match contributes its groups; lm-eval then takes
       // the first non-empty group of the selected match.
       std::vector<std::string> matches;
-      for (auto it = std::sregex_iterator(text.begin(), text.end(), *regex_); it != std::sregex_iterator(); ++it) {
+      for (auto it = std::sregex_iterator(text.begin(), text.end(), *regex_);
+           it != std::sregex_iterator(); ++it) {
         const auto& m = *it;
         std::string picked = m.size() > 1 ? "" : m.str(0);
         for (size_t g = 1; g < m.size() && picked.empty(); ++g)

@@ -19,8 +19,8 @@ enum class FilterKind {
 struct FilterSpec {
   std::string name = "whole";
   FilterKind kind = FilterKind::kWhole;
-  std::string pattern;          // kRegex
-  int64_t group_select = 0;     // kRegex: index into the matches, negative from the end
+  std::string pattern;                 // kRegex
+  int64_t group_select = 0;            // kRegex: index into the matches, negative from the end
   std::string fallback = "[invalid]";  // kRegex and kBoxed when nothing matches
   // kBoxed: when no \boxed{} is present, use the text between the first and last `$`
   // (lm-eval hendrycks_math), else the whole output. Off: use `fallback`.

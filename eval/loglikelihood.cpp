@@ -4,13 +4,15 @@
 
 namespace dreamer::eval {
 
-std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model, const std::vector<TokenRequest>& requests,
+std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model,
+                                              const std::vector<TokenRequest>& requests,
                                               const ScoringOptions& options) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> inputs;
   std::vector<size_t> lengths;
   for (const auto& r : requests) {
-    if (r.context.empty() || r.continuation.empty()) throw std::invalid_argument("score_tokens: empty context or continuation");
+    if (r.context.empty() || r.continuation.empty())
+      throw std::invalid_argument("score_tokens: empty context or continuation");
     std::vector<int64_t> input = r.context;
     input.insert(input.end(), r.continuation.begin(), r.continuation.end() - 1);
     lengths.push_back(input.size());
@@ -43,8 +45,10 @@ std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model, cons
   return results;
 }
 
-TokenRequest encode_pair(const data::Tokenizer& tokenizer, std::string context, std::string continuation) {
-  const size_t kept = context.find_last_not_of(' ') == std::string::npos ? 0 : context.find_last_not_of(' ') + 1;
+TokenRequest encode_pair(const data::Tokenizer& tokenizer, std::string context,
+                         std::string continuation) {
+  const size_t kept =
+      context.find_last_not_of(' ') == std::string::npos ? 0 : context.find_last_not_of(' ') + 1;
   continuation = context.substr(kept) + continuation;
   context.resize(kept);
   TokenRequest r;
@@ -60,7 +64,8 @@ TokenRequest encode_pair(const data::Tokenizer& tokenizer, std::string context, 
   return r;
 }
 
-std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, int64_t prefix_token, int64_t max_length) {
+std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, int64_t prefix_token,
+                                          int64_t max_length) {
   std::vector<TokenRequest> windows;
   if (tokens.empty()) return windows;
   const int64_t n = static_cast<int64_t>(tokens.size());

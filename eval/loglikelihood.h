@@ -21,17 +21,20 @@ struct LoglikelihoodResult {
 };
 
 // Scores token requests; the model sees (context + continuation)[:-1].
-std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model, const std::vector<TokenRequest>& requests,
+std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model,
+                                              const std::vector<TokenRequest>& requests,
                                               const ScoringOptions& options);
 
 // Text requests with lm-eval's encoding: trailing spaces of the context move to the
 // continuation, the continuation's tokens are those of encode(context + continuation) after
 // encode(context); an empty context is the end-of-text token.
-TokenRequest encode_pair(const data::Tokenizer& tokenizer, std::string context, std::string continuation);
+TokenRequest encode_pair(const data::Tokenizer& tokenizer, std::string context,
+                         std::string continuation);
 
 // lm-eval get_rolling_token_windows with context_len 1: disjoint windows of max_length
 // predicted tokens, the first preceded by the end-of-text token, the others by the tokens
 // before them (up to max_length inputs in all).
-std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, int64_t prefix_token, int64_t max_length);
+std::vector<TokenRequest> rolling_windows(const std::vector<int64_t>& tokens, int64_t prefix_token,
+                                          int64_t max_length);
 
 }  // namespace dreamer::eval

@@ -12,13 +12,14 @@ namespace dreamer::eval {
 namespace {
 
 const std::vector<std::pair<std::string, Equivalence>>& equivalence_names() {
-  static const std::vector<std::pair<std::string, Equivalence>> kNames = {{"string", Equivalence::kString},
-                                                                         {"math", Equivalence::kMath}};
+  static const std::vector<std::pair<std::string, Equivalence>> kNames = {
+      {"string", Equivalence::kString}, {"math", Equivalence::kMath}};
   return kNames;
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
 }
 
 std::vector<std::string> split(const std::string& s, const std::string& sep) {
@@ -88,9 +89,9 @@ std::string fix_sqrt(const std::string& s) {
 std::string strip_math_answer(std::string s) {
   // Spacing, delimiters and degree marks that do not change the value.
   static const std::vector<std::pair<std::string, std::string>> kRewrites = {
-      {"\n", ""},      {"\\!", ""},    {"\\,", ""},          {"\\;", ""},       {"\\\\", "\\"},
-      {"tfrac", "frac"}, {"dfrac", "frac"}, {"\\left", ""},       {"\\right", ""},   {"^{\\circ}", ""},
-      {"^\\circ", ""},  {"\\$", ""}};
+      {"\n", ""},      {"\\!", ""},       {"\\,", ""},       {"\\;", ""},
+      {"\\\\", "\\"},  {"tfrac", "frac"}, {"dfrac", "frac"}, {"\\left", ""},
+      {"\\right", ""}, {"^{\\circ}", ""}, {"^\\circ", ""},   {"\\$", ""}};
   for (const auto& [from, to] : kRewrites) replace_all(s, from, to);
   // Trailing units: "5 \text{ cm}" -> "5 " (hendrycks remove_right_units), likewise \mbox.
   for (const std::string unit : {"\\text{ ", "\\mbox{ "}) {
@@ -98,7 +99,8 @@ std::string strip_math_answer(std::string s) {
     if (pos != std::string::npos && pos > 0) s = s.substr(0, pos);
   }
   // An answer that is only "\text{X}" (e.g. "\text{(C)}") compares as X.
-  if (s.rfind("\\text{", 0) == 0 && s.back() == '}' && s.find('}') == s.size() - 1) s = s.substr(6, s.size() - 7);
+  if (s.rfind("\\text{", 0) == 0 && s.back() == '}' && s.find('}') == s.size() - 1)
+    s = s.substr(6, s.size() - 7);
   replace_all(s, "\\%", "");
   replace_all(s, "%", "");
   replace_all(s, " .", " 0.");
@@ -138,7 +140,8 @@ nlohmann::json MatchSpec::to_json() const {
 
 AnswerMatcher::AnswerMatcher(MatchSpec spec, const std::string& path) : spec_(std::move(spec)) {
   for (size_t i = 0; i < spec_.regexes_to_ignore.size(); ++i)
-    ignore_.push_back(compile_regex(spec_.regexes_to_ignore[i], path + ".regexes_to_ignore[" + std::to_string(i) + "]"));
+    ignore_.push_back(compile_regex(spec_.regexes_to_ignore[i],
+                                    path + ".regexes_to_ignore[" + std::to_string(i) + "]"));
 }
 
 std::string AnswerMatcher::normalize(const std::string& answer) const {

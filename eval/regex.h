@@ -8,6 +8,7 @@
 namespace dreamer::eval {
 
 // Throws InputError naming `where` when the pattern does not compile.
-std::regex compile_regex(const std::string& pattern, const std::string& where, bool ignore_case = false);
+std::regex compile_regex(const std::string& pattern, const std::string& where,
+                         bool ignore_case = false);
 
 }  // namespace dreamer::eval

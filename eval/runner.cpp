@@ -18,9 +18,10 @@ Score accuracy(int64_t depth, const std::string& metric, const std::vector<doubl
 }
 
 // generate_until: greedy outputs, every filter's extraction scored by exact match.
-void run_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer, const TaskSpec& task,
-                  const TaskData& data, const PromptBuilder& prompts, int64_t depth, const ScoringOptions& scoring,
-                  bool keep_samples, TaskResult& result) {
+void run_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer,
+                  const TaskSpec& task, const TaskData& data, const PromptBuilder& prompts,
+                  int64_t depth, const ScoringOptions& scoring, bool keep_samples,
+                  TaskResult& result) {
   std::vector<std::string> contexts;
   for (const auto& doc : data.docs) contexts.push_back(prompts.context(doc));
   GenerationOptions generation;
@@ -42,7 +43,8 @@ void run_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer
       details["filters"][filters[f].spec().name] = {{"extracted", extracted}, {"exact_match", ok}};
     }
     if (keep_samples)
-      result.samples.push_back({depth, static_cast<int64_t>(i), contexts[i], outputs[i], std::move(details)});
+      result.samples.push_back(
+          {depth, static_cast<int64_t>(i), contexts[i], outputs[i], std::move(details)});
   }
   for (size_t f = 0; f < filters.size(); ++f)
     result.scores.push_back(accuracy(depth, "exact_match," + filters[f].spec().name, correct[f]));
@@ -50,16 +52,18 @@ void run_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer
 
 // multiple_choice: log-likelihood of " " + choice after the context; acc picks the highest,
 // acc_norm the highest per byte of the choice text (lm-eval).
-void run_multiple_choice(models::LanguageModel& model, const data::Tokenizer& tokenizer, const TaskSpec& task,
-                         const TaskData& data, const PromptBuilder& prompts, int64_t depth,
-                         const ScoringOptions& scoring, bool keep_samples, TaskResult& result) {
+void run_multiple_choice(models::LanguageModel& model, const data::Tokenizer& tokenizer,
+                         const TaskSpec& task, const TaskData& data, const PromptBuilder& prompts,
+                         int64_t depth, const ScoringOptions& scoring, bool keep_samples,
+                         TaskResult& result) {
   std::vector<TokenRequest> requests;
   std::vector<std::vector<std::string>> choices;
   std::vector<std::string> contexts;
   for (const auto& doc : data.docs) {
     contexts.push_back(prompts.context(doc));
     choices.push_back(prompts.choices(doc));
-    for (const auto& c : choices.back()) requests.push_back(encode_pair(tokenizer, contexts.back(), task.target_delimiter + c));
+    for (const auto& c : choices.back())
+      requests.push_back(encode_pair(tokenizer, contexts.back(), task.target_delimiter + c));
   }
   const auto scored = score_tokens(model, requests, scoring);
   std::vector<double> acc, acc_norm;
@@ -76,18 +80,25 @@ void run_multiple_choice(models::LanguageModel& model, const data::Tokenizer& to
     acc.push_back(best == gold ? 1.0 : 0.0);
     acc_norm.push_back(best_norm == gold ? 1.0 : 0.0);
     if (keep_samples)
-      result.samples.push_back({depth, static_cast<int64_t>(i), contexts[i], choices[i][best],
-                                {{"gold", gold}, {"choices", choices[i]}, {"loglikelihoods", ll},
-                                 {"acc", best == gold}, {"acc_norm", best_norm == gold}}});
+      result.samples.push_back({depth,
+                                static_cast<int64_t>(i),
+                                contexts[i],
+                                choices[i][best],
+                                {{"gold", gold},
+                                 {"choices", choices[i]},
+                                 {"loglikelihoods", ll},
+                                 {"acc", best == gold},
+                                 {"acc_norm", best_norm == gold}}});
   }
   result.scores.push_back(accuracy(depth, "acc", acc));
   result.scores.push_back(accuracy(depth, "acc_norm", acc_norm));
 }
 
 // loglikelihood_rolling: whole-document log-likelihood over disjoint windows.
-void run_rolling(models::LanguageModel& model, const data::Tokenizer& tokenizer, const TaskSpec& task,
-                 const TaskData& data, const PromptBuilder& prompts, int64_t depth, const ScoringOptions& scoring,
-                 bool keep_samples, TaskResult& result) {
+void run_rolling(models::LanguageModel& model, const data::Tokenizer& tokenizer,
+                 const TaskSpec& task, const TaskData& data, const PromptBuilder& prompts,
+                 int64_t depth, const ScoringOptions& scoring, bool keep_samples,
+                 TaskResult& result) {
   std::vector<TokenRequest> windows;
   std::vector<size_t> owner;
   double bytes = 0, words = 0, tokens = 0;
@@ -121,7 +132,8 @@ void run_rolling(models::LanguageModel& model, const data::Tokenizer& tokenizer,
   result.scores.push_back({depth, "word_perplexity", std::exp(-ll / words), n, std::nullopt});
   if (keep_samples)
     for (size_t i = 0; i < data.docs.size(); ++i)
-      result.samples.push_back({depth, static_cast<int64_t>(i), texts[i], "", {{"loglikelihood", doc_ll[i]}}});
+      result.samples.push_back(
+          {depth, static_cast<int64_t>(i), texts[i], "", {{"loglikelihood", doc_ll[i]}}});
 }
 
 // The recurrences a forward with this setting actually runs (the model's default for 0) and
@@ -136,8 +148,8 @@ std::pair<int64_t, int64_t> probe(models::LanguageModel& model, int64_t recurren
 
 }  // namespace
 
-TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokenizer, const TaskSpec& task,
-                    const TaskData& data, const RunOptions& options) {
+TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokenizer,
+                    const TaskSpec& task, const TaskData& data, const RunOptions& options) {
   model.eval();
   TaskResult result;
   result.task = task.name;
@@ -158,16 +170,20 @@ TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokeniz
     scoring.vocab_size = vocab_size;
     scoring.batch_size = options.batch_size;
     scoring.recurrences = requested;
-    if (options.diversity) scoring.on_trace = [&](const models::RoutingTrace& t) { diversity.add(t); };
+    if (options.diversity)
+      scoring.on_trace = [&](const models::RoutingTrace& t) { diversity.add(t); };
     switch (task.output_type) {
       case OutputType::kGenerateUntil:
-        run_generate(model, tokenizer, task, data, prompts, depth, scoring, options.keep_samples, result);
+        run_generate(model, tokenizer, task, data, prompts, depth, scoring, options.keep_samples,
+                     result);
         break;
       case OutputType::kMultipleChoice:
-        run_multiple_choice(model, tokenizer, task, data, prompts, depth, scoring, options.keep_samples, result);
+        run_multiple_choice(model, tokenizer, task, data, prompts, depth, scoring,
+                            options.keep_samples, result);
         break;
       case OutputType::kLoglikelihoodRolling:
-        run_rolling(model, tokenizer, task, data, prompts, depth, scoring, options.keep_samples, result);
+        run_rolling(model, tokenizer, task, data, prompts, depth, scoring, options.keep_samples,
+                    result);
         break;
     }
     if (!diversity.empty()) {

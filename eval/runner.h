@@ -26,7 +26,7 @@ struct RunOptions {
 };
 
 struct Score {
-  int64_t depth = 0;  // recurrences actually run (1 for non-recurrent families)
+  int64_t depth = 0;   // recurrences actually run (1 for non-recurrent families)
   std::string metric;  // lm-eval style: "acc", "acc_norm", "exact_match,strict-match", ...
   double value = 0;
   int64_t n = 0;
@@ -55,7 +55,7 @@ struct TaskResult {
   std::vector<DepthRouting> routing;  // one per depth, when the model has expert sites
 };
 
-TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokenizer, const TaskSpec& task,
-                    const TaskData& data, const RunOptions& options);
+TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokenizer,
+                    const TaskSpec& task, const TaskData& data, const RunOptions& options);
 
 }  // namespace dreamer::eval

@@ -4,7 +4,8 @@
 
 namespace dreamer::eval {
 
-const SyntheticSource& SyntheticSources::get(const std::string& name, const std::string& path) const {
+const SyntheticSource& SyntheticSources::get(const std::string& name,
+                                             const std::string& path) const {
   auto it = sources_.find(name);
   if (it != sources_.end()) return it->second;
   std::string known;
@@ -14,19 +15,21 @@ const SyntheticSource& SyntheticSources::get(const std::string& name, const std:
 
 SyntheticSources builtin_synthetic_sources() {
   SyntheticSources sources;
-  sources.add("modular_arithmetic", [](int64_t n, uint64_t seed, const nlohmann::json& params,
-                                       const std::string& path) {
-    int steps = 3, modulus = 10;
-    JsonReader r(params, path);
-    r.get("steps", steps);
-    r.get("modulus", modulus);
-    r.finish();
-    if (steps < 1 || modulus < 2) throw InputError(path, "needs steps >= 1 and modulus >= 2");
-    std::mt19937_64 rng(seed);
-    std::vector<data::Example> out;
-    for (int64_t i = 0; i < n; ++i) out.push_back(data::modular_arithmetic(rng, steps, modulus));
-    return out;
-  });
+  sources.add("modular_arithmetic",
+              [](int64_t n, uint64_t seed, const nlohmann::json& params, const std::string& path) {
+                int steps = 3, modulus = 10;
+                JsonReader r(params, path);
+                r.get("steps", steps);
+                r.get("modulus", modulus);
+                r.finish();
+                if (steps < 1 || modulus < 2)
+                  throw InputError(path, "needs steps >= 1 and modulus >= 2");
+                std::mt19937_64 rng(seed);
+                std::vector<data::Example> out;
+                for (int64_t i = 0; i < n; ++i)
+                  out.push_back(data::modular_arithmetic(rng, steps, modulus));
+                return out;
+              });
   return sources;
 }
 

@@ -16,9 +16,8 @@ namespace dreamer::eval {
 
 // n examples from a seed; `params` is the task file's free-form "params" object (the source
 // validates it and throws InputError naming `path` for bad keys).
-using SyntheticSource = std::function<std::vector<data::Example>(int64_t n, uint64_t seed,
-                                                                 const nlohmann::json& params,
-                                                                 const std::string& path)>;
+using SyntheticSource = std::function<std::vector<data::Example>(
+    int64_t n, uint64_t seed, const nlohmann::json& params, const std::string& path)>;
 
 class SyntheticSources {
  public:

@@ -38,7 +38,8 @@ DataSpec parse_data(JsonReader r) {
   r.finish();
   if (d.path.empty() == d.synthetic.empty())
     throw InputError(r.path(), "give exactly one of \"path\" and \"synthetic.source\"");
-  if (!d.synthetic.empty() && d.synthetic_n <= 0) throw InputError(r.path() + ".synthetic.n", "must be positive");
+  if (!d.synthetic.empty() && d.synthetic_n <= 0)
+    throw InputError(r.path() + ".synthetic.n", "must be positive");
   if (d.where_field.empty() != d.where_in.empty())
     throw InputError(r.path() + ".where", "needs both \"field\" and \"in\"");
   return d;
@@ -88,7 +89,8 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
     g.finish();
   }
   if (const auto* filters = r.raw("filters")) {
-    if (!filters->is_array()) throw InputError(r.path_of("filters"), "expected an array of filter objects");
+    if (!filters->is_array())
+      throw InputError(r.path_of("filters"), "expected an array of filter objects");
     for (size_t i = 0; i < filters->size(); ++i) {
       const std::string where = r.path_of("filters") + "[" + std::to_string(i) + "]";
       t.filters.push_back(FilterSpec::from_json((*filters)[i], where));
@@ -111,18 +113,21 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
   if (mc) {
     if (t.choices.field.empty() == t.choices.list.empty())
       throw InputError(r.path_of("choices"), "give exactly one of \"field\" and \"list\"");
-    if (t.gold.field.empty()) throw InputError(r.path_of("gold.field"), "multiple_choice needs the gold field");
+    if (t.gold.field.empty())
+      throw InputError(r.path_of("gold.field"), "multiple_choice needs the gold field");
     if (!t.choices.regex.empty()) compile_regex(t.choices.regex, r.path_of("choices.regex"));
   } else if (!t.choices.field.empty() || !t.choices.list.empty() || !t.gold.field.empty()) {
     throw InputError(r.path_of("choices"), "choices and gold are for multiple_choice tasks only");
   }
   if (t.output_type == OutputType::kGenerateUntil) {
-    if (t.target.empty()) throw InputError(r.path_of("target"), "generate_until needs a target template");
+    if (t.target.empty())
+      throw InputError(r.path_of("target"), "generate_until needs a target template");
     if (t.filters.empty()) t.filters.push_back(FilterSpec{});  // score the whole output
     if (t.generation.max_new_tokens <= 0)
       throw InputError(r.path_of("generation.max_new_tokens"), "must be positive");
   } else if (!t.filters.empty() || !t.generation.until.empty()) {
-    throw InputError(r.path_of("filters"), "filters and generation are for generate_until tasks only");
+    throw InputError(r.path_of("filters"),
+                     "filters and generation are for generate_until tasks only");
   }
   if (t.output_type == OutputType::kLoglikelihoodRolling && t.shots.n > 0)
     throw InputError(r.path_of("shots"), "loglikelihood_rolling takes no shots");
@@ -144,7 +149,9 @@ nlohmann::json TaskSpec::to_json() const {
   if (!data.path.empty()) d["path"] = data.path;
   if (!data.where_field.empty()) d["where"] = {{"field", data.where_field}, {"in", data.where_in}};
   if (!data.synthetic.empty())
-    d["synthetic"] = {{"source", data.synthetic}, {"n", data.synthetic_n}, {"seed", data.synthetic_seed},
+    d["synthetic"] = {{"source", data.synthetic},
+                      {"n", data.synthetic_n},
+                      {"seed", data.synthetic_seed},
                       {"params", data.synthetic_params}};
   j["data"] = d;
   if (has_target_filter) j["target_filter"] = target_filter.to_json();
@@ -179,8 +186,8 @@ TaskSpec load_task(const std::string& name_or_path, const std::vector<std::strin
       looked += (looked.empty() ? "" : ", ") + dir;
     }
     if (file.empty())
-      throw InputError("--task", "unknown task \"" + name_or_path + "\" (looked for " + name_or_path +
-                                     ".json in: " + looked + ")");
+      throw InputError("--task", "unknown task \"" + name_or_path + "\" (looked for " +
+                                     name_or_path + ".json in: " + looked + ")");
   }
   return TaskSpec::from_json(read_json_file(file), file + ":$");
 }

@@ -38,14 +38,14 @@ struct ShotSpec {
 };
 
 struct ChoiceSpec {
-  std::string field;               // document field holding the choices
-  std::string regex;               // if set: field is a string, choices are group 1 of each match
-  std::vector<std::string> list;   // fixed choices (MMLU's "A".."D") instead of a field
+  std::string field;              // document field holding the choices
+  std::string regex;              // if set: field is a string, choices are group 1 of each match
+  std::vector<std::string> list;  // fixed choices (MMLU's "A".."D") instead of a field
 };
 
 struct GoldSpec {
-  std::string field;              // the correct choice: an index, or a value looked up in `map`
-  std::vector<std::string> map;   // e.g. ["a","b","c","d","e"] for MathQA's letter
+  std::string field;             // the correct choice: an index, or a value looked up in `map`
+  std::vector<std::string> map;  // e.g. ["a","b","c","d","e"] for MathQA's letter
 };
 
 struct GenerationSpec {

@@ -22,7 +22,8 @@ struct Expression {
 };
 
 Expression parse_expression(const std::string& inner, const std::string& where) {
-  static const std::regex kExpr(R"(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[\s*([0-9]+)\s*\])?\s*(\|\s*trim\s*)?$)");
+  static const std::regex kExpr(
+      R"(^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[\s*([0-9]+)\s*\])?\s*(\|\s*trim\s*)?$)");
   std::smatch m;
   if (!std::regex_match(inner, m, kExpr))
     throw InputError(where, "template expression {{" + inner +
@@ -52,11 +53,14 @@ void scan(const std::string& text, const std::string& where, OnText on_text, OnE
   }
 }
 
-std::string value_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string value_text(const nlohmann::json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 }  // namespace
 
-std::string render_template(const std::string& text, const nlohmann::json& doc, const std::string& where) {
+std::string render_template(const std::string& text, const nlohmann::json& doc,
+                            const std::string& where) {
   std::string out;
   scan(
       text, where, [&](const std::string& s) { out += s; },
@@ -66,7 +70,8 @@ std::string render_template(const std::string& text, const nlohmann::json& doc, 
         const nlohmann::json* v = &doc.at(e.field);
         if (e.index >= 0) {
           if (!v->is_array() || e.index >= static_cast<int64_t>(v->size()))
-            throw InputError(where, "field \"" + e.field + "\" has no element " + std::to_string(e.index));
+            throw InputError(where,
+                             "field \"" + e.field + "\" has no element " + std::to_string(e.index));
           v = &(*v)[e.index];
         }
         out += e.trim ? trim(value_text(*v)) : value_text(*v);
@@ -75,7 +80,8 @@ std::string render_template(const std::string& text, const nlohmann::json& doc, 
 }
 
 void check_template(const std::string& text, const std::string& where) {
-  scan(text, where, [](const std::string&) {}, [](const Expression&) {});
+  scan(
+      text, where, [](const std::string&) {}, [](const Expression&) {});
 }
 
 }  // namespace dreamer::eval

@@ -50,14 +50,18 @@ void ResultStore::migrate() {
   const auto& all = migrations();
   if (current > static_cast<int64_t>(all.size()))
     throw std::runtime_error(db_.file() + ": schema version " + std::to_string(current) +
-                             " is newer than this program knows (" + std::to_string(all.size()) + ")");
+                             " is newer than this program knows (" + std::to_string(all.size()) +
+                             ")");
   for (int64_t v = current; v < static_cast<int64_t>(all.size()); ++v) db_.exec(all[v]);
   db_.exec("DELETE FROM schema_version");
-  Statement(db_, "INSERT INTO schema_version(version) VALUES (?)").bind(1, static_cast<int64_t>(all.size())).run();
+  Statement(db_, "INSERT INTO schema_version(version) VALUES (?)")
+      .bind(1, static_cast<int64_t>(all.size()))
+      .run();
   tx.commit();
 }
 
-void ResultStore::write(const std::string& run_id, const std::string& checkpoint, const eval::TaskResult& result) {
+void ResultStore::write(const std::string& run_id, const std::string& checkpoint,
+                        const eval::TaskResult& result) {
   Transaction tx(db_);
   const std::string settings = result.settings.dump();
   Statement score(db_, R"sql(
@@ -67,8 +71,16 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
         value = excluded.value, n = excluded.n, stderr = excluded.stderr,
         settings_json = excluded.settings_json, created_at = excluded.created_at)sql");
   for (const auto& s : result.scores)
-    score.bind(1, run_id).bind(2, checkpoint).bind(3, result.task).bind(4, s.depth).bind(5, s.metric)
-        .bind(6, s.value).bind(7, s.n).bind(8, s.stderr_).bind(9, settings).run();
+    score.bind(1, run_id)
+        .bind(2, checkpoint)
+        .bind(3, result.task)
+        .bind(4, s.depth)
+        .bind(5, s.metric)
+        .bind(6, s.value)
+        .bind(7, s.n)
+        .bind(8, s.stderr_)
+        .bind(9, settings)
+        .run();
 
   Statement sample(db_, R"sql(
       INSERT INTO eval_samples(run_id, checkpoint, task, depth, doc_index, prompt, output, details_json)
@@ -76,8 +88,15 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
       ON CONFLICT(run_id, checkpoint, task, depth, doc_index) DO UPDATE SET
         prompt = excluded.prompt, output = excluded.output, details_json = excluded.details_json)sql");
   for (const auto& s : result.samples)
-    sample.bind(1, run_id).bind(2, checkpoint).bind(3, result.task).bind(4, s.depth).bind(5, s.doc_index)
-        .bind(6, s.prompt).bind(7, s.output).bind(8, s.details.dump()).run();
+    sample.bind(1, run_id)
+        .bind(2, checkpoint)
+        .bind(3, result.task)
+        .bind(4, s.depth)
+        .bind(5, s.doc_index)
+        .bind(6, s.prompt)
+        .bind(7, s.output)
+        .bind(8, s.details.dump())
+        .run();
 
   Statement count(db_, R"sql(
       INSERT INTO expert_counts(run_id, checkpoint, task, recurrences, site, depth, expert_id, count)
@@ -91,11 +110,25 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
         value = excluded.value)sql");
   for (const auto& routing : result.routing) {
     for (const auto& c : routing.counts)
-      count.bind(1, run_id).bind(2, checkpoint).bind(3, result.task).bind(4, routing.depth).bind(5, c.site)
-          .bind(6, c.depth).bind(7, c.expert_id).bind(8, c.count).run();
+      count.bind(1, run_id)
+          .bind(2, checkpoint)
+          .bind(3, result.task)
+          .bind(4, routing.depth)
+          .bind(5, c.site)
+          .bind(6, c.depth)
+          .bind(7, c.expert_id)
+          .bind(8, c.count)
+          .run();
     for (const auto& m : routing.metrics)
-      metric.bind(1, run_id).bind(2, checkpoint).bind(3, result.task).bind(4, routing.depth).bind(5, m.site)
-          .bind(6, m.depth).bind(7, m.metric).bind(8, m.value).run();
+      metric.bind(1, run_id)
+          .bind(2, checkpoint)
+          .bind(3, result.task)
+          .bind(4, routing.depth)
+          .bind(5, m.site)
+          .bind(6, m.depth)
+          .bind(7, m.metric)
+          .bind(8, m.value)
+          .run();
   }
   tx.commit();
 }

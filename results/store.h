@@ -19,7 +19,8 @@ class ResultStore {
   explicit ResultStore(const std::string& file);
   int64_t schema_version();
   // Scores, samples, expert counts and metrics of one task evaluation: one transaction.
-  void write(const std::string& run_id, const std::string& checkpoint, const eval::TaskResult& result);
+  void write(const std::string& run_id, const std::string& checkpoint,
+             const eval::TaskResult& result);
   Database& db() { return db_; }
 
  private:

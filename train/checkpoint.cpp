@@ -14,7 +14,8 @@ namespace {
 constexpr int64_t kVersion = 1;
 }
 
-std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j, const std::string& path) {
+std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j,
+                                                     const std::string& path) {
   JsonReader r(j, path);
   std::string type;
   r.get("type", type);
@@ -23,7 +24,8 @@ std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j, co
   throw InputError(path + ".type", "unknown tokenizer type \"" + type + "\" (known: byte)");
 }
 
-void save_checkpoint(const std::string& dir, models::LanguageModel& model, const data::Tokenizer& tokenizer) {
+void save_checkpoint(const std::string& dir, models::LanguageModel& model,
+                     const data::Tokenizer& tokenizer) {
   fs::create_directories(dir);
   const nlohmann::json config = {{"format", "dreamer-checkpoint"},
                                  {"version", kVersion},
@@ -40,7 +42,8 @@ Checkpoint load_checkpoint(const std::string& dir) {
   if (!fs::is_directory(dir)) throw InputError(dir, "checkpoint directory does not exist");
   const auto config_file = (fs::path(dir) / "config.json").string();
   const auto weights_file = (fs::path(dir) / "model.pt").string();
-  if (!fs::exists(config_file)) throw InputError(config_file, "missing (not a checkpoint directory?)");
+  if (!fs::exists(config_file))
+    throw InputError(config_file, "missing (not a checkpoint directory?)");
   if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
   const auto config = read_json_file(config_file);
   JsonReader r(config, config_file + ":$");
@@ -52,11 +55,14 @@ Checkpoint load_checkpoint(const std::string& dir) {
   const auto* tokenizer_json = r.raw("tokenizer");
   r.finish();
   if (format != "dreamer-checkpoint" || version != kVersion)
-    throw InputError(config_file, "not a version " + std::to_string(kVersion) + " dreamer checkpoint");
-  if (!model_json || !tokenizer_json) throw InputError(config_file, "needs \"model\" and \"tokenizer\"");
+    throw InputError(config_file,
+                     "not a version " + std::to_string(kVersion) + " dreamer checkpoint");
+  if (!model_json || !tokenizer_json)
+    throw InputError(config_file, "needs \"model\" and \"tokenizer\"");
 
   Checkpoint ck;
-  ck.model = models::build_model(models::ModelConfig::from_json(*model_json, config_file + ":$.model"));
+  ck.model =
+      models::build_model(models::ModelConfig::from_json(*model_json, config_file + ":$.model"));
   ck.tokenizer = tokenizer_from_json(*tokenizer_json, config_file + ":$.tokenizer");
   torch::serialize::InputArchive archive;
   try {
@@ -67,7 +73,8 @@ Checkpoint load_checkpoint(const std::string& dir) {
   torch::NoGradGuard no_grad;
   auto load = [&](const std::string& name, torch::Tensor& target) {
     torch::Tensor value;
-    if (!archive.try_read(name, value)) throw InputError(weights_file, "has no tensor \"" + name + "\"");
+    if (!archive.try_read(name, value))
+      throw InputError(weights_file, "has no tensor \"" + name + "\"");
     if (value.sizes() != target.sizes())
       throw InputError(weights_file, "tensor \"" + name + "\" has the wrong shape for this config");
     target.copy_(value);

@@ -22,7 +22,8 @@ struct Fixture {
   Fixture() {
     for (const auto& c : tiny_model_cases())
       if (c.name == "dreamer_DR_EA")
-        train::save_checkpoint(checkpoint, *models::build_model(models::ModelConfig::from_json(c.config)),
+        train::save_checkpoint(checkpoint,
+                               *models::build_model(models::ModelConfig::from_json(c.config)),
                                data::ByteTokenizer());
     std::ofstream(task) << R"({"name": "modular", "output_type": "generate_until",
       "data": {"synthetic": {"source": "modular_arithmetic", "n": 5, "seed": 1, "params": {"steps": 2}}},
@@ -40,8 +41,8 @@ int64_t count(const std::string& db, const std::string& sql) {
 
 TEST(CliEval, StoresScoresPerDepthAndRerunsDoNotDuplicate) {
   Fixture f;
-  const std::string args = "eval --checkpoint " + f.checkpoint + " --task " + f.task + " --depths 1,2 --limit 3 --db " +
-                           f.db + " --samples";
+  const std::string args = "eval --checkpoint " + f.checkpoint + " --task " + f.task +
+                           " --depths 1,2 --limit 3 --db " + f.db + " --samples";
   auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("exact_match,whole"), std::string::npos) << r.output;
@@ -51,8 +52,9 @@ TEST(CliEval, StoresScoresPerDepthAndRerunsDoNotDuplicate) {
   EXPECT_EQ(count(f.db, "SELECT COUNT(DISTINCT recurrences) FROM expert_counts"), 2);
   EXPECT_GT(count(f.db, "SELECT COUNT(*) FROM expert_metrics WHERE metric = 'universal_score'"), 0);
   // The prompt template and stop strings are stored with the score.
-  EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM eval_results WHERE settings_json LIKE '%{{prompt}}%' "
-                        "AND json_extract(settings_json, '$.task.generation.until[0]') = char(10)"),
+  EXPECT_EQ(count(f.db,
+                  "SELECT COUNT(*) FROM eval_results WHERE settings_json LIKE '%{{prompt}}%' "
+                  "AND json_extract(settings_json, '$.task.generation.until[0]') = char(10)"),
             2);
   const int64_t counts_before = count(f.db, "SELECT COUNT(*) FROM expert_counts");
   r = run_cli(args);
@@ -69,8 +71,10 @@ TEST(CliEval, BadInputGivesOneClearErrorAndNonZeroExit) {
   };
   const std::vector<Case> cases = {
       {"eval --checkpoint " + f.dir + "/missing" + good, "checkpoint directory does not exist"},
-      {"eval --checkpoint " + f.checkpoint + " --task no_such_task --db " + f.db, "unknown task \"no_such_task\""},
-      {"eval --checkpoint " + f.checkpoint + good + " --depths 1,x", "--depths: expected positive integers"},
+      {"eval --checkpoint " + f.checkpoint + " --task no_such_task --db " + f.db,
+       "unknown task \"no_such_task\""},
+      {"eval --checkpoint " + f.checkpoint + good + " --depths 1,x",
+       "--depths: expected positive integers"},
       {"eval --checkpoint " + f.checkpoint + good + " --depths 0", "--depths"},
       {"eval --checkpoint " + f.checkpoint + good + " --limit -3", "--limit"},
       {"eval --checkpoint " + f.checkpoint + good + " --bogus", "--bogus"},

@@ -14,7 +14,8 @@ const std::string kData = DREAMER_SHARED_DATA_DIR;
 
 // The filters and matcher exactly as the shipped task file declares them.
 TaskSpec shipped(const std::string& name) {
-  return TaskSpec::from_json(read_json_file(std::string(DREAMER_SOURCE_DIR) + "/eval/tasks/" + name + ".json"));
+  return TaskSpec::from_json(
+      read_json_file(std::string(DREAMER_SOURCE_DIR) + "/eval/tasks/" + name + ".json"));
 }
 
 // The final answer of a GSM8K solution, read independently of the code under test.
@@ -85,7 +86,8 @@ TEST(MathExtraction, BoxedAnswerOfNearlyEverySolution) {
     const auto solution = doc["solution"].get<std::string>();
     const auto answer = boxed.apply(solution);
     nonempty += !answer.empty() && answer != "[invalid]";
-    fractions += answer.find("\\frac") != std::string::npos || answer.find("\\dfrac") != std::string::npos;
+    fractions +=
+        answer.find("\\frac") != std::string::npos || answer.find("\\dfrac") != std::string::npos;
     // A generated solution that ends in the same \boxed{} is correct.
     self_match += matcher.match(Filter(task.filters.at(0)).apply("So: $" + solution + "$"), answer);
   }
@@ -96,8 +98,9 @@ TEST(MathExtraction, BoxedAnswerOfNearlyEverySolution) {
 
 TEST(MathExtraction, BoxedHandlesNestedBracesAndTheLastBox) {
   EXPECT_EQ(remove_boxed(*last_boxed_only_string("so $\\boxed{\\frac{a}{b}}$.")), "\\frac{a}{b}");
-  EXPECT_EQ(remove_boxed(*last_boxed_only_string("\\boxed{1} then \\boxed{\\sqrt{2}+\\frac{1}{2}}")),
-            "\\sqrt{2}+\\frac{1}{2}");
+  EXPECT_EQ(
+      remove_boxed(*last_boxed_only_string("\\boxed{1} then \\boxed{\\sqrt{2}+\\frac{1}{2}}")),
+      "\\sqrt{2}+\\frac{1}{2}");
   EXPECT_EQ(remove_boxed(*last_boxed_only_string("is \\boxed 5$ ok")), "5");
   EXPECT_EQ(remove_boxed(*last_boxed_only_string("\\fbox{x^{2}}")), "x^{2}");
   EXPECT_FALSE(last_boxed_only_string("\\boxed{unbalanced").has_value());

@@ -13,7 +13,9 @@ namespace dreamer::testing {
 class UnigramModel : public models::LanguageModel {
  public:
   UnigramModel(std::string liked, double boost)
-      : LanguageModel(models::ModelConfig{"fake_unigram", {}}), liked_(std::move(liked)), boost_(boost) {}
+      : LanguageModel(models::ModelConfig{"fake_unigram", {}}),
+        liked_(std::move(liked)),
+        boost_(boost) {}
   models::ModelOutput forward(const torch::Tensor& tokens, models::InferenceState* state,
                               const models::ForwardOptions& options) override {
     auto row = torch::zeros({257});
@@ -42,7 +44,9 @@ class UnigramModel : public models::LanguageModel {
 class ScriptedModel : public models::LanguageModel {
  public:
   ScriptedModel(int64_t prompt_length, std::string script)
-      : LanguageModel(models::ModelConfig{"fake_scripted", {}}), prompt_length_(prompt_length), script_(std::move(script)) {}
+      : LanguageModel(models::ModelConfig{"fake_scripted", {}}),
+        prompt_length_(prompt_length),
+        script_(std::move(script)) {}
   models::ModelOutput forward(const torch::Tensor& tokens, models::InferenceState* state,
                               const models::ForwardOptions& options) override {
     const int64_t start = state ? state->position : 0;

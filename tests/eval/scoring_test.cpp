@@ -100,7 +100,8 @@ TEST(Perplexity, UniformModelHasBitsPerByteLog2Vocab) {
                                          {"prompt", "{{text}}"},
                                          {"max_length", 7}});
   TaskData data;
-  data.docs = {{{"text", "a short document"}}, {{"text", "and a second, longer one with more words"}}};
+  data.docs = {{{"text", "a short document"}},
+               {{"text", "and a second, longer one with more words"}}};
   const auto result = run_task(uniform, data::ByteTokenizer(), task, data, {});
   std::map<std::string, double> v;
   for (const auto& s : result.scores) v[s.metric] = s.value;
@@ -121,10 +122,12 @@ TEST(Generation, StopsAtStopStringsAndScoresEveryFilter) {
        {"prompt", "{{prompt}}"},
        {"target", "{{answer}}"},
        {"generation", {{"until", nlohmann::json::array({"\n"})}, {"max_new_tokens", 16}}},
-       {"filters", {{{"name", "whole"}, {"type", "whole"}},
-                    {{"name", "digits"}, {"type", "regex"}, {"pattern", "([0-9]+)"}}}}});
+       {"filters",
+        {{{"name", "whole"}, {"type", "whole"}},
+         {{"name", "digits"}, {"type", "regex"}, {"pattern", "([0-9]+)"}}}}});
   TaskData data;
-  data.docs = {{{"prompt", "1+6="}, {"answer", "7"}}, {{"prompt", "2+6="}, {"answer", "8"}},
+  data.docs = {{{"prompt", "1+6="}, {"answer", "7"}},
+               {{"prompt", "2+6="}, {"answer", "8"}},
                {{"prompt", "3+4="}, {"answer", "7"}}};
   RunOptions options;
   options.keep_samples = true;
@@ -176,7 +179,8 @@ TEST(Decoding, CachedBatchedGreedyEqualsFullForwards) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(3);
   const auto cases = testing::tiny_model_cases();
-  const auto it = std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.name == "dreamer_DR_DA_EA"; });
+  const auto it = std::find_if(cases.begin(), cases.end(),
+                               [](const auto& c) { return c.name == "dreamer_DR_DA_EA"; });
   ASSERT_NE(it, cases.end());
   auto model = models::build_model(models::ModelConfig::from_json(it->config));
   model->eval();
@@ -193,7 +197,8 @@ TEST(Decoding, CachedBatchedGreedyEqualsFullForwards) {
     gen.stop_at_eos = false;
     const auto outputs = greedy_generate(*model, data::ByteTokenizer(), prompts, gen, scoring);
     for (size_t i = 0; i < prompts.size(); ++i)
-      EXPECT_EQ(outputs[i], reference_decode(*model, prompts[i], 6, recurrences)) << prompts[i] << " R=" << recurrences;
+      EXPECT_EQ(outputs[i], reference_decode(*model, prompts[i], 6, recurrences))
+          << prompts[i] << " R=" << recurrences;
     EXPECT_GT(traces, 0);
   }
 }
@@ -201,10 +206,12 @@ TEST(Decoding, CachedBatchedGreedyEqualsFullForwards) {
 TEST(Runner, RecurrentModelsAreScoredAtEveryDepthWithRoutingMetrics) {
   torch::manual_seed(4);
   const auto cases = testing::tiny_model_cases();
-  const auto it = std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.name == "dreamer_DR_EA"; });
+  const auto it = std::find_if(cases.begin(), cases.end(),
+                               [](const auto& c) { return c.name == "dreamer_DR_EA"; });
   auto model = models::build_model(models::ModelConfig::from_json(it->config));
   TaskData data;
-  data.docs = {{{"q", "1"}, {"choices", {"2", "3"}}, {"gold", 0}}, {{"q", "4"}, {"choices", {"5", "6"}}, {"gold", 1}}};
+  data.docs = {{{"q", "1"}, {"choices", {"2", "3"}}, {"gold", 0}},
+               {{"q", "4"}, {"choices", {"5", "6"}}, {"gold", 1}}};
   RunOptions options;
   options.depths = {1, 2};
   // Tiny models have 64 token ids: prompts use only bytes below 64.
@@ -224,7 +231,8 @@ TEST(Runner, RecurrentModelsAreScoredAtEveryDepthWithRoutingMetrics) {
 TEST(Runner, TokensOutsideTheModelVocabularyAreAnInputError) {
   torch::manual_seed(4);
   const auto cases = testing::tiny_model_cases();
-  const auto it = std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.name == "dreamer_DR"; });
+  const auto it = std::find_if(cases.begin(), cases.end(),
+                               [](const auto& c) { return c.name == "dreamer_DR"; });
   auto model = models::build_model(models::ModelConfig::from_json(it->config));  // 64 token ids
   TaskData data;
   data.docs = {{{"q", "1"}, {"choices", {"2", "3"}}, {"gold", 0}}};
@@ -232,7 +240,8 @@ TEST(Runner, TokensOutsideTheModelVocabularyAreAnInputError) {
     run_task(*model, data::ByteTokenizer(), mc_task(), data, {});  // "Q: " has byte 81
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("outside the model's vocabulary of 64"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("outside the model's vocabulary of 64"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -12,7 +12,8 @@ eval::TaskResult sample_result(double accuracy) {
   eval::TaskResult r;
   r.task = "gsm8k";
   r.settings = {{"task", {{"prompt", "Question: {{question}}\nAnswer:"}}}};
-  r.scores = {{4, "exact_match,strict-match", accuracy, 10, 0.1}, {8, "exact_match,strict-match", 0.5, 10, std::nullopt}};
+  r.scores = {{4, "exact_match,strict-match", accuracy, 10, 0.1},
+              {8, "exact_match,strict-match", 0.5, 10, std::nullopt}};
   r.samples = {{4, 0, "Question: q\nAnswer:", " 42", {{"reference", "42"}}}};
   r.routing = {{4, {{"ea", 1, 0, 7}, {"ea", 1, 1, 3}}, {{"ea", 0, "universal_score", 0.8}}}};
   return r;
@@ -41,7 +42,8 @@ TEST(ResultStore, RewritingTheSameResultUpdatesInsteadOfDuplicating) {
   ResultStore reopened(file);  // migrations are not re-run on an up-to-date file
   EXPECT_EQ(reopened.schema_version(), static_cast<int64_t>(migrations().size()));
   Statement s(reopened.db(),
-              "SELECT value, stderr, n, settings_json FROM eval_results WHERE checkpoint = '/ck/a' AND depth = 4");
+              "SELECT value, stderr, n, settings_json FROM eval_results WHERE checkpoint = '/ck/a' "
+              "AND depth = 4");
   ASSERT_TRUE(s.step());
   EXPECT_DOUBLE_EQ(s.column_double(0), 0.3);
   EXPECT_DOUBLE_EQ(s.column_double(1), 0.1);
@@ -61,7 +63,8 @@ TEST(ResultStore, ErrorsNameTheDatabaseFile) {
     ResultStore store("/nonexistent_dir/sub/results.db");
     FAIL();
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent_dir/sub/results.db"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent_dir/sub/results.db"), std::string::npos)
+        << e.what();
   }
 }
 

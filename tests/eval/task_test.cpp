@@ -103,8 +103,8 @@ TEST(ShippedTasks, Gsm8kPromptIsFiveTrainShotsThenTheQuestion) {
   const PromptBuilder prompts(task, data.shots);
   std::string expected;
   for (int i = 0; i < 5; ++i)
-    expected += "Question: " + train[i]["question"].get<std::string>() + "\nAnswer: " +
-                train[i]["answer"].get<std::string>() + "\n\n";
+    expected += "Question: " + train[i]["question"].get<std::string>() +
+                "\nAnswer: " + train[i]["answer"].get<std::string>() + "\n\n";
   expected += "Question: " + test[0]["question"].get<std::string>() + "\nAnswer:";
   EXPECT_EQ(prompts.context(data.docs[0]), expected);
 }
@@ -123,14 +123,16 @@ TEST(ShippedTasks, MathQaChoicesAndGoldForEveryItem) {
     for (size_t i = 0; i < choices.size(); ++i) {
       EXPECT_FALSE(choices[i].empty()) << doc["options"];
       if (i + 1 < choices.size()) {
-        EXPECT_EQ(choices[i].find(std::string(1, static_cast<char>('a' + i + 1)) + " ) "), std::string::npos)
+        EXPECT_EQ(choices[i].find(std::string(1, static_cast<char>('a' + i + 1)) + " ) "),
+                  std::string::npos)
             << doc["options"];
       }
     }
     const auto gold = prompts.gold(doc);
     EXPECT_EQ(std::string(1, static_cast<char>('a' + gold)), doc["correct"].get<std::string>());
   }
-  EXPECT_EQ(prompts.choices(data.docs[0]), (std::vector<std::string>{"12", "16", "18", "24", "26"}));
+  EXPECT_EQ(prompts.choices(data.docs[0]),
+            (std::vector<std::string>{"12", "16", "18", "24", "26"}));
 }
 
 TEST(ShippedTasks, MmluMathIsTheFiveMathSubjects) {
@@ -139,8 +141,10 @@ TEST(ShippedTasks, MmluMathIsTheFiveMathSubjects) {
   EXPECT_EQ(data.docs.size(), 1064u);
   const PromptBuilder prompts(task, data.shots);
   const auto& doc = data.docs[0];
-  EXPECT_EQ(prompts.target_text(doc), std::string(1, static_cast<char>('A' + doc["answer"].get<int>())));
-  EXPECT_NE(prompts.context(doc).find("\nD. " + doc["choices"][3].get<std::string>() + "\nAnswer:"), std::string::npos);
+  EXPECT_EQ(prompts.target_text(doc),
+            std::string(1, static_cast<char>('A' + doc["answer"].get<int>())));
+  EXPECT_NE(prompts.context(doc).find("\nD. " + doc["choices"][3].get<std::string>() + "\nAnswer:"),
+            std::string::npos);
 }
 
 TEST(ShippedTasks, ShotsFromTheEvaluatedFileAreNotScored) {
@@ -165,11 +169,13 @@ TEST(ShippedTasks, MissingDataFileNamesTheDataRoot) {
 
 TEST(SyntheticTasks, APluggedInSourceBecomesDocuments) {
   SyntheticSources sources;
-  sources.add("pairs", [](int64_t n, uint64_t seed, const nlohmann::json& params, const std::string&) {
-    std::vector<data::Example> out;
-    for (int64_t i = 0; i < n; ++i) out.push_back({std::to_string(i) + "+1=", std::to_string(i + 1)});
-    return out;
-  });
+  sources.add("pairs",
+              [](int64_t n, uint64_t seed, const nlohmann::json& params, const std::string&) {
+                std::vector<data::Example> out;
+                for (int64_t i = 0; i < n; ++i)
+                  out.push_back({std::to_string(i) + "+1=", std::to_string(i + 1)});
+                return out;
+              });
   auto j = minimal_generate();
   j["data"] = {{"synthetic", {{"source", "pairs"}, {"n", 4}}}};
   j["prompt"] = "{{prompt}}";
