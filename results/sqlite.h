@@ -23,6 +23,13 @@ class Statement {
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, double value);
   Statement& bind(int index, const std::optional<double>& value);  // NULL when empty
+  // Binds every argument in order, from index 1.
+  template <typename... Args>
+  Statement& bind_all(const Args&... args) {
+    int index = 0;
+    (bind(++index, args), ...);
+    return *this;
+  }
   // Steps once: true while a row is available.
   bool step();
   // Runs to completion and resets for the next set of bindings.

@@ -71,15 +71,9 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
         value = excluded.value, n = excluded.n, stderr = excluded.stderr,
         settings_json = excluded.settings_json, created_at = excluded.created_at)sql");
   for (const auto& s : result.scores)
-    score.bind(1, run_id)
-        .bind(2, checkpoint)
-        .bind(3, result.task)
-        .bind(4, s.depth)
-        .bind(5, s.metric)
-        .bind(6, s.value)
-        .bind(7, s.n)
-        .bind(8, s.stderr_)
-        .bind(9, settings)
+    score
+        .bind_all(run_id, checkpoint, result.task, s.depth, s.metric, s.value, s.n, s.stderr_,
+                  settings)
         .run();
 
   Statement sample(db_, R"sql(
@@ -88,14 +82,9 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
       ON CONFLICT(run_id, checkpoint, task, depth, doc_index) DO UPDATE SET
         prompt = excluded.prompt, output = excluded.output, details_json = excluded.details_json)sql");
   for (const auto& s : result.samples)
-    sample.bind(1, run_id)
-        .bind(2, checkpoint)
-        .bind(3, result.task)
-        .bind(4, s.depth)
-        .bind(5, s.doc_index)
-        .bind(6, s.prompt)
-        .bind(7, s.output)
-        .bind(8, s.details.dump())
+    sample
+        .bind_all(run_id, checkpoint, result.task, s.depth, s.doc_index, s.prompt, s.output,
+                  s.details.dump())
         .run();
 
   Statement count(db_, R"sql(
@@ -110,24 +99,14 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
         value = excluded.value)sql");
   for (const auto& routing : result.routing) {
     for (const auto& c : routing.counts)
-      count.bind(1, run_id)
-          .bind(2, checkpoint)
-          .bind(3, result.task)
-          .bind(4, routing.depth)
-          .bind(5, c.site)
-          .bind(6, c.depth)
-          .bind(7, c.expert_id)
-          .bind(8, c.count)
+      count
+          .bind_all(run_id, checkpoint, result.task, routing.depth, c.site, c.depth, c.expert_id,
+                    c.count)
           .run();
     for (const auto& m : routing.metrics)
-      metric.bind(1, run_id)
-          .bind(2, checkpoint)
-          .bind(3, result.task)
-          .bind(4, routing.depth)
-          .bind(5, m.site)
-          .bind(6, m.depth)
-          .bind(7, m.metric)
-          .bind(8, m.value)
+      metric
+          .bind_all(run_id, checkpoint, result.task, routing.depth, m.site, m.depth, m.metric,
+                    m.value)
           .run();
   }
   tx.commit();
