@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "data/synthetic.h"
 #include "models/registry.h"
+#include "train/checkpoint.h"
 
 namespace dreamer::cli {
 
@@ -36,17 +37,20 @@ void add_demo_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("demo", "train a tiny DR+DA+EA on a synthetic task (CPU, ~1 min)");
   static int64_t steps = 150, batch = 16, seq = 64, seed = 0;
   static int task_steps = 3;
+  static std::string save;
   cmd->add_option("--steps", steps, "optimizer steps")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", batch, "sequences per step")->check(CLI::PositiveNumber);
   cmd->add_option("--seq", seq, "tokens per sequence")->check(CLI::PositiveNumber);
   cmd->add_option("--task-steps", task_steps, "reasoning steps per example")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", seed, "random seed");
+  cmd->add_option("--save", save, "write the trained model as a checkpoint directory (for dreamer eval)");
   cmd->callback([] {
     torch::manual_seed(seed);
     std::mt19937_64 rng(seed);
     auto config = models::ModelConfig::from_json({
         {"family", "dreamer"},
         {"preset", "DR+DA+EA"},
+        {"vocab_size", 257},  // the byte tokenizer's ids, end-of-text included
         {"d_model", 64},
         {"n_heads", 4},
         {"depth_attention", {{"n_heads", 2}}},
@@ -85,6 +89,10 @@ void add_demo_command(CLI::App& app) {
     std::cout << "loss " << std::setprecision(3) << first << " -> " << last << " (x"
               << std::setprecision(2) << first / last << " lower) in " << std::setprecision(1) << secs
               << " s, " << std::setprecision(0) << steps * batch * seq / secs << " tokens/s\n";
+    if (!save.empty()) {
+      train::save_checkpoint(save, *model, data::ByteTokenizer());
+      std::cout << "checkpoint saved to " << save << "\n";
+    }
   });
 }
 

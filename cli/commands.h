@@ -8,5 +8,6 @@ void add_models_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_match_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace dreamer::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   dreamer::cli::add_doctor_command(app);
   dreamer::cli::add_demo_command(app);
   dreamer::cli::add_match_command(app);
+  dreamer::cli::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

@@ -77,6 +77,12 @@ void JsonReader::get(const std::string& key, std::vector<std::string>& out) {
                 &json::is_string, "a string", out);
 }
 
+const json* JsonReader::raw(const std::string& key) {
+  if (!has(key)) return nullptr;
+  seen_.insert(key);
+  return &object_.at(key);
+}
+
 JsonReader JsonReader::child(const std::string& key) {
   if (!has(key)) return JsonReader(empty_object(), path_of(key));
   return JsonReader(at(key, json::value_t::object, "an object"), path_of(key));

@@ -52,6 +52,10 @@ class JsonReader {
     throw InputError(path_of(key), "expected one of {" + names + "}, got \"" + s + "\"");
   }
 
+  // Any JSON value (arrays of objects, free-form parameters): marks the key as read and
+  // returns it, or nullptr when absent. The caller validates its shape.
+  const json* raw(const std::string& key);
+
   // A nested object: marks the key as read and returns a reader for it (nullopt-like: the
   // returned reader is over an empty object when the key is absent).
   JsonReader child(const std::string& key);

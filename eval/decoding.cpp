@@ -1,0 +1,76 @@
+#include "eval/decoding.h"
+
+namespace dreamer::eval {
+
+bool cut_at_stop(std::string& text, const std::vector<std::string>& until) {
+  size_t first = std::string::npos;
+  for (const auto& stop : until)
+    if (!stop.empty()) first = std::min(first, text.find(stop));
+  if (first == std::string::npos) return false;
+  text.resize(first);
+  return true;
+}
+
+std::vector<std::string> greedy_generate(models::LanguageModel& model,
+                                         const data::Tokenizer& tokenizer,
+                                         const std::vector<std::string>& prompts,
+                                         const GenerationOptions& generation,
+                                         const ScoringOptions& scoring) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<int64_t>> encoded;
+  std::vector<size_t> lengths;
+  for (const auto& p : prompts) {
+    encoded.push_back(tokenizer.encode(p));
+    // An empty prompt starts from the end-of-text token, as lm-eval does.
+    if (encoded.back().empty()) encoded.back().push_back(tokenizer.eos_id());
+    lengths.push_back(encoded.back().size());
+  }
+  models::ForwardOptions options;
+  options.recurrences = scoring.recurrences;
+  options.record_trace = static_cast<bool>(scoring.on_trace);
+
+  std::vector<std::string> outputs(prompts.size());
+  for (const auto& batch : group_by_length(lengths, scoring.batch_size)) {
+    const int64_t b = static_cast<int64_t>(batch.size());
+    std::vector<const std::vector<int64_t>*> rows;
+    for (size_t i : batch) rows.push_back(&encoded[i]);
+    models::InferenceState state;
+    auto out = model.forward(stack_rows(rows, scoring.vocab_size), &state, options);
+    if (scoring.on_trace) scoring.on_trace(out.trace);
+    std::vector<std::vector<int64_t>> generated(b);
+    std::vector<bool> done(b, false);
+    int64_t active = b;
+    for (int64_t step = 0; step < generation.max_new_tokens && active > 0; ++step) {
+      auto next = out.logits.select(1, out.logits.size(1) - 1).argmax(-1);  // [b]
+      auto next_acc = next.accessor<int64_t, 1>();
+      for (int64_t j = 0; j < b; ++j) {
+        if (done[j]) continue;
+        const int64_t id = next_acc[j];
+        if (generation.stop_at_eos && id == tokenizer.eos_id()) {
+          done[j] = true;
+        } else {
+          generated[j].push_back(id);
+          std::string text = tokenizer.decode(generated[j]);
+          if (cut_at_stop(text, generation.until)) done[j] = true;
+        }
+        if (done[j]) --active;
+      }
+      if (active == 0 || step + 1 == generation.max_new_tokens) break;
+      // Finished rows keep decoding (the batch moves in lockstep) but their tokens are ignored,
+      // and left out of the routing statistics.
+      out = model.forward(next.unsqueeze(1), &state, options);
+      if (scoring.on_trace) {
+        auto keep = torch::tensor(std::vector<int64_t>(done.begin(), done.end())).eq(0);
+        scoring.on_trace(select_tokens(out.trace, keep));
+      }
+    }
+    for (int64_t j = 0; j < b; ++j) {
+      std::string text = tokenizer.decode(generated[j]);
+      cut_at_stop(text, generation.until);
+      outputs[batch[j]] = text;
+    }
+  }
+  return outputs;
+}
+
+}  // namespace dreamer::eval

@@ -1,0 +1,195 @@
+#include "eval/task_spec.h"
+
+#include <filesystem>
+
+#include "eval/regex.h"
+#include "eval/template.h"
+#include "util/json_reader.h"
+
+namespace dreamer::eval {
+
+namespace {
+
+const std::vector<std::pair<std::string, OutputType>>& output_type_names() {
+  static const std::vector<std::pair<std::string, OutputType>> kNames = {
+      {"generate_until", OutputType::kGenerateUntil},
+      {"multiple_choice", OutputType::kMultipleChoice},
+      {"loglikelihood_rolling", OutputType::kLoglikelihoodRolling}};
+  return kNames;
+}
+
+DataSpec parse_data(JsonReader r) {
+  DataSpec d;
+  r.get("path", d.path);
+  r.get_enum<std::string>("format", d.format, {{"jsonl", "jsonl"}, {"text", "text"}});
+  auto where = r.child("where");
+  where.get("field", d.where_field);
+  where.get("in", d.where_in);
+  where.finish();
+  auto syn = r.child("synthetic");
+  syn.get("source", d.synthetic);
+  syn.get("n", d.synthetic_n);
+  syn.get("seed", d.synthetic_seed);
+  if (const auto* params = syn.raw("params")) {
+    if (!params->is_object()) throw InputError(syn.path_of("params"), "expected an object");
+    d.synthetic_params = *params;
+  }
+  syn.finish();
+  r.finish();
+  if (d.path.empty() == d.synthetic.empty())
+    throw InputError(r.path(), "give exactly one of \"path\" and \"synthetic.source\"");
+  if (!d.synthetic.empty() && d.synthetic_n <= 0)
+    throw InputError(r.path() + ".synthetic.n", "must be positive");
+  if (d.where_field.empty() != d.where_in.empty())
+    throw InputError(r.path() + ".where", "needs both \"field\" and \"in\"");
+  return d;
+}
+
+}  // namespace
+
+TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
+  TaskSpec t;
+  JsonReader r(j, path);
+  r.get("name", t.name);
+  r.get("version", t.version);
+  r.get_enum("output_type", t.output_type, output_type_names());
+  t.data = parse_data(r.child("data"));
+  r.get("description", t.description);
+  r.get("prompt", t.prompt);
+  r.get("target", t.target);
+  if (const auto* f = r.raw("target_filter")) {
+    t.has_target_filter = true;
+    t.target_filter = FilterSpec::from_json(*f, r.path_of("target_filter"));
+  }
+  {
+    auto c = r.child("choices");
+    c.get("field", t.choices.field);
+    c.get("regex", t.choices.regex);
+    c.get("list", t.choices.list);
+    c.finish();
+  }
+  {
+    auto g = r.child("gold");
+    g.get("field", t.gold.field);
+    g.get("map", t.gold.map);
+    g.finish();
+  }
+  {
+    auto s = r.child("shots");
+    s.get("n", t.shots.n);
+    s.get("path", t.shots.path);
+    s.finish();
+  }
+  r.get("target_delimiter", t.target_delimiter);
+  r.get("fewshot_delimiter", t.fewshot_delimiter);
+  {
+    auto g = r.child("generation");
+    g.get("until", t.generation.until);
+    g.get("max_new_tokens", t.generation.max_new_tokens);
+    g.finish();
+  }
+  if (const auto* filters = r.raw("filters")) {
+    if (!filters->is_array())
+      throw InputError(r.path_of("filters"), "expected an array of filter objects");
+    for (size_t i = 0; i < filters->size(); ++i) {
+      const std::string where = r.path_of("filters") + "[" + std::to_string(i) + "]";
+      t.filters.push_back(FilterSpec::from_json((*filters)[i], where));
+      Filter check(t.filters.back(), where);  // compile the regex now, not mid-run
+    }
+  }
+  if (const auto* m = r.raw("match")) t.match = MatchSpec::from_json(*m, r.path_of("match"));
+  AnswerMatcher check_match(t.match, r.path_of("match"));
+  r.get("max_length", t.max_length);
+  r.finish();
+
+  // Cross-field checks, each naming the field to fix.
+  if (t.name.empty()) throw InputError(r.path_of("name"), "missing");
+  if (t.prompt.empty()) throw InputError(r.path_of("prompt"), "missing");
+  check_template(t.prompt, r.path_of("prompt"));
+  check_template(t.target, r.path_of("target"));
+  check_template(t.description, r.path_of("description"));
+  if (t.shots.n < 0) throw InputError(r.path_of("shots.n"), "must be >= 0");
+  const bool mc = t.output_type == OutputType::kMultipleChoice;
+  if (mc) {
+    if (t.choices.field.empty() == t.choices.list.empty())
+      throw InputError(r.path_of("choices"), "give exactly one of \"field\" and \"list\"");
+    if (t.gold.field.empty())
+      throw InputError(r.path_of("gold.field"), "multiple_choice needs the gold field");
+    if (!t.choices.regex.empty()) compile_regex(t.choices.regex, r.path_of("choices.regex"));
+  } else if (!t.choices.field.empty() || !t.choices.list.empty() || !t.gold.field.empty()) {
+    throw InputError(r.path_of("choices"), "choices and gold are for multiple_choice tasks only");
+  }
+  if (t.output_type == OutputType::kGenerateUntil) {
+    if (t.target.empty())
+      throw InputError(r.path_of("target"), "generate_until needs a target template");
+    if (t.filters.empty()) t.filters.push_back(FilterSpec{});  // score the whole output
+    if (t.generation.max_new_tokens <= 0)
+      throw InputError(r.path_of("generation.max_new_tokens"), "must be positive");
+  } else if (!t.filters.empty() || !t.generation.until.empty()) {
+    throw InputError(r.path_of("filters"),
+                     "filters and generation are for generate_until tasks only");
+  }
+  if (t.output_type == OutputType::kLoglikelihoodRolling && t.shots.n > 0)
+    throw InputError(r.path_of("shots"), "loglikelihood_rolling takes no shots");
+  if (t.max_length < 2) throw InputError(r.path_of("max_length"), "must be >= 2");
+  return t;
+}
+
+nlohmann::json TaskSpec::to_json() const {
+  nlohmann::json j = {{"name", name},
+                      {"version", version},
+                      {"output_type", enum_name(output_type, output_type_names())},
+                      {"description", description},
+                      {"prompt", prompt},
+                      {"target", target},
+                      {"shots", {{"n", shots.n}, {"path", shots.path}}},
+                      {"target_delimiter", target_delimiter},
+                      {"fewshot_delimiter", fewshot_delimiter}};
+  nlohmann::json d = {{"format", data.format}};
+  if (!data.path.empty()) d["path"] = data.path;
+  if (!data.where_field.empty()) d["where"] = {{"field", data.where_field}, {"in", data.where_in}};
+  if (!data.synthetic.empty())
+    d["synthetic"] = {{"source", data.synthetic},
+                      {"n", data.synthetic_n},
+                      {"seed", data.synthetic_seed},
+                      {"params", data.synthetic_params}};
+  j["data"] = d;
+  if (has_target_filter) j["target_filter"] = target_filter.to_json();
+  if (output_type == OutputType::kMultipleChoice) {
+    j["choices"] = {{"field", choices.field}, {"regex", choices.regex}, {"list", choices.list}};
+    j["gold"] = {{"field", gold.field}, {"map", gold.map}};
+  }
+  if (output_type == OutputType::kGenerateUntil) {
+    j["generation"] = {{"until", generation.until}, {"max_new_tokens", generation.max_new_tokens}};
+    j["filters"] = nlohmann::json::array();
+    for (const auto& f : filters) j["filters"].push_back(f.to_json());
+    j["match"] = match.to_json();
+  }
+  if (output_type == OutputType::kLoglikelihoodRolling) j["max_length"] = max_length;
+  return j;
+}
+
+TaskSpec load_task(const std::string& name_or_path, const std::vector<std::string>& search_dirs) {
+  namespace fs = std::filesystem;
+  std::string file;
+  if (name_or_path.size() > 5 && name_or_path.substr(name_or_path.size() - 5) == ".json") {
+    file = name_or_path;
+    if (!fs::exists(file)) throw InputError("--task", "task file " + file + " does not exist");
+  } else {
+    std::string looked;
+    for (const auto& dir : search_dirs) {
+      const auto candidate = (fs::path(dir) / (name_or_path + ".json")).string();
+      if (fs::exists(candidate)) {
+        file = candidate;
+        break;
+      }
+      looked += (looked.empty() ? "" : ", ") + dir;
+    }
+    if (file.empty())
+      throw InputError("--task", "unknown task \"" + name_or_path + "\" (looked for " +
+                                     name_or_path + ".json in: " + looked + ")");
+  }
+  return TaskSpec::from_json(read_json_file(file), file + ":$");
+}
+
+}  // namespace dreamer::eval

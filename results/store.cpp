@@ -1,0 +1,115 @@
+#include "results/store.h"
+
+namespace dreamer::results {
+
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: evaluation results, per-sample outputs, expert usage. `depth` in eval_results and
+      // eval_samples is the number of recurrences the model ran; in the expert tables
+      // `recurrences` is that setting and `depth` the recurrence step (or layer) of the site,
+      // 0 meaning all steps pooled.
+      R"sql(
+      CREATE TABLE eval_results(
+        run_id TEXT NOT NULL, checkpoint TEXT NOT NULL, task TEXT NOT NULL, depth INTEGER NOT NULL,
+        metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, stderr REAL,
+        settings_json TEXT NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, checkpoint, task, depth, metric));
+      CREATE TABLE eval_samples(
+        run_id TEXT NOT NULL, checkpoint TEXT NOT NULL, task TEXT NOT NULL, depth INTEGER NOT NULL,
+        doc_index INTEGER NOT NULL, prompt TEXT NOT NULL, output TEXT NOT NULL, details_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, checkpoint, task, depth, doc_index));
+      CREATE TABLE expert_counts(
+        run_id TEXT NOT NULL, checkpoint TEXT NOT NULL, task TEXT NOT NULL, recurrences INTEGER NOT NULL,
+        site TEXT NOT NULL, depth INTEGER NOT NULL, expert_id INTEGER NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (run_id, checkpoint, task, recurrences, site, depth, expert_id));
+      CREATE TABLE expert_metrics(
+        run_id TEXT NOT NULL, checkpoint TEXT NOT NULL, task TEXT NOT NULL, recurrences INTEGER NOT NULL,
+        site TEXT NOT NULL, depth INTEGER NOT NULL, metric TEXT NOT NULL, value REAL,
+        PRIMARY KEY (run_id, checkpoint, task, recurrences, site, depth, metric));
+      )sql",
+  };
+  return kMigrations;
+}
+
+ResultStore::ResultStore(const std::string& file) : db_(file) {
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec("PRAGMA foreign_keys=ON");
+  migrate();
+}
+
+int64_t ResultStore::schema_version() {
+  Statement s(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  s.step();
+  return s.column_int(0);
+}
+
+void ResultStore::migrate() {
+  Transaction tx(db_);
+  db_.exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+  const int64_t current = schema_version();
+  const auto& all = migrations();
+  if (current > static_cast<int64_t>(all.size()))
+    throw std::runtime_error(db_.file() + ": schema version " + std::to_string(current) +
+                             " is newer than this program knows (" + std::to_string(all.size()) +
+                             ")");
+  for (int64_t v = current; v < static_cast<int64_t>(all.size()); ++v) db_.exec(all[v]);
+  db_.exec("DELETE FROM schema_version");
+  Statement(db_, "INSERT INTO schema_version(version) VALUES (?)")
+      .bind(1, static_cast<int64_t>(all.size()))
+      .run();
+  tx.commit();
+}
+
+void ResultStore::write(const std::string& run_id, const std::string& checkpoint,
+                        const eval::TaskResult& result) {
+  Transaction tx(db_);
+  const std::string settings = result.settings.dump();
+  Statement score(db_, R"sql(
+      INSERT INTO eval_results(run_id, checkpoint, task, depth, metric, value, n, stderr, settings_json, created_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      ON CONFLICT(run_id, checkpoint, task, depth, metric) DO UPDATE SET
+        value = excluded.value, n = excluded.n, stderr = excluded.stderr,
+        settings_json = excluded.settings_json, created_at = excluded.created_at)sql");
+  for (const auto& s : result.scores)
+    score
+        .bind_all(run_id, checkpoint, result.task, s.depth, s.metric, s.value, s.n, s.stderr_,
+                  settings)
+        .run();
+
+  Statement sample(db_, R"sql(
+      INSERT INTO eval_samples(run_id, checkpoint, task, depth, doc_index, prompt, output, details_json)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      ON CONFLICT(run_id, checkpoint, task, depth, doc_index) DO UPDATE SET
+        prompt = excluded.prompt, output = excluded.output, details_json = excluded.details_json)sql");
+  for (const auto& s : result.samples)
+    sample
+        .bind_all(run_id, checkpoint, result.task, s.depth, s.doc_index, s.prompt, s.output,
+                  s.details.dump())
+        .run();
+
+  Statement count(db_, R"sql(
+      INSERT INTO expert_counts(run_id, checkpoint, task, recurrences, site, depth, expert_id, count)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      ON CONFLICT(run_id, checkpoint, task, recurrences, site, depth, expert_id) DO UPDATE SET
+        count = excluded.count)sql");
+  Statement metric(db_, R"sql(
+      INSERT INTO expert_metrics(run_id, checkpoint, task, recurrences, site, depth, metric, value)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      ON CONFLICT(run_id, checkpoint, task, recurrences, site, depth, metric) DO UPDATE SET
+        value = excluded.value)sql");
+  for (const auto& routing : result.routing) {
+    for (const auto& c : routing.counts)
+      count
+          .bind_all(run_id, checkpoint, result.task, routing.depth, c.site, c.depth, c.expert_id,
+                    c.count)
+          .run();
+    for (const auto& m : routing.metrics)
+      metric
+          .bind_all(run_id, checkpoint, result.task, routing.depth, m.site, m.depth, m.metric,
+                    m.value)
+          .run();
+  }
+  tx.commit();
+}
+
+}  // namespace dreamer::results

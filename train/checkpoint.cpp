@@ -1,0 +1,87 @@
+#include "train/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "models/registry.h"
+#include "util/json_reader.h"
+
+namespace dreamer::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr int64_t kVersion = 1;
+}
+
+std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j,
+                                                     const std::string& path) {
+  JsonReader r(j, path);
+  std::string type;
+  r.get("type", type);
+  r.finish();
+  if (type == "byte") return std::make_shared<data::ByteTokenizer>();
+  throw InputError(path + ".type", "unknown tokenizer type \"" + type + "\" (known: byte)");
+}
+
+void save_checkpoint(const std::string& dir, models::LanguageModel& model,
+                     const data::Tokenizer& tokenizer) {
+  fs::create_directories(dir);
+  const nlohmann::json config = {{"format", "dreamer-checkpoint"},
+                                 {"version", kVersion},
+                                 {"model", model.config().to_json()},
+                                 {"tokenizer", tokenizer.to_json()}};
+  std::ofstream(fs::path(dir) / "config.json") << config.dump(2) << "\n";
+  torch::serialize::OutputArchive archive;
+  for (const auto& p : model.named_parameters()) archive.write(p.key(), p.value().detach());
+  for (const auto& b : model.named_buffers()) archive.write(b.key(), b.value(), /*is_buffer=*/true);
+  archive.save_to((fs::path(dir) / "model.pt").string());
+}
+
+Checkpoint load_checkpoint(const std::string& dir) {
+  if (!fs::is_directory(dir)) throw InputError(dir, "checkpoint directory does not exist");
+  const auto config_file = (fs::path(dir) / "config.json").string();
+  const auto weights_file = (fs::path(dir) / "model.pt").string();
+  if (!fs::exists(config_file))
+    throw InputError(config_file, "missing (not a checkpoint directory?)");
+  if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
+  const auto config = read_json_file(config_file);
+  JsonReader r(config, config_file + ":$");
+  std::string format;
+  int64_t version = 0;
+  r.get("format", format);
+  r.get("version", version);
+  const auto* model_json = r.raw("model");
+  const auto* tokenizer_json = r.raw("tokenizer");
+  r.finish();
+  if (format != "dreamer-checkpoint" || version != kVersion)
+    throw InputError(config_file,
+                     "not a version " + std::to_string(kVersion) + " dreamer checkpoint");
+  if (!model_json || !tokenizer_json)
+    throw InputError(config_file, "needs \"model\" and \"tokenizer\"");
+
+  Checkpoint ck;
+  ck.model =
+      models::build_model(models::ModelConfig::from_json(*model_json, config_file + ":$.model"));
+  ck.tokenizer = tokenizer_from_json(*tokenizer_json, config_file + ":$.tokenizer");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(weights_file);
+  } catch (const c10::Error& e) {
+    throw InputError(weights_file, "cannot read weights");
+  }
+  torch::NoGradGuard no_grad;
+  auto load = [&](const std::string& name, torch::Tensor& target) {
+    torch::Tensor value;
+    if (!archive.try_read(name, value))
+      throw InputError(weights_file, "has no tensor \"" + name + "\"");
+    if (value.sizes() != target.sizes())
+      throw InputError(weights_file, "tensor \"" + name + "\" has the wrong shape for this config");
+    target.copy_(value);
+  };
+  for (auto& p : ck.model->named_parameters()) load(p.key(), p.value());
+  for (auto& b : ck.model->named_buffers()) load(b.key(), b.value());
+  return ck;
+}
+
+}  // namespace dreamer::train

@@ -1,0 +1,32 @@
+#pragma once
+// Checkpoints: a directory holding
+//   config.json  {"format": "dreamer-checkpoint", "version": 1,
+//                 "model": ModelConfig::to_json(), "tokenizer": Tokenizer::to_json()}
+//   model.pt     every named parameter and buffer, written with torch::serialize::OutputArchive
+//                under its module path (e.g. "layer.router.selection_bias")
+// Loading rebuilds the model from config.json through the registry and copies every tensor in;
+// a missing or misshaped tensor is an error. The trainer adds optimizer and data state as
+// further files beside these (readers ignore files they do not know).
+#include <memory>
+#include <string>
+
+#include "data/tokenizer.h"
+#include "models/model.h"
+
+namespace dreamer::train {
+
+struct Checkpoint {
+  models::LanguageModelPtr model;
+  std::shared_ptr<data::Tokenizer> tokenizer;
+};
+
+void save_checkpoint(const std::string& dir, models::LanguageModel& model,
+                     const data::Tokenizer& tokenizer);
+// Throws InputError naming the directory or file for a missing or malformed checkpoint.
+Checkpoint load_checkpoint(const std::string& dir);
+
+// The tokenizer a config names ({"type": "byte"}). Lives here until data/ offers a factory.
+std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j,
+                                                     const std::string& path);
+
+}  // namespace dreamer::train
