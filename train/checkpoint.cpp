@@ -14,16 +14,6 @@ namespace {
 constexpr int64_t kVersion = 1;
 }
 
-std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j,
-                                                     const std::string& path) {
-  JsonReader r(j, path);
-  std::string type;
-  r.get("type", type);
-  r.finish();
-  if (type == "byte") return std::make_shared<data::ByteTokenizer>();
-  throw InputError(path + ".type", "unknown tokenizer type \"" + type + "\" (known: byte)");
-}
-
 void save_checkpoint(const std::string& dir, models::LanguageModel& model,
                      const data::Tokenizer& tokenizer) {
   fs::create_directories(dir);
@@ -63,7 +53,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
   Checkpoint ck;
   ck.model =
       models::build_model(models::ModelConfig::from_json(*model_json, config_file + ":$.model"));
-  ck.tokenizer = tokenizer_from_json(*tokenizer_json, config_file + ":$.tokenizer");
+  ck.tokenizer = data::make_tokenizer(*tokenizer_json, config_file + ":$.tokenizer");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(weights_file);

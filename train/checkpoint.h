@@ -25,8 +25,4 @@ void save_checkpoint(const std::string& dir, models::LanguageModel& model,
 // Throws InputError naming the directory or file for a missing or malformed checkpoint.
 Checkpoint load_checkpoint(const std::string& dir);
 
-// The tokenizer a config names ({"type": "byte"}). Lives here until data/ offers a factory.
-std::shared_ptr<data::Tokenizer> tokenizer_from_json(const nlohmann::json& j,
-                                                     const std::string& path);
-
 }  // namespace dreamer::train
