@@ -6,9 +6,6 @@
 
 namespace dreamer::baselines {
 
-void require(bool ok, const std::string& where, const std::string& what) {
-  if (!ok) throw InputError(where, what);
-}
 
 void Backbone::read(JsonReader& r) {
   r.get("vocab_size", vocab_size);

@@ -1,4 +1,5 @@
 #pragma once
+#include "util/errors.h"
 // Pieces every baseline family shares: the common LM hyperparameters (flattened into each
 // family's JSON), the embedding / final-norm / LM-head ends, decoding-state bookkeeping and
 // GPT-2-style initialisation.
@@ -24,7 +25,6 @@ using models::ModelOutput;
 using models::NormKind;
 using models::ParameterCounts;
 
-void require(bool ok, const std::string& where, const std::string& what);
 
 // Hyperparameters of a decoder-only LM that every baseline has.
 struct Backbone {

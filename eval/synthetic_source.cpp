@@ -1,6 +1,7 @@
 #include "eval/synthetic_source.h"
 
-#include "util/json_reader.h"
+#include "data/synthetic_task.h"
+#include "util/errors.h"
 
 namespace dreamer::eval {
 
@@ -14,22 +15,18 @@ const SyntheticSource& SyntheticSources::get(const std::string& name,
 }
 
 SyntheticSources builtin_synthetic_sources() {
+  // Every task of data/synthetic_task.h, its params being that task's spec without "task":
+  // {"steps": [min, max], "split": "train" | "test_id" | "test_ood", "ood_steps", knobs...}.
   SyntheticSources sources;
-  sources.add("modular_arithmetic",
-              [](int64_t n, uint64_t seed, const nlohmann::json& params, const std::string& path) {
-                int steps = 3, modulus = 10;
-                JsonReader r(params, path);
-                r.get("steps", steps);
-                r.get("modulus", modulus);
-                r.finish();
-                if (steps < 1 || modulus < 2)
-                  throw InputError(path, "needs steps >= 1 and modulus >= 2");
-                std::mt19937_64 rng(seed);
-                std::vector<data::Example> out;
-                for (int64_t i = 0; i < n; ++i)
-                  out.push_back(data::modular_arithmetic(rng, steps, modulus));
-                return out;
-              });
+  for (const std::string& name : data::task_names())
+    sources.add(name, [name](int64_t n, uint64_t seed, const nlohmann::json& params, const std::string& path) {
+      if (!params.is_object()) throw InputError(path, "expected an object of task parameters");
+      if (params.contains("task")) throw InputError(path + ".task", "the source names the task already");
+      nlohmann::json spec = params;
+      spec["task"] = name;
+      data::SyntheticTask task(data::TaskSpec::from_json(spec, path), path);
+      return task.examples(static_cast<uint64_t>(n), seed);
+    });
   return sources;
 }
 

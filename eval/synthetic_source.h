@@ -29,7 +29,8 @@ class SyntheticSources {
   std::map<std::string, SyntheticSource> sources_;
 };
 
-// The sources built into the harness ("modular_arithmetic": params steps, modulus).
+// The sources built into the harness: one per task of data/synthetic_task.h, named like it
+// (modular_arithmetic, variable_tracking, multi_digit_addition, graph_reachability).
 SyntheticSources builtin_synthetic_sources();
 
 }  // namespace dreamer::eval

@@ -21,10 +21,6 @@ const std::vector<std::pair<std::string, MixMode>>& mix_mode_names() {
   return kNames;
 }
 
-void require(bool ok, const std::string& where, const std::string& what) {
-  if (!ok) throw InputError(where, what);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------- config

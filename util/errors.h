@@ -20,4 +20,9 @@ class InputError : public std::runtime_error {
   std::string where_, message_;
 };
 
+// Throws InputError(where, what) unless `ok`: the one-line form of config validation.
+inline void require(bool ok, const std::string& where, const std::string& what) {
+  if (!ok) throw InputError(where, what);
+}
+
 }  // namespace dreamer

@@ -26,7 +26,7 @@ struct Fixture {
                                *models::build_model(models::ModelConfig::from_json(c.config)),
                                data::ByteTokenizer());
     std::ofstream(task) << R"({"name": "modular", "output_type": "generate_until",
-      "data": {"synthetic": {"source": "modular_arithmetic", "n": 5, "seed": 1, "params": {"steps": 2}}},
+      "data": {"synthetic": {"source": "modular_arithmetic", "n": 5, "seed": 1, "params": {"steps": [2, 2]}}},
       "prompt": "{{prompt}}", "target": "{{answer}}", "target_delimiter": "", "fewshot_delimiter": "\n",
       "shots": {"n": 1}, "generation": {"until": ["\n"], "max_new_tokens": 2}})";
   }
