@@ -114,6 +114,9 @@ models::FamilyInfo dense_transformer_family() {
       {"n_kv_heads", 0, 256, 1, "divides n_heads (0 = n_heads)"},
       {"ffn_hidden", 0, 131072, 64, "0 = default width"},
   };
+  info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
+    return dense_transformer_cost(DenseTransformerConfig::from_json(config.params, "$"), workload);
+  };
   return info;
 }
 

@@ -46,6 +46,9 @@ class DenseTransformer : public models::LanguageModel {
   DenseTransformerConfig cfg_;
 };
 
+// Analytic cost (models/cost.h), baselines/dense_transformer_cost.cpp.
+models::Cost dense_transformer_cost(const DenseTransformerConfig& config, const models::Workload& workload);
+
 models::FamilyInfo dense_transformer_family();
 
 }  // namespace dreamer::baselines

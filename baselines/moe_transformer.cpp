@@ -194,6 +194,9 @@ models::FamilyInfo moe_transformer_family() {
       {"moe.expert_dim", 0, 65536, 16, "0 = default width"},
       {"moe.n_shared_experts", 0, 16, 1, ""},
   };
+  info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
+    return moe_transformer_cost(MoETransformerConfig::from_json(config.params, "$"), workload);
+  };
   return info;
 }
 

@@ -78,6 +78,9 @@ class MoETransformer : public models::LanguageModel {
   MoETransformerConfig cfg_;
 };
 
+// Analytic cost (models/cost.h), baselines/moe_transformer_cost.cpp.
+models::Cost moe_transformer_cost(const MoETransformerConfig& config, const models::Workload& workload);
+
 models::FamilyInfo moe_transformer_family();
 
 }  // namespace dreamer::baselines

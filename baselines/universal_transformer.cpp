@@ -139,6 +139,9 @@ models::FamilyInfo universal_transformer_family() {
       {"ffn_hidden", 0, 131072, 64, "0 = default width"},
       {"recurrences", 1, 128, 1, ""},
   };
+  info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
+    return universal_transformer_cost(UniversalTransformerConfig::from_json(config.params, "$"), workload);
+  };
   return info;
 }
 

@@ -51,6 +51,9 @@ class UniversalTransformer : public models::LanguageModel {
   UniversalTransformerConfig cfg_;
 };
 
+// Analytic cost (models/cost.h), baselines/universal_transformer_cost.cpp.
+models::Cost universal_transformer_cost(const UniversalTransformerConfig& config, const models::Workload& workload);
+
 models::FamilyInfo universal_transformer_family();
 
 }  // namespace dreamer::baselines
