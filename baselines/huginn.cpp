@@ -192,6 +192,9 @@ models::FamilyInfo huginn_family() {
         {"tie_embeddings", true},
         {"recurrence", {{"mean", 32}, {"backprop_depth", 8}, {"max", 256}}}}},
   };
+  info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
+    return huginn_cost(HuginnConfig::from_json(config.params, "$"), workload);
+  };
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 64, ""},
       {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},

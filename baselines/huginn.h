@@ -67,6 +67,9 @@ class Huginn : public models::LanguageModel {
   HuginnConfig cfg_;
 };
 
+// Analytic cost (models/cost.h), in baselines/huginn_cost.cpp.
+models::Cost huginn_cost(const HuginnConfig& config, const models::Workload& workload);
+
 models::FamilyInfo huginn_family();
 
 }  // namespace dreamer::baselines

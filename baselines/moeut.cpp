@@ -240,6 +240,9 @@ models::FamilyInfo moeut_family() {
       {"727M", profile(1024, 36, 5, 467, 13, 128, 20, 4)},
       {"1B", profile(1536, 36, 6, 565, 12, 128, 24, 4)},
   };
+  info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
+    return moeut_cost(MoEUTConfig::from_json(config.params, "$"), workload);
+  };
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 1, ""},
       {"n_layers", 1, 256, 1, "multiple of group_size"},

@@ -86,6 +86,9 @@ class MoEUT : public models::LanguageModel {
   MoEUTConfig cfg_;
 };
 
+// Analytic cost (models/cost.h), in baselines/moeut_cost.cpp.
+models::Cost moeut_cost(const MoEUTConfig& config, const models::Workload& workload);
+
 models::FamilyInfo moeut_family();
 
 }  // namespace dreamer::baselines
