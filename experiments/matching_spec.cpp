@@ -57,7 +57,7 @@ matching::FreeVariable parse_free(const nlohmann::json& j, const std::string& pa
     throw InputError(path, "\"" + v.name + "\" is not a declared free hyperparameter of " + family.name +
                                " (declared: " + names + "); give it as {\"name\", \"min\", \"max\"}");
   }
-  if (v.min < 1 || v.max < v.min) throw InputError(path, "needs 1 <= min <= max");
+  if (v.min < 0 || v.max < v.min) throw InputError(path, "needs 0 <= min <= max");
   if (v.multiple_of < 1) throw InputError(path + ".multiple_of", "must be positive");
   if ((v.min + v.multiple_of - 1) / v.multiple_of * v.multiple_of > v.max)
     throw InputError(path, "no multiple of " + std::to_string(v.multiple_of) + " lies in [" +

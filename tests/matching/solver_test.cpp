@@ -149,6 +149,21 @@ TEST(MatchingSpec, StrictParsingNamesThePath) {
   expect_error(bad, "exp.json:$.reference");
 }
 
+TEST(MatchingSpec, DeclaredFreeVariablesWithAZeroDefaultAreAccepted) {
+  // The dense family declares ffn_hidden in [0, ...] (0 = its default width).
+  const json arm = {{"name", "dense"},
+                    {"model", {{"family", "dense_transformer"}, {"preset", "small"}}},
+                    {"free", {"ffn_hidden"}},
+                    {"match", {"params"}}};
+  const json root = {{"reference", {{"model", {{"family", "dense_transformer"}, {"preset", "small"}}}}}, {"arms", {arm}}};
+  auto spec = experiments::parse_matching_spec(root, "exp.json");
+  ASSERT_EQ(spec.arms[0].free.size(), 1u);
+  EXPECT_EQ(spec.arms[0].free[0].min, 0);
+  auto matched = experiments::match_all(spec, "exp.json");
+  EXPECT_TRUE(matched[0].match.within_tolerance) << matched[0].match.failure;
+  EXPECT_NEAR(*matched[0].match.deviation.params, 0.0, 1e-9);
+}
+
 TEST(MatchCli, PrintsOneRowPerArmAndFailsOnUnmetTolerance) {
   const std::string dir = temp_dir();
   json spec = {{"workload", {{"seq_len", 16}, {"batch", 2}}},
