@@ -14,8 +14,7 @@ models::Cost dense_transformer_cost(const DenseTransformerConfig& c, const model
   const double ffn_h = c.block().ffn_hidden;
   const bool swiglu = c.activation == models::Activation::kSwiGLU;
 
-  double layer = 2 * d * H * dh + 4 * d * Hkv * dh + 2 * H * dh * d;  // q, k, v, o
-  layer += 4 * T * H * dh;                                           // scores + mix over all T
+  double layer = models::sequence_attention_flops(d, H, Hkv, dh, T);
   layer += (swiglu ? 6 : 4) * d * ffn_h;                             // (gate,) up, down
   const double head = 2 * d * V;
 
@@ -26,16 +25,11 @@ models::Cost dense_transformer_cost(const DenseTransformerConfig& c, const model
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;  // every layer has gradients
 
   // Activations kept for backward per token and layer (fused attention: no T x T).
-  const double per_layer = 2 * d + H * dh + 2 * Hkv * dh + H * dh  // h, x, q, k, v, out
+  const double per_layer = models::sequence_attention_activations(d, H, Hkv, dh)
                            + 2 * d + (swiglu ? 3 : 2) * ffn_h;     // h, x, hidden(s)
-  const double P = static_cast<double>(cost.params.total);
-  const double tokens = static_cast<double>(w.batch) * T;
   const double saved = w.activation_checkpointing ? L * d + per_layer : L * per_layer;
-  cost.memory_activation_bytes = tokens * (saved + d) * w.activation_bytes +
-                                 tokens * V * 4.0 * 2;  // float32 logits and their gradient
-  cost.memory_train_bytes = P * (2 * w.param_bytes + w.optimizer_state_bytes) + cost.memory_activation_bytes;
   const double kv = L * 2 * Hkv * dh * T * w.batch;
-  cost.memory_inference_bytes = (P + kv) * w.activation_bytes;
+  models::set_memory(cost, w, saved, kv, static_cast<int64_t>(d), static_cast<int64_t>(V));
   return cost;
 }
 

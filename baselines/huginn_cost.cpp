@@ -17,15 +17,14 @@ struct HuginnShapes {
 
 // Forward matmul FLOPs per token of one block application in a sequence of T tokens.
 double block_flops(const HuginnShapes& s, double T) {
-  double f = 2 * s.d * s.H * s.dh + 4 * s.d * s.Hkv * s.dh + 2 * s.H * s.dh * s.d;  // q, k, v, o
-  f += 4 * T * s.H * s.dh;                                                         // scores + mix
+  double f = models::sequence_attention_flops(s.d, s.H, s.Hkv, s.dh, T);
   f += (s.swiglu ? 6 : 4) * s.d * s.ffn_h;                                         // MLP
   return f;
 }
 
 // Activation elements kept for backward, per token and block (fused attention).
 double block_activations(const HuginnShapes& s, bool sandwich) {
-  double a = 2 * s.d + s.H * s.dh + 2 * s.Hkv * s.dh + s.H * s.dh;  // h, n1(h), q, k, v, out
+  double a = models::sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);  // h, n1(h), q, k, v, out
   a += 2 * s.d + (s.swiglu ? 3 : 2) * s.ffn_h;                      // h, n3(h), hidden
   if (sandwich) a += 2 * s.d;                                        // n2, n4 inputs
   return a;
@@ -67,8 +66,6 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   cost.flops_train_per_token =
       cost.flops_forward_per_token + 2 * (ends_blocks * blk + grad_steps * step + head);
 
-  const double P = static_cast<double>(cost.params.total);
-  const double tokens = static_cast<double>(w.batch) * T;
   const double per_block = block_activations(s, c.sandwich);
   const double adapter_saved = c.injection == Injection::kLinear ? 2 * s.d : 0;  // cat[s, e]
   const double grad_blocks = ends_blocks + grad_steps * core;
@@ -76,12 +73,9 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
       w.activation_checkpointing
           ? grad_blocks * s.d + per_block  // block inputs + one block recomputed
           : grad_blocks * per_block + grad_steps * adapter_saved;
-  cost.memory_activation_bytes = tokens * (per_token_saved + s.d) * w.activation_bytes +
-                                 tokens * s.V * 4.0 * 2;  // float32 logits and their gradient
-  cost.memory_train_bytes = P * (2 * w.param_bytes + w.optimizer_state_bytes) + cost.memory_activation_bytes;
   // A KV cache per block application: prelude, every core step, coda.
   const double kv = (ends_blocks + R * core) * 2 * s.Hkv * s.dh * T * w.batch;
-  cost.memory_inference_bytes = P * w.activation_bytes + kv * w.activation_bytes;
+  models::set_memory(cost, w, per_token_saved, kv, static_cast<int64_t>(s.d), static_cast<int64_t>(s.V));
   return cost;
 }
 

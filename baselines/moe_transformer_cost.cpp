@@ -15,8 +15,7 @@ models::Cost moe_transformer_cost(const MoETransformerConfig& c, const models::W
                shared_h = c.moe.n_shared_experts * de;
   const double mats = c.moe.activation == models::Activation::kSwiGLU ? 3 : 2;
 
-  double layer = 2 * d * H * dh + 4 * d * Hkv * dh + 2 * H * dh * d;  // q, k, v, o
-  layer += 4 * T * H * dh;                                           // scores + mix over all T
+  double layer = models::sequence_attention_flops(d, H, Hkv, dh, T);
   layer += 2 * d * E;                                                // router logits
   layer += k * 2 * mats * d * de;                                    // the selected experts
   layer += 2 * mats * d * shared_h;                                  // shared experts
@@ -29,17 +28,12 @@ models::Cost moe_transformer_cost(const MoETransformerConfig& c, const models::W
   cost.flops_forward_per_token = L * layer + head;
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;
 
-  const double per_layer = 2 * d + H * dh + 2 * Hkv * dh + H * dh        // attention
+  const double per_layer = models::sequence_attention_activations(d, H, Hkv, dh)  // attention
                            + 2 * d + E + k * (2 * d + mats * de)         // router + experts
                            + (shared_h > 0 ? mats * shared_h + d : 0);   // shared experts
-  const double P = static_cast<double>(cost.params.total);
-  const double tokens = static_cast<double>(w.batch) * T;
   const double saved = w.activation_checkpointing ? L * d + per_layer : L * per_layer;
-  cost.memory_activation_bytes = tokens * (saved + d) * w.activation_bytes +
-                                 tokens * V * 4.0 * 2;  // float32 logits and their gradient
-  cost.memory_train_bytes = P * (2 * w.param_bytes + w.optimizer_state_bytes) + cost.memory_activation_bytes;
   const double kv = L * 2 * Hkv * dh * T * w.batch;
-  cost.memory_inference_bytes = (P + kv) * w.activation_bytes;
+  models::set_memory(cost, w, saved, kv, static_cast<int64_t>(d), static_cast<int64_t>(V));
   return cost;
 }
 

@@ -78,15 +78,10 @@ models::Cost moeut_cost(const MoEUTConfig& c, const models::Workload& w) {
   cost.flops_forward_per_token = layers + head;
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;
 
-  const double P = static_cast<double>(cost.params.total);
-  const double tokens = static_cast<double>(w.batch) * T;
   const double per_token_saved = w.activation_checkpointing ? s.L * s.d + layer_activations(s)
                                                             : s.L * layer_activations(s);
-  cost.memory_activation_bytes = tokens * (per_token_saved + s.d) * w.activation_bytes +
-                                 tokens * s.V * 4.0 * 2;  // float32 logits and their gradient
-  cost.memory_train_bytes = P * (2 * w.param_bytes + w.optimizer_state_bytes) + cost.memory_activation_bytes;
   const double kv = s.L * 2 * s.H * s.dh * T * w.batch;  // a KV cache per layer application
-  cost.memory_inference_bytes = P * w.activation_bytes + kv * w.activation_bytes;
+  models::set_memory(cost, w, per_token_saved, kv, static_cast<int64_t>(s.d), static_cast<int64_t>(s.V));
   return cost;
 }
 

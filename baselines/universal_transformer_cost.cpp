@@ -17,8 +17,7 @@ models::Cost universal_transformer_cost(const UniversalTransformerConfig& c,
   const double ffn_h = c.block().ffn_hidden;
   const bool swiglu = c.activation == models::Activation::kSwiGLU;
 
-  double step = 2 * d * H * dh + 4 * d * Hkv * dh + 2 * H * dh * d;  // q, k, v, o
-  step += 4 * T * H * dh;                                           // scores + mix over all T
+  double step = models::sequence_attention_flops(d, H, Hkv, dh, T);
   step += (swiglu ? 6 : 4) * d * ffn_h;                             // (gate,) up, down
   if (c.act.enabled) step += 2 * d;                                 // halting unit
   const double head = 2 * d * V;
@@ -29,17 +28,12 @@ models::Cost universal_transformer_cost(const UniversalTransformerConfig& c,
   cost.flops_forward_per_token = R * step + head;
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;  // gradients through all R
 
-  const double per_step = 2 * d + H * dh + 2 * Hkv * dh + H * dh  // attention
+  const double per_step = models::sequence_attention_activations(d, H, Hkv, dh)  // attention
                           + 2 * d + (swiglu ? 3 : 2) * ffn_h      // FFN
                           + (c.act.enabled ? d + 1 : 0);          // ACT mix state, halting prob
-  const double P = static_cast<double>(cost.params.total);
-  const double tokens = static_cast<double>(w.batch) * T;
   const double saved = w.activation_checkpointing ? R * d + per_step : R * per_step;
-  cost.memory_activation_bytes = tokens * (saved + d) * w.activation_bytes +
-                                 tokens * V * 4.0 * 2;  // float32 logits and their gradient
-  cost.memory_train_bytes = P * (2 * w.param_bytes + w.optimizer_state_bytes) + cost.memory_activation_bytes;
   const double kv = R * 2 * Hkv * dh * T * w.batch;  // one sequence cache per step
-  cost.memory_inference_bytes = (P + kv) * w.activation_bytes;
+  models::set_memory(cost, w, saved, kv, static_cast<int64_t>(d), static_cast<int64_t>(V));
   return cost;
 }
 

@@ -38,4 +38,20 @@ struct Cost {
   double memory_inference_bytes = 0;  // weights (activation dtype) + KV and depth caches at seq_len
 };
 
+// The shared SequenceAttention block (models/blocks/sequence_attention.h), per token of a
+// sequence of seq_len: forward matmul FLOPs (q, k, v, o, then scores and mixing over every
+// query-key pair), and activation elements kept for backward (block input, normed input,
+// q, k, v, attention output).
+double sequence_attention_flops(double d_model, double heads, double kv_heads, double head_dim,
+                                double seq_len);
+double sequence_attention_activations(double d_model, double heads, double kv_heads,
+                                      double head_dim);
+
+// Fills the three memory fields (cost.params must be set) from what each family's formula
+// knows: `saved_per_token`, the activation elements kept for backward per token (the final
+// state and the float32 logits with their gradient are added here), and `cache_elements`, the
+// KV and depth-cache elements held while decoding a batch at seq_len.
+void set_memory(Cost& cost, const Workload& workload, double saved_per_token, double cache_elements,
+                int64_t d_model, int64_t vocab_size);
+
 }  // namespace dreamer::models

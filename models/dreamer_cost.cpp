@@ -43,8 +43,7 @@ DreamerShapes shapes_of(const DreamerConfig& c) {
 
 // Forward matmul FLOPs per token of depth r (1-based) in a sequence of T tokens.
 double depth_flops(const DreamerShapes& s, double r, double T) {
-  double f = 2 * s.d * s.H * s.dh + 4 * s.d * s.Hkv * s.dh + 2 * s.H * s.dh * s.d;  // q, k, v, o
-  f += 4 * T * s.H * s.dh;                                                         // scores + mix
+  double f = sequence_attention_flops(s.d, s.H, s.Hkv, s.dh, T);
   if (s.da && s.joint) {
     f += 4 * (r - 1) * s.H * s.dh;  // the same token's earlier depths in the joint softmax
   } else if (s.da) {
@@ -64,7 +63,7 @@ double depth_flops(const DreamerShapes& s, double r, double T) {
 // Activation elements kept for backward, per token and depth (fused attention assumed: the
 // T x T probabilities are not stored, as with SDPA's flash kernels).
 double depth_activations(const DreamerShapes& s, double r) {
-  double a = 2 * s.d + s.H * s.dh + 2 * s.Hkv * s.dh + s.H * s.dh;  // SA: h, x, q, k, v, out
+  double a = sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);
   if (s.da && !s.joint) a += 2 * s.d + 4 * s.I + (r + 1) * s.Hd;  // h, x, q, k, v, out, weights
   if (s.ea)
     a += 2 * s.d + s.dk + s.E + s.k * (2 * s.d + (s.swiglu_experts ? 3 : 2) * s.de);
@@ -104,21 +103,16 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   cost.flops_forward_per_token = depth0 + all_depths + head;
   cost.flops_train_per_token = cost.flops_forward_per_token + 2 * (grad_depths + head + (grad_steps == R ? depth0 : 0));
 
-  const double P = static_cast<double>(cost.params.total);
-  const double tokens = static_cast<double>(w.batch) * T;
   const double per_token_saved =
       w.activation_checkpointing
           ? grad_steps * s.d + depth_activations(s, R)  // layer inputs + one layer recomputed
           : sum_depths(R - grad_steps + 1, R, [&](double r) { return depth_activations(s, r); });
-  cost.memory_activation_bytes = tokens * (per_token_saved + s.d) * w.activation_bytes +
-                                 tokens * s.V * 4.0 * 2;  // float32 logits and their gradient
-  cost.memory_train_bytes = P * (2 * w.param_bytes + w.optimizer_state_bytes) + cost.memory_activation_bytes;
 
   const double kv = R * 2 * s.Hkv * s.dh * T * w.batch;  // sequence KV cache of every depth
   double depth_cache = 0;
   if (s.da && !s.joint)
     depth_cache = (R + 1) * 2 * s.I * w.batch * (s.all_tokens ? T : 1.0);  // same_token: in flight only
-  cost.memory_inference_bytes = P * w.activation_bytes + (kv + depth_cache) * w.activation_bytes;
+  set_memory(cost, w, per_token_saved, kv + depth_cache, c.d_model, c.vocab_size);
   return cost;
 }
 
