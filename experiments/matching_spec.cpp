@@ -1,5 +1,7 @@
 #include "experiments/matching_spec.h"
 
+#include <optional>
+
 #include "util/errors.h"
 #include "util/json_reader.h"
 
@@ -28,11 +30,12 @@ models::Workload parse_workload(JsonReader r) {
 matching::FreeVariable parse_free(const nlohmann::json& j, const std::string& path,
                                   const models::FamilyInfo& family) {
   matching::FreeVariable v;
+  std::optional<JsonReader> r;  // the object form's reader, kept so bounds override defaults
   if (j.is_string()) {
     v.name = j.get<std::string>();
   } else {
-    JsonReader r(j, path);
-    r.get("name", v.name);
+    r.emplace(j, path);
+    r->get("name", v.name);
     if (v.name.empty()) throw InputError(path + ".name", "required");
   }
   bool declared = false;
@@ -43,14 +46,11 @@ matching::FreeVariable parse_free(const nlohmann::json& j, const std::string& pa
       v.multiple_of = f.multiple_of;
       declared = true;
     }
-  if (!j.is_string()) {
-    JsonReader r(j, path);
-    std::string name;
-    r.get("name", name);
-    r.get("min", v.min);
-    r.get("max", v.max);
-    r.get("multiple_of", v.multiple_of);
-    r.finish();
+  if (r) {
+    r->get("min", v.min);
+    r->get("max", v.max);
+    r->get("multiple_of", v.multiple_of);
+    r->finish();
   } else if (!declared) {
     std::string names;
     for (const auto& f : family.free_hyperparameters) names += (names.empty() ? "" : ", ") + f.name;
