@@ -27,6 +27,43 @@ const std::vector<std::string>& migrations() {
         site TEXT NOT NULL, depth INTEGER NOT NULL, metric TEXT NOT NULL, value REAL,
         PRIMARY KEY (run_id, checkpoint, task, recurrences, site, depth, metric));
       )sql",
+      // 2: experiments and their training runs. A run is one (experiment, arm, seed); its id is
+      // "<experiment>/<arm>/seed<seed>", the run_id of its eval rows, whose `checkpoint` is the
+      // name in `checkpoints` (so accuracy joins to tokens trained). Re-running an experiment
+      // upserts these rows; a fresh (not resumed) run first deletes its old train_metrics.
+      R"sql(
+      CREATE TABLE experiments(
+        name TEXT PRIMARY KEY, file TEXT NOT NULL, spec_json TEXT NOT NULL,
+        reference_arm TEXT,  -- the arm that tokens-to-accuracy ratios compare against; NULL: none
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE experiment_tasks(
+        experiment TEXT NOT NULL, task TEXT NOT NULL,
+        metric TEXT NOT NULL,  -- the eval_results metric the report shows for this task
+        higher_is_better INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (experiment, task));
+      CREATE TABLE runs(
+        run_id TEXT PRIMARY KEY, experiment TEXT NOT NULL, arm TEXT NOT NULL, seed INTEGER NOT NULL,
+        family TEXT NOT NULL,
+        config_json TEXT NOT NULL,  -- the resolved (matched) ModelConfig
+        train_json TEXT NOT NULL,   -- the resolved training settings
+        params REAL, active_params REAL, flops_per_token REAL, train_flops_per_token REAL,
+        memory_bytes REAL,          -- predicted training peak (models/cost.h)
+        default_depth INTEGER NOT NULL,  -- recurrences the main table reads (1: not recurrent)
+        code_version TEXT, device TEXT,
+        status TEXT NOT NULL,       -- planned, running, finished, failed
+        tokens_trained INTEGER NOT NULL DEFAULT 0, steps_trained INTEGER NOT NULL DEFAULT 0,
+        wall_seconds REAL, started_at TEXT, finished_at TEXT);
+      CREATE INDEX runs_by_experiment ON runs(experiment, arm, seed);
+      CREATE TABLE train_metrics(
+        run_id TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
+        loss REAL NOT NULL, aux_loss REAL, lr REAL, grad_norm REAL, tokens_per_s REAL,
+        memory_bytes REAL, mfu REAL, elapsed_s REAL,
+        PRIMARY KEY (run_id, step));
+      CREATE TABLE checkpoints(
+        run_id TEXT NOT NULL, name TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
+        path TEXT NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, name));
+      )sql",
   };
   return kMigrations;
 }

@@ -4,6 +4,7 @@
 # (set TORCH_CMAKE to its share/cmake). Header-only and small libraries come from the
 # Debian packages fetched by scripts/gpu-deps.sh into .gpu-deps/ (unpacked with dpkg -x).
 #   scripts/gpu-build.sh [--test] [--bench]
+# DREAMER_SHARED_DATA_DIR: where the benchmark files are when ../shared/data is not beside the tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-gpu}
@@ -16,7 +17,8 @@ fi
 TORCH_CMAKE=${TORCH_CMAKE:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')}
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/lib/x86_64-linux-gnu/cmake;$PREFIX/usr/share/cmake"
+  -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/lib/x86_64-linux-gnu/cmake;$PREFIX/usr/share/cmake" \
+  ${DREAMER_SHARED_DATA_DIR:+-DDREAMER_SHARED_DATA_DIR="$DREAMER_SHARED_DATA_DIR"}
 LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}" \
   cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 
