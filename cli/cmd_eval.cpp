@@ -38,19 +38,6 @@ std::vector<int64_t> parse_depths(const std::string& text) {
   return depths;
 }
 
-// Where task names are looked up: --tasks-dir, $DREAMER_TASKS_DIR, ./eval/tasks, and the
-// source tree this binary was built from.
-std::vector<std::string> task_dirs(const std::string& flag) {
-  std::vector<std::string> dirs;
-  if (!flag.empty()) dirs.push_back(flag);
-  if (const char* env = std::getenv("DREAMER_TASKS_DIR"); env && *env) dirs.push_back(env);
-  dirs.push_back("eval/tasks");
-#ifdef DREAMER_SOURCE_DIR
-  dirs.push_back(std::string(DREAMER_SOURCE_DIR) + "/eval/tasks");
-#endif
-  return dirs;
-}
-
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
@@ -78,7 +65,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_flag("--quiet", quiet, "print nothing but errors");
   cmd->callback([] {
     const auto depth_list = parse_depths(depths);
-    const auto spec = eval::load_task(task, task_dirs(tasks_dir));
+    const auto spec = eval::load_task(task, eval::task_search_dirs(tasks_dir));
     const auto root = data_dir.empty() ? eval::default_data_root() : data_dir;
     const auto data = eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), limit);
     auto ck = train::load_checkpoint(checkpoint);

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "experiments/matching_spec.h"
+#include "experiments/experiment_spec.h"
 
 namespace dreamer::cli {
 
@@ -34,7 +34,7 @@ void add_match_command(CLI::App& app) {
   cmd->add_option("experiment", file, "experiment JSON file")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--json", as_json, "machine-readable output");
   cmd->callback([] {
-    auto spec = experiments::read_matching_spec(file);
+    auto spec = experiments::read_experiment(file).matching;  // any experiment file, includes and grids too
     auto results = experiments::match_all(spec, file);
     bool all_met = true;
     nlohmann::json rows = nlohmann::json::array();

@@ -80,7 +80,8 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& json, const std::string& path
   TaskSpec spec;
   if (!reader.has("task")) throw InputError(reader.path_of("task"), "missing (the task's name)");
   reader.get("task", spec.task);
-  const TaskEntry& entry = find_task(spec.task, reader.path_of("task"));
+  const std::string task_path = reader.path_of("task");  // outlives the call (g++ 13 warns otherwise)
+  const TaskEntry& entry = find_task(spec.task, task_path);
   read_range(reader, "steps", spec.min_steps, spec.max_steps);
   read_range(reader, "ood_steps", spec.ood_min_steps, spec.ood_max_steps);
   reader.get_enum("split", spec.split, kSplits);
@@ -117,7 +118,8 @@ nlohmann::json TaskSpec::to_json() const {
 }
 
 SyntheticTask::SyntheticTask(TaskSpec spec, const std::string& path) : spec_(std::move(spec)) {
-  const TaskEntry& entry = find_task(spec_.task, path + ".task");
+  const std::string task_path = path + ".task";
+  const TaskEntry& entry = find_task(spec_.task, task_path);
   const nlohmann::json knobs = spec_.params;
   generate_ = [generate = entry.generate, knobs](std::mt19937_64& rng, int steps) {
     return generate(rng, steps, knobs);

@@ -45,4 +45,9 @@ models::RoutingTrace select_tokens(const models::RoutingTrace& trace, const torc
   return out;
 }
 
+torch::Device model_device(const models::LanguageModel& model) {
+  const auto params = model.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
+}
+
 }  // namespace dreamer::eval

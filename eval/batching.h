@@ -21,6 +21,10 @@ struct ScoringOptions {
   int64_t vocab_size = 0;   // if set, token ids at or above it are an input error, not a crash
 };
 
+// The device the model's parameters live on (token batches are moved there; results come back
+// to the CPU for reading).
+torch::Device model_device(const models::LanguageModel& model);
+
 // Indices grouped by equal length, in chunks of at most batch_size, longest first.
 std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths,
                                                  int64_t batch_size);

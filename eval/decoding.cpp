@@ -29,20 +29,22 @@ std::vector<std::string> greedy_generate(models::LanguageModel& model,
   options.recurrences = scoring.recurrences;
   options.record_trace = static_cast<bool>(scoring.on_trace);
 
+  const torch::Device device = model_device(model);
   std::vector<std::string> outputs(prompts.size());
   for (const auto& batch : group_by_length(lengths, scoring.batch_size)) {
     const int64_t b = static_cast<int64_t>(batch.size());
     std::vector<const std::vector<int64_t>*> rows;
     for (size_t i : batch) rows.push_back(&encoded[i]);
     models::InferenceState state;
-    auto out = model.forward(stack_rows(rows, scoring.vocab_size), &state, options);
+    auto out = model.forward(stack_rows(rows, scoring.vocab_size).to(device), &state, options);
     if (scoring.on_trace) scoring.on_trace(out.trace);
     std::vector<std::vector<int64_t>> generated(b);
     std::vector<bool> done(b, false);
     int64_t active = b;
     for (int64_t step = 0; step < generation.max_new_tokens && active > 0; ++step) {
       auto next = out.logits.select(1, out.logits.size(1) - 1).argmax(-1);  // [b]
-      auto next_acc = next.accessor<int64_t, 1>();
+      const auto next_cpu = next.cpu();
+      auto next_acc = next_cpu.accessor<int64_t, 1>();
       for (int64_t j = 0; j < b; ++j) {
         if (done[j]) continue;
         const int64_t id = next_acc[j];
@@ -60,7 +62,7 @@ std::vector<std::string> greedy_generate(models::LanguageModel& model,
       // and left out of the routing statistics.
       out = model.forward(next.unsqueeze(1), &state, options);
       if (scoring.on_trace) {
-        auto keep = torch::tensor(std::vector<int64_t>(done.begin(), done.end())).eq(0);
+        auto keep = torch::tensor(std::vector<int64_t>(done.begin(), done.end())).eq(0).to(device);
         scoring.on_trace(select_tokens(out.trace, keep));
       }
     }

@@ -74,7 +74,7 @@ void DiversityAccumulator::add_site(Site& site, std::vector<const models::Routin
   std::vector<torch::Tensor> masks;  // per record: [N, E] bool, the selection sets
   bool aligned = true;               // every depth saw the same tokens (per-token metrics)
   for (const auto* r : records) {
-    auto ids = r->expert_ids.to(torch::kLong).contiguous();
+    auto ids = r->expert_ids.to(torch::kCPU, torch::kLong).contiguous();
     const int64_t n = ids.size(0);
     auto& counts = site.counts[r->depth];
     counts.resize(E, 0);

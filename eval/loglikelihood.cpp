@@ -26,9 +26,9 @@ std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model,
   for (const auto& batch : group_by_length(lengths, options.batch_size)) {
     std::vector<const std::vector<int64_t>*> rows;
     for (size_t i : batch) rows.push_back(&inputs[i]);
-    auto out = model.forward(stack_rows(rows, options.vocab_size), nullptr, forward);
+    auto out = model.forward(stack_rows(rows, options.vocab_size).to(model_device(model)), nullptr, forward);
     if (options.on_trace) options.on_trace(out.trace);
-    auto logprobs = torch::log_softmax(out.logits.to(torch::kFloat64), -1);  // [b, T, V]
+    auto logprobs = torch::log_softmax(out.logits.to(torch::kCPU, torch::kFloat64), -1);  // [b, T, V]
     const int64_t t = logprobs.size(1);
     for (size_t j = 0; j < batch.size(); ++j) {
       const auto& cont = requests[batch[j]].continuation;

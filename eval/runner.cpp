@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "eval/batching.h"
 #include "eval/decoding.h"
 #include "eval/loglikelihood.h"
 #include "eval/metrics.h"
@@ -142,7 +143,8 @@ std::pair<int64_t, int64_t> probe(models::LanguageModel& model, int64_t recurren
   torch::NoGradGuard no_grad;
   models::ForwardOptions options;
   options.recurrences = recurrences;
-  const auto out = model.forward(torch::zeros({1, 1}, torch::kLong), nullptr, options);
+  const auto out = model.forward(torch::zeros({1, 1}, torch::TensorOptions(torch::kLong).device(model_device(model))),
+                                 nullptr, options);
   return {out.recurrences, out.logits.size(-1)};
 }
 

@@ -1,5 +1,7 @@
 #include "eval/task_spec.h"
 
+#include <cstdlib>
+
 #include <filesystem>
 
 #include "eval/regex.h"
@@ -190,6 +192,17 @@ TaskSpec load_task(const std::string& name_or_path, const std::vector<std::strin
                                      name_or_path + ".json in: " + looked + ")");
   }
   return TaskSpec::from_json(read_json_file(file), file + ":$");
+}
+
+std::vector<std::string> task_search_dirs(const std::string& extra) {
+  std::vector<std::string> dirs;
+  if (!extra.empty()) dirs.push_back(extra);
+  if (const char* env = std::getenv("DREAMER_TASKS_DIR"); env && *env) dirs.push_back(env);
+  dirs.push_back("eval/tasks");
+#ifdef DREAMER_SOURCE_DIR
+  dirs.push_back(std::string(DREAMER_SOURCE_DIR) + "/eval/tasks");
+#endif
+  return dirs;
 }
 
 }  // namespace dreamer::eval

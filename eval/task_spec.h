@@ -77,6 +77,10 @@ struct TaskSpec {
   nlohmann::json to_json() const;  // stored with every result
 };
 
+// Where task names are looked up: `extra` (if set), $DREAMER_TASKS_DIR, ./eval/tasks, and the
+// source tree this program was built from.
+std::vector<std::string> task_search_dirs(const std::string& extra = "");
+
 // Finds a task by name (NAME.json in each of `search_dirs`, first hit) or by file path.
 // Throws InputError listing the places it looked.
 TaskSpec load_task(const std::string& name_or_path, const std::vector<std::string>& search_dirs);

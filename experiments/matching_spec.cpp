@@ -67,9 +67,9 @@ matching::FreeVariable parse_free(const nlohmann::json& j, const std::string& pa
 
 }  // namespace
 
-MatchingSpec parse_matching_spec(const nlohmann::json& root, const std::string& file) {
+MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
+                                 const std::vector<std::string>& extra_arm_keys) {
   MatchingSpec spec;
-  JsonReader r(root, file + ":$");
   r.get("name", spec.name);
   spec.workload = parse_workload(r.child("workload"));
 
@@ -106,6 +106,7 @@ MatchingSpec parse_matching_spec(const nlohmann::json& root, const std::string& 
   for (size_t i = 0; i < root["arms"].size(); ++i) {
     const std::string path = r.path_of("arms") + "[" + std::to_string(i) + "]";
     const auto& a = root["arms"][i];
+    if (!a.is_object()) throw InputError(path, "expected an object (an arm)");
     JsonReader ar(a, path);
     matching::Arm arm;
     ar.get("name", arm.name);
@@ -137,9 +138,16 @@ MatchingSpec parse_matching_spec(const nlohmann::json& root, const std::string& 
     ar.mark("match");
     ar.get("tolerance", arm.tolerance);
     if (arm.tolerance < 0) throw InputError(path + ".tolerance", "must be >= 0");
+    for (const auto& key : extra_arm_keys) ar.mark(key);
     ar.finish();
     spec.arms.push_back(std::move(arm));
   }
+  return spec;
+}
+
+MatchingSpec parse_matching_spec(const nlohmann::json& root, const std::string& file) {
+  JsonReader r(root, file + ":$");
+  auto spec = parse_matching_part(r, root, {});
   r.finish();
   return spec;
 }

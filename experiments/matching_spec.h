@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "matching/solver.h"
+#include "util/json_reader.h"
 
 namespace dreamer::experiments {
 
@@ -26,6 +27,10 @@ struct MatchingSpec {
 
 // Strict: unknown keys are InputErrors naming the JSON path inside `file`.
 MatchingSpec parse_matching_spec(const nlohmann::json& root, const std::string& file);
+// The matching keys of a larger document (an experiment): reads name, workload, reference and
+// arms through `r` (which the caller finishes); `extra_arm_keys` are arm keys read elsewhere.
+MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
+                                 const std::vector<std::string>& extra_arm_keys);
 MatchingSpec read_matching_spec(const std::string& file);
 
 struct MatchedArm {

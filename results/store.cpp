@@ -149,4 +149,100 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
   tx.commit();
 }
 
+namespace {
+constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+}
+
+void ResultStore::write_experiment(const std::string& name, const std::string& file, const std::string& spec_json,
+                                   const std::string& reference_arm, const std::vector<ExperimentTask>& tasks) {
+  Transaction tx(db_);
+  Statement(db_, std::string(R"sql(
+      INSERT INTO experiments(name, file, spec_json, reference_arm, created_at, updated_at)
+      VALUES (?1, ?2, ?3, NULLIF(?4, ''), )sql") + kNow + ", " + kNow + R"sql()
+      ON CONFLICT(name) DO UPDATE SET file = excluded.file, spec_json = excluded.spec_json,
+        reference_arm = excluded.reference_arm, updated_at = excluded.updated_at)sql")
+      .bind_all(name, file, spec_json, reference_arm)
+      .run();
+  Statement(db_, "DELETE FROM experiment_tasks WHERE experiment = ?1").bind(1, name).run();
+  Statement insert(db_, "INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better) VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& t : tasks) insert.bind_all(name, t.task, t.metric, int64_t{t.higher_is_better}).run();
+  tx.commit();
+}
+
+void ResultStore::write_run(const RunRecord& run) {
+  Transaction tx(db_);
+  Statement(db_, R"sql(
+      INSERT INTO runs(run_id, experiment, arm, seed, family, config_json, train_json, params, active_params,
+                       flops_per_token, train_flops_per_token, memory_bytes, default_depth, code_version,
+                       device, status)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+      ON CONFLICT(run_id) DO UPDATE SET experiment = excluded.experiment, arm = excluded.arm,
+        seed = excluded.seed, family = excluded.family, config_json = excluded.config_json,
+        train_json = excluded.train_json, params = excluded.params, active_params = excluded.active_params,
+        flops_per_token = excluded.flops_per_token, train_flops_per_token = excluded.train_flops_per_token,
+        memory_bytes = excluded.memory_bytes, default_depth = excluded.default_depth,
+        code_version = excluded.code_version, device = excluded.device, status = excluded.status)sql")
+      .bind_all(run.run_id, run.experiment, run.arm, run.seed, run.family, run.config_json, run.train_json,
+                run.params, run.active_params, run.flops_per_token, run.train_flops_per_token, run.memory_bytes,
+                run.default_depth, run.code_version, run.device, run.status)
+      .run();
+  tx.commit();
+}
+
+void ResultStore::truncate_run(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint) {
+  Transaction tx(db_);
+  Statement(db_, "DELETE FROM train_metrics WHERE run_id = ?1 AND step > ?2").bind_all(run_id, keep_step).run();
+  Statement(db_, "DELETE FROM checkpoints WHERE run_id = ?1 AND step > ?2").bind_all(run_id, keep_step).run();
+  // Checkpoint names sort by step ("step-000120"); "" keeps none.
+  for (const char* table : {"eval_results", "eval_samples", "expert_counts", "expert_metrics"})
+    Statement(db_, std::string("DELETE FROM ") + table + " WHERE run_id = ?1 AND checkpoint > ?2")
+        .bind_all(run_id, keep_checkpoint)
+        .run();
+  tx.commit();
+}
+
+void ResultStore::write_train_metrics(const std::string& run_id, const std::vector<TrainMetricRow>& rows) {
+  Transaction tx(db_);
+  Statement insert(db_, R"sql(
+      INSERT INTO train_metrics(run_id, step, tokens, loss, aux_loss, lr, grad_norm, tokens_per_s, memory_bytes,
+                                mfu, elapsed_s)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+      ON CONFLICT(run_id, step) DO UPDATE SET tokens = excluded.tokens, loss = excluded.loss,
+        aux_loss = excluded.aux_loss, lr = excluded.lr, grad_norm = excluded.grad_norm,
+        tokens_per_s = excluded.tokens_per_s, memory_bytes = excluded.memory_bytes, mfu = excluded.mfu,
+        elapsed_s = excluded.elapsed_s)sql");
+  for (const auto& m : rows)
+    insert.bind_all(run_id, m.step, m.tokens, m.loss, m.aux_loss, m.lr, m.grad_norm, m.tokens_per_s, m.memory_bytes,
+                    m.mfu, m.elapsed_s)
+        .run();
+  tx.commit();
+}
+
+void ResultStore::write_checkpoint(const std::string& run_id, const std::string& name, int64_t step, int64_t tokens,
+                                   const std::string& path) {
+  Transaction tx(db_);
+  Statement(db_, std::string(R"sql(
+      INSERT INTO checkpoints(run_id, name, step, tokens, path, created_at) VALUES (?1, ?2, ?3, ?4, ?5, )sql") +
+                     kNow + R"sql()
+      ON CONFLICT(run_id, name) DO UPDATE SET step = excluded.step, tokens = excluded.tokens, path = excluded.path,
+        created_at = excluded.created_at)sql")
+      .bind_all(run_id, name, step, tokens, path)
+      .run();
+  tx.commit();
+}
+
+void ResultStore::set_run_progress(const std::string& run_id, const std::string& status, int64_t steps,
+                                   int64_t tokens, std::optional<double> wall_seconds) {
+  Transaction tx(db_);
+  Statement(db_, std::string(R"sql(
+      UPDATE runs SET status = ?2, steps_trained = ?3, tokens_trained = ?4,
+        wall_seconds = COALESCE(?5, wall_seconds),
+        started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN )sql") + kNow + R"sql( ELSE started_at END,
+        finished_at = CASE WHEN ?2 = 'finished' THEN )sql" + kNow + R"sql( ELSE NULL END
+      WHERE run_id = ?1)sql")
+      .bind_all(run_id, status, steps, tokens, wall_seconds)
+      .run();
+  tx.commit();
+}
+
 }  // namespace dreamer::results

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 namespace dreamer::testing {
 
@@ -20,19 +21,27 @@ CommandResult run_cli(const std::string& args) {
   return result;
 }
 
+namespace {
+// Directories made by temp_dir(), removed when this static is destroyed at exit. (An atexit
+// handler here crashed at exit on LibTorch 2.11/CUDA builds after every test had passed.)
+struct TempDirs {
+  std::vector<std::string> dirs;
+  ~TempDirs() {
+    std::error_code ignored;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ignored);
+  }
+};
+TempDirs& temp_dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+}  // namespace
+
 std::string temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "dreamer_test_XXXXXX").string();
   char* made = mkdtemp(pattern.data());
   if (!made) throw std::runtime_error("mkdtemp failed");
-  static std::vector<std::string> to_remove;
-  static const bool registered = [] {
-    std::atexit([] {
-      for (const auto& d : to_remove) std::filesystem::remove_all(d);
-    });
-    return true;
-  }();
-  (void)registered;
-  to_remove.push_back(made);
+  temp_dirs().dirs.push_back(made);
   return made;
 }
 

@@ -1,0 +1,38 @@
+// dreamer run EXPERIMENT.json: train and evaluate every run of an experiment, storing metrics,
+// checkpoints and scores in the results database (then `dreamer report` shows them).
+#include <iostream>
+
+#include "cli/commands.h"
+#include "experiments/runner.h"
+
+namespace dreamer::cli {
+
+void add_run_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "train and evaluate an experiment's runs into a results database");
+  static std::string file, tasks_dir, data_dir;
+  static experiments::RunnerOptions options;
+  static int64_t max_steps = 0;
+  static bool quiet = false;
+  cmd->add_option("experiment", file, "experiment JSON file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--db", options.db, "SQLite results file")->capture_default_str();
+  cmd->add_option("--out", options.out_dir, "directory for checkpoints")->capture_default_str();
+  cmd->add_flag("--resume", options.resume,
+                "continue each run from its newest checkpoint; skip runs that finished");
+  cmd->add_option("--arm", options.arms, "run only this arm (repeatable)");
+  cmd->add_option("--max-steps", max_steps, "stop each run after this many optimizer steps (continue later with --resume)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--data-dir", data_dir, "data root for benchmark tasks (default: $DREAMER_DATA_DIR or ../shared/data)");
+  cmd->add_option("--tasks-dir", tasks_dir, "extra directory to look for task files in");
+  cmd->add_flag("--no-progress", quiet, "no progress bar or per-step lines");
+  cmd->callback([] {
+    const auto spec = experiments::read_experiment(file);
+    const auto plan = experiments::plan_experiment(spec, eval::task_search_dirs(tasks_dir));
+    options.data_root = data_dir;
+    options.progress = !quiet;
+    if (max_steps > 0) options.stop_after_step = max_steps;
+    experiments::run_experiment(plan, options);
+    std::cout << "results in " << options.db << " (dreamer report " << options.db << " --out DIR)\n";
+  });
+}
+
+}  // namespace dreamer::cli

@@ -1,0 +1,65 @@
+#pragma once
+// From an experiment spec to results: plan (match every arm, expand seeds, size the training
+// and eval schedule, estimate compute), then run (train each run, evaluate at its checkpoints,
+// store everything in the results database).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eval/task_spec.h"
+#include "experiments/experiment_spec.h"
+#include "matching/solver.h"
+
+namespace dreamer::experiments {
+
+struct PlannedTask {
+  eval::TaskSpec spec;
+  std::string metric;  // the report's score for this task
+  bool higher_is_better = true;
+  int64_t limit = 0;
+};
+
+struct PlannedRun {
+  std::string run_id, arm;
+  int64_t seed = 0;
+  matching::Match match;  // the sized config and its cost
+  train::TrainSettings train;
+  int64_t tokens_per_step = 0, total_steps = 0;
+  std::vector<int64_t> eval_steps;
+  bool recurrent = false;
+  int64_t default_depth = 1;  // recurrences at evaluation when none are asked for
+  std::vector<int64_t> eval_depths;  // empty for non-recurrent arms
+  double train_flops = 0;            // flops_train_per_token * tokens
+};
+
+struct ExperimentPlan {
+  ExperimentSpec spec;
+  std::vector<PlannedRun> runs;
+  std::vector<PlannedTask> tasks;
+};
+
+// Matches every arm (an arm outside its tolerance is an InputError naming it), builds each model
+// once to read its default depth and check its vocabulary against the tokenizer.
+ExperimentPlan plan_experiment(const ExperimentSpec& spec, const std::vector<std::string>& task_dirs);
+
+// Tokens per second of a few training steps of the run's model on `device` (after one warm-up).
+double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun& run, const std::string& device,
+                                   int steps = 2);
+
+struct RunnerOptions {
+  std::string db = "results.db";
+  std::string out_dir = "runs";     // checkpoints: out_dir/<experiment>/<arm>/seed<k>/step-NNNNNN
+  bool resume = false;              // continue from each run's newest checkpoint; skip finished runs
+  std::vector<std::string> arms;    // only these arms (empty: all)
+  std::string data_root;            // for benchmark task files (default: eval::default_data_root())
+  bool progress = true;
+  std::optional<int64_t> stop_after_step;  // tests: stop each run early, as a kill would
+  bool keep_checkpoints = true;     // false: delete checkpoint directories once evaluated (not the last)
+};
+
+// Trains and evaluates every (selected) run; results go to options.db as they happen.
+void run_experiment(const ExperimentPlan& plan, const RunnerOptions& options);
+
+std::string run_directory(const RunnerOptions& options, const PlannedRun& run, const std::string& experiment);
+
+}  // namespace dreamer::experiments

@@ -1,0 +1,273 @@
+#include "train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "util/device.h"
+#include "util/errors.h"
+#include "util/json_reader.h"
+
+namespace dreamer::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kStateFile = "trainer_state.json";
+
+// AdamW with two groups: weight decay for matrices, none for tensors of fewer than two
+// dimensions (gains, biases, offsets) or whose name contains a `no_decay` string.
+std::unique_ptr<torch::optim::AdamW> make_optimizer(models::LanguageModel& model,
+                                                    const OptimizerSettings& o) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& p : model.named_parameters()) {
+    bool exempt = p.value().dim() < 2;
+    for (const auto& pattern : o.no_decay) exempt = exempt || p.key().find(pattern) != std::string::npos;
+    (exempt ? no_decay : decay).push_back(p.value());
+  }
+  auto options = [&](double wd) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(wd));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, options(o.weight_decay));
+  groups.emplace_back(no_decay, options(0.0));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups),
+                                               torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
+}
+
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+torch::Tensor cpu_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_cpu_rng_state(const torch::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+void write_text(const fs::path& file, const std::string& text) {
+  std::ofstream out(file);
+  out << text;
+  if (!out) throw std::runtime_error(file.string() + ": cannot write");
+}
+
+}  // namespace
+
+std::string checkpoint_name(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
+  return name;
+}
+
+std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
+  if (!fs::is_directory(run_dir)) return std::nullopt;
+  std::optional<std::string> best;
+  std::string best_name;
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    const std::string name = entry.path().filename().string();
+    // Only renamed (complete) checkpoints: a ".partial" directory is an interrupted write.
+    if (!entry.is_directory() || name.rfind("step-", 0) != 0 || name.find('.') != std::string::npos) continue;
+    if (!fs::exists(entry.path() / kStateFile)) continue;
+    if (!best || name > best_name) best = entry.path().string(), best_name = name;
+  }
+  return best;
+}
+
+struct Trainer::Impl {
+  data::PackedStream stream;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+};
+
+Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
+                 data::PackedStream stream, TrainSettings settings, TrainerOptions options)
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), settings_(std::move(settings)),
+      options_(std::move(options)), device_(resolve_device(settings_.device, "train.device")),
+      impl_(new Impl{std::move(stream), nullptr}) {
+  require(options_.micro_batch >= 1, "workload.batch", "must be >= 1");
+  tokens_per_step_ = options_.micro_batch * impl_->stream.seq_len() * settings_.grad_accumulation;
+  total_steps_ = std::max<int64_t>(1, settings_.tokens / tokens_per_step_);
+  model_->to(device_);
+  impl_->optimizer = make_optimizer(*model_, settings_.optimizer);
+}
+
+Trainer::~Trainer() = default;
+
+CheckpointInfo Trainer::write_checkpoint() {
+  CheckpointInfo info{checkpoint_name(step_), "", step_, step_ * tokens_per_step_};
+  const fs::path final_dir = fs::path(options_.run_dir) / info.name;
+  const fs::path partial = fs::path(options_.run_dir) / (info.name + ".partial");
+  fs::remove_all(partial);
+  save_checkpoint(partial.string(), *model_, *tokenizer_);
+  {
+    torch::serialize::OutputArchive archive;
+    impl_->optimizer->save(archive);
+    archive.save_to((partial / "optimizer.pt").string());
+  }
+  {
+    torch::serialize::OutputArchive archive;
+    archive.write("cpu_rng_state", cpu_rng_state());
+    archive.save_to((partial / "rng.pt").string());
+  }
+  const nlohmann::json state = {{"step", step_},
+                                {"tokens", info.tokens},
+                                {"total_steps", total_steps_},
+                                {"tokens_per_step", tokens_per_step_},
+                                {"stream", impl_->stream.position().to_json()},
+                                {"settings", settings_.to_json()}};
+  write_text(partial / kStateFile, state.dump(2) + "\n");
+  // Atomic on one filesystem: a reader sees the old checkpoint or the whole new one.
+  fs::remove_all(final_dir);
+  fs::rename(partial, final_dir);
+  info.dir = final_dir.string();
+  return info;
+}
+
+void Trainer::resume_from(const std::string& dir) {
+  const std::string state_file = (fs::path(dir) / kStateFile).string();
+  require(fs::exists(state_file), dir, "not a trainer checkpoint (no " + std::string(kStateFile) + ")");
+  const auto state = read_json_file(state_file);
+  JsonReader r(state, state_file + ":$");
+  int64_t step = 0, tokens = 0, total = 0, per_step = 0;
+  r.get("step", step);
+  r.get("tokens", tokens);
+  r.get("total_steps", total);
+  r.get("tokens_per_step", per_step);
+  const auto* stream = r.raw("stream");
+  r.mark("settings");
+  r.finish();
+  require(per_step == tokens_per_step_ && total == total_steps_, state_file,
+          "was written with " + std::to_string(total) + " steps of " + std::to_string(per_step) +
+              " tokens; this run has " + std::to_string(total_steps_) + " of " + std::to_string(tokens_per_step_) +
+              " (the experiment changed: start it afresh instead of resuming)");
+  require(stream != nullptr, state_file, "has no stream position");
+
+  auto ck = load_checkpoint(dir);  // rebuilds and checks every tensor's shape
+  {
+    torch::NoGradGuard no_grad;
+    auto source = ck.model->named_parameters();
+    for (auto& p : model_->named_parameters()) p.value().copy_(source[p.key()]);
+    auto buffers = ck.model->named_buffers();
+    for (auto& b : model_->named_buffers()) b.value().copy_(buffers[b.key()]);
+  }
+  torch::serialize::InputArchive optimizer_archive;
+  optimizer_archive.load_from((fs::path(dir) / "optimizer.pt").string(), device_);
+  impl_->optimizer->load(optimizer_archive);
+  torch::serialize::InputArchive rng_archive;
+  rng_archive.load_from((fs::path(dir) / "rng.pt").string());
+  torch::Tensor rng;
+  rng_archive.read("cpu_rng_state", rng);
+  set_cpu_rng_state(rng);
+  impl_->stream.restore(data::StreamPosition::from_json(*stream, state_file + ":$.stream"));
+  step_ = step;
+}
+
+StepMetrics Trainer::run(const TrainerHooks& hooks) {
+  const int64_t end = std::min(total_steps_, options_.stop_after_step.value_or(total_steps_));
+  const bool bf16 = device_.is_cuda() && settings_.precision != Precision::kFloat32;
+  require(!(settings_.precision == Precision::kBfloat16 && !device_.is_cuda()), "train.precision",
+          "bf16 autocast needs a CUDA device (use fp32 or auto on the CPU)");
+  const double max_norm = settings_.grad_clip > 0 ? settings_.grad_clip : std::numeric_limits<double>::infinity();
+  const std::optional<double> peak =
+      settings_.peak_flops > 0 ? std::optional<double>(settings_.peak_flops) : peak_bf16_flops(device_);
+  auto params = model_->parameters();
+  std::set<int64_t> checkpoints = options_.checkpoint_steps;
+  checkpoints.insert(total_steps_);
+
+  Progress progress(options_.label, total_steps_, options_.progress);
+  model_->train();
+  reset_peak_memory(device_);
+  const int64_t first_step = step_;
+  double train_seconds = 0, window_seconds = 0;
+  int64_t window_steps = 0;
+  torch::Tensor window_ce = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  torch::Tensor window_aux = window_ce.clone();
+  StepMetrics last;
+  auto window_start = Clock::now();
+
+  while (step_ < end) {
+    const double lr = learning_rate(settings_.optimizer, settings_.schedule, step_, total_steps_);
+    set_learning_rate(*impl_->optimizer, lr);
+    impl_->optimizer->zero_grad();
+    for (int64_t micro = 0; micro < settings_.grad_accumulation; ++micro) {
+      const auto batch = impl_->stream.next_batch(options_.micro_batch);
+      const auto inputs = batch.inputs().to(device_), targets = batch.targets().to(device_);
+      torch::Tensor ce, aux;
+      {
+        CudaAutocast autocast(bf16);
+        auto out = model_->forward(inputs);
+        ce = torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
+                                       targets.reshape(-1));
+        aux = out.aux_loss.to(torch::kFloat32);
+      }
+      ((ce + aux) / static_cast<double>(settings_.grad_accumulation)).backward();
+      window_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
+      window_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
+    }
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+    impl_->optimizer->step();
+    model_->after_optimizer_step();
+    ++step_;
+    ++window_steps;
+
+    const bool log_now = step_ % settings_.log_every == 0 || step_ == end;
+    const bool checkpoint_now = checkpoints.count(step_) > 0;
+    if (log_now || checkpoint_now) {
+      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+      window_seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
+      train_seconds += window_seconds;
+      last.step = step_;
+      last.tokens = step_ * tokens_per_step_;
+      last.loss = window_ce.item<double>() / window_steps;
+      last.aux_loss = window_aux.item<double>() / window_steps;
+      last.lr = lr;
+      last.grad_norm = grad_norm;
+      last.tokens_per_s = window_steps * tokens_per_step_ / std::max(window_seconds, 1e-9);
+      last.memory_bytes = peak_memory_bytes(device_);
+      last.mfu.reset();
+      if (peak && options_.train_flops_per_token > 0)
+        last.mfu = last.tokens_per_s * options_.train_flops_per_token / *peak;
+      last.elapsed_s = train_seconds;
+      if (hooks.on_log) hooks.on_log(last);
+      std::ostringstream stats;
+      stats << "loss " << std::fixed << std::setprecision(4) << last.loss << " " << std::setprecision(0)
+            << last.tokens_per_s << " tok/s";
+      progress.update(step_, step_ - first_step, train_seconds, stats.str());
+      window_ce.zero_();
+      window_aux.zero_();
+      window_steps = 0;
+      if (checkpoint_now) {
+        const auto info = write_checkpoint();
+        if (hooks.on_checkpoint) {
+          progress.finish();
+          const auto rng = cpu_rng_state();  // evaluation must not change the training run
+          hooks.on_checkpoint(info);
+          set_cpu_rng_state(rng);
+          model_->train();
+        }
+      }
+      window_start = Clock::now();
+    }
+  }
+  progress.finish();
+  return last;
+}
+
+}  // namespace dreamer::train
