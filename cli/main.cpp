@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   dreamer::cli::add_demo_command(app);
   dreamer::cli::add_match_command(app);
   dreamer::cli::add_eval_command(app);
+  dreamer::cli::add_query_command(app);
+  dreamer::cli::add_report_command(app);
 
   try {
     app.parse(argc, argv);
