@@ -1,5 +1,6 @@
 // dreamer query DB QUERY [--format table|csv|json]: a named query (runs, evals, diversity, ...)
 // or any SQL, run read-only against a results database.
+#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -12,9 +13,10 @@ namespace dreamer::cli {
 namespace {
 
 void list_named_queries() {
+  size_t width = 0;
+  for (const auto& q : results::named_queries()) width = std::max(width, q.name.size());
   for (const auto& q : results::named_queries())
-    std::cout << q.name << std::string(q.name.size() < 12 ? 12 - q.name.size() : 1, ' ')
-              << q.description << "\n";
+    std::cout << q.name << std::string(width + 2 - q.name.size(), ' ') << q.description << "\n";
 }
 
 }  // namespace

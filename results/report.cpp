@@ -238,7 +238,8 @@ ExperimentReport build_experiment_report(const ExperimentAnalysis& a) {
   for (const auto& arm : a.arms) runs += arm.run_ids.size();
   r.summary = "Reference arm: " + (a.reference_arm ? *a.reference_arm : std::string("none")) +
               ". Tasks: " + (tasks.empty() ? std::string("none") : join(tasks, ", ")) +
-              ". Runs: " + std::to_string(runs) + " in " + std::to_string(a.arms.size()) + " arms.";
+              ". Runs: " + std::to_string(runs) + " in " + std::to_string(a.arms.size()) +
+              (a.arms.size() == 1 ? " arm." : " arms.");
   r.findings = findings(a);
   r.main = main_table(a);
   r.tokens_to_accuracy = tokens_table(a);

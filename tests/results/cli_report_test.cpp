@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "results/sqlite.h"
 #include "tests/results/report_fixture.h"
 #include "tests/test_util.h"
 
@@ -15,25 +16,27 @@ TEST(CliQuery, NamedQueryAsJsonAndReadOnlySql) {
   auto runs = run_cli("query " + db + " runs --format json");
   ASSERT_EQ(runs.exit_code, 0) << runs.output;
   const auto rows = nlohmann::json::parse(runs.output);
-  ASSERT_EQ(rows.size(), 6u);
+  ASSERT_EQ(rows.size(), 7u);
   EXPECT_EQ(rows[0]["run_id"], "exp/dense/seed0");
   EXPECT_EQ(rows[0]["params"], 1.2e6);
 
   auto csv =
       run_cli("query " + db + " \"SELECT arm, count(*) AS n FROM runs GROUP BY arm\" --format csv");
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
-  EXPECT_EQ(csv.output, "arm,n\r\ndense,2\r\ndreamer,2\r\nmoe,1\r\nsolo,1\r\n");
+  EXPECT_EQ(csv.output, "arm,n\r\ndense,2\r\ndreamer,2\r\nmoe,1\r\nsolo,1\r\nwaiting,1\r\n");
 
-  auto insert = run_cli("query " + db + " \"DELETE FROM runs\"");
-  EXPECT_NE(insert.exit_code, 0);
-  EXPECT_NE(insert.output.find("readonly"), std::string::npos) << insert.output;
-  EXPECT_EQ(run_cli("query " + db + " \"SELECT count(*) FROM runs\" --format csv").output,
-            "count(*)\r\n6\r\n");
+  auto remove = run_cli("query " + db + " \"DELETE FROM runs\"");
+  EXPECT_EQ(remove.exit_code, 1);
+  EXPECT_NE(remove.output.find("attempt to write a readonly database"), std::string::npos)
+      << remove.output;
+  results::Database check(db);
+  results::Statement count(check, "SELECT count(*) FROM runs");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.column_int(0), 7);
 
   auto list = run_cli("query --list");
   ASSERT_EQ(list.exit_code, 0) << list.output;
   EXPECT_NE(list.output.find("diversity"), std::string::npos);
-  EXPECT_NE(run_cli("query " + db).exit_code, 0);
 }
 
 TEST(CliReport, WritesTheReportAndFailsClearlyOnBadInput) {

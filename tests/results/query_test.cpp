@@ -101,7 +101,7 @@ TEST(Query, NamedQueriesJoinTokensAndRunSqlOtherwise) {
   EXPECT_EQ(evals.rows[0][0].text, "exp/dense/seed0");
   EXPECT_EQ(evals.rows[0][2].integer, 100);
   EXPECT_EQ(evals.rows[0][6].real, 0.08);
-  EXPECT_EQ(db.query(resolve_query("runs")).rows.size(), 6u);
+  EXPECT_EQ(db.query(resolve_query("runs")).rows.size(), 7u);
   const auto diversity = db.query(resolve_query("diversity"));
   ASSERT_FALSE(diversity.rows.empty());
   EXPECT_EQ(diversity.columns[2], "arm");
@@ -122,8 +122,8 @@ TEST(Query, WritesFailAndLeaveTheDatabaseUnchanged) {
   Statement count(check,
                   "SELECT (SELECT count(*) FROM experiment_tasks), (SELECT count(*) FROM runs)");
   ASSERT_TRUE(count.step());
-  EXPECT_EQ(count.column_int(0), 4);
-  EXPECT_EQ(count.column_int(1), 6);
+  EXPECT_EQ(count.column_int(0), 5);
+  EXPECT_EQ(count.column_int(1), 7);
 }
 
 TEST(Query, ErrorsNameTheFileAndShowSqlitesMessage) {

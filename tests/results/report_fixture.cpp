@@ -84,10 +84,12 @@ void fill_report_db(const std::string& file) {
   db.exec(R"sql(
       INSERT INTO experiments(name, file, spec_json, reference_arm, created_at, updated_at) VALUES
         ('exp', 'exp.json', '{}', 'dense', '2024-01-01', '2024-01-01'),
-        ('other', 'other.json', '{}', NULL, '2024-01-01', '2024-01-01');
+        ('other', 'other.json', '{}', NULL, '2024-01-01', '2024-01-01'),
+        ('pending', 'pending.json', '{}', 'waiting', '2024-01-01', '2024-01-01');
       INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better) VALUES
         ('exp', 'arith', 'acc', 1), ('exp', 'logic', 'acc', 1),
-        ('exp', 'ppl', 'bits_per_byte', 0), ('other', 'arith', 'acc', 1);
+        ('exp', 'ppl', 'bits_per_byte', 0), ('other', 'arith', 'acc', 1),
+        ('pending', 'arith', 'acc', 1);
   )sql");
   const std::string d0 = "exp/dense/seed0", d1 = "exp/dense/seed1", r0 = "exp/dreamer/seed0",
                     r1 = "exp/dreamer/seed1", m0 = "exp/moe/seed0";
@@ -102,6 +104,8 @@ void fill_report_db(const std::string& file) {
       200);
   run(db, "other/solo/seed0", "other", "solo", 0, "dense_transformer", 1e5, 1e5, 1e8, MiB, 1,
       "finished", 50);
+  run(db, "pending/waiting/seed0", "pending", "waiting", 0, "dense_transformer", 1e5, 1e5, 1e8, MiB,
+      1, "planned", 0);  // nothing trained or evaluated yet
   for (const auto& id : {d0, d1, r0, r1, m0}) {
     checkpoint(db, id, "ck100", 100);
     checkpoint(db, id, "ck200", 200);

@@ -159,6 +159,19 @@ TEST_F(ReportTest, WithoutAReferenceArmTheRatiosAreNotApplicable) {
   EXPECT_NE(render_table(report.diversity).find("No expert metrics stored"), std::string::npos);
 }
 
+TEST_F(ReportTest, SaysWhenNothingWasEvaluated) {
+  const auto report = build_experiment_report(analysis("pending"));
+  EXPECT_EQ(cell(report.main, {"waiting"}, "arith (acc)"), "—");
+  EXPECT_EQ(report.main.notes.back(),
+            "Nothing has been evaluated yet, so every task column is empty.");
+  EXPECT_EQ(report.by_depth.empty_note, "Nothing has been evaluated yet.");
+  EXPECT_EQ(report.findings,
+            (std::vector<std::string>{
+                "Nothing has been evaluated yet: no scores in the tasks' metrics for any run.",
+                "Not finished, so their numbers are partial: pending/waiting/seed0 (planned, 0 "
+                "tokens trained)."}));
+}
+
 TEST_F(ReportTest, WritesReportMdForOneOrEveryExperiment) {
   const std::string out = testing::temp_dir() + "/out";
   ReportOptions options{*file_, out, "exp", false};
@@ -192,7 +205,7 @@ TEST_F(ReportTest, BadInputIsAnErrorNamingWhatIsWrong) {
   const std::string unknown = message({*file_, out, "nope", false});
   EXPECT_NE(unknown.find("--experiment"), std::string::npos) << unknown;
   EXPECT_NE(unknown.find("\"nope\""), std::string::npos) << unknown;
-  EXPECT_NE(unknown.find("exp, other"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("exp, other, pending"), std::string::npos) << unknown;
 
   const std::string empty = out + "/empty.db";
   ResultStore{empty};
