@@ -103,7 +103,7 @@ struct Series {
 };
 
 struct LinePlot {
-  std::string stem, title, y_label, style, key_position;
+  std::string stem, title, y_label, style;
   std::vector<Series> series;
   std::optional<std::pair<double, std::string>> reference_line;  // y, legend
 };
@@ -126,10 +126,18 @@ bool write_line_plot(const fs::path& dir, const LinePlot& plot) {
   if (!any) return false;
   std::string body = "set title " + gp_text(plot.title) + "\n";
   body += "set xlabel 'training tokens'\nset ylabel " + gp_quote(plot.y_label) + "\n";
-  body += "set grid\nset key " + plot.key_position + " opaque box samplen 3\n";
-  body += "set autoscale xfix\n";
+  // The legend goes under the plot, where it can never hide a line, three entries a row; the
+  // bottom margin is set by hand because gnuplot's own puts the legend over the x label.
+  const size_t entries = plot.series.size() + (plot.reference_line ? 1 : 0);
+  const size_t rows = (entries + 2) / 3;
+  body += "set grid\nset key below samplen 3 maxcols 3\nset bmargin " + std::to_string(4 + rows) +
+          "\nset autoscale xfix\n";
   // Checkpoints usually double: a log axis spreads them evenly once they span a decade or so.
-  if (lo > 0 && hi / lo >= 20) body += "set logscale x\nset format x '%.0s%c'\n";
+  // Ticks in SI prefixes: 10M, 1.5M rather than 1e+07, 1.5e+06.
+  if (lo > 0 && hi / lo >= 20)
+    body += "set logscale x\nset format x '%.0s%c'\n";
+  else if (hi >= 1e4)
+    body += "set format x '%.1s%c'\n";
   body += "plot ";
   for (size_t i = 0; i < plot.series.size(); ++i) {
     const auto& s = plot.series[i];
@@ -234,7 +242,6 @@ PlotSet write_plots(const ExperimentData& data, const ExperimentAnalysis& analys
                 data.name + ": training loss",
                 "loss",
                 "with lines lw 2",
-                "top right",
                 {},
                 std::nullopt};
   std::map<std::string, int> seeds_drawn;  // arm -> seeds so far: the next dash type
@@ -260,7 +267,6 @@ PlotSet write_plots(const ExperimentData& data, const ExperimentAnalysis& analys
         data.name + ": " + task.task + " vs training tokens\n(default depth, mean over seeds)",
         task.metric + (task.higher_is_better ? "" : " (lower is better)"),
         "with linespoints lw 2 pt 7 ps 1",
-        task.higher_is_better ? "bottom right" : "top right",
         {},
         std::nullopt};
     for (const auto& arm : analysis.arms)

@@ -81,6 +81,7 @@ void train(Database& db, const std::string& id,
 void fill_report_db(const std::string& file) {
   results::ResultStore store(file);
   Database& db = store.db();
+  results::Transaction tx(db);  // one commit instead of one per row: the tests stay fast
   db.exec(R"sql(
       INSERT INTO experiments(name, file, spec_json, reference_arm, created_at, updated_at) VALUES
         ('exp', 'exp.json', '{}', 'dense', '2024-01-01', '2024-01-01'),
@@ -199,6 +200,7 @@ void fill_report_db(const std::string& file) {
   train(db, d1, {{100, 3.1}, {200, 2.6}, {400, 2.1}});
   train(db, r0, {{100, 2.8}, {200, 2.2}, {400, 1.8}});
   train(db, m0, {{100, 2.9}, {200, 2.4}});
+  tx.commit();
 }
 
 std::string make_report_db() {
