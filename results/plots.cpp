@@ -181,7 +181,9 @@ void write_heatmap(const fs::path& dir, const Heatmap& map) {
   body +=
       "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', 0.75 '#5ec962', "
       "1 '#fde725')\n";
-  body += "plot " + gp_quote(map.stem + ".dat") + " using 1:2:3 with image notitle\n";
+  // One filled box per (expert, depth): unlike `with image`, this also draws a single depth.
+  body += "plot " + gp_quote(map.stem + ".dat") +
+          " using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder fc palette notitle\n";
   std::ofstream(dir / (map.stem + ".gp")) << both_terminals(map.stem, body);
 }
 
@@ -331,6 +333,8 @@ PlotSet write_plots(const ExperimentData& data, const ExperimentAnalysis& analys
                           std::to_string(r.exit_code) + "): " + r.output.substr(0, 300));
       continue;
     }
+    if (!r.output.empty())  // warnings: the plot was drawn but may be missing something
+      out.notes.push_back("gnuplot on " + stem + ".gp said: " + r.output.substr(0, 300));
     out.links.push_back({title, (fs::path(subdir) / (stem + ".png")).string()});
   }
   return out;
