@@ -87,7 +87,8 @@ ExperimentData load_experiment(const ReadOnlyDatabase& db, const std::string& na
 
   // Only the metric each task reports; checkpoint tokens from `checkpoints` when it has them.
   for (const auto& row : db.query(R"sql(
-      SELECT e.run_id, e.checkpoint, c.tokens, e.task, e.depth, e.value, e.stderr, e.n
+      SELECT e.run_id, e.checkpoint, c.tokens, e.task, e.depth, CAST(e.value AS REAL), e.stderr,
+             e.n
       FROM eval_results e
       JOIN runs r ON r.run_id = e.run_id
       JOIN experiment_tasks t
@@ -101,7 +102,8 @@ ExperimentData load_experiment(const ReadOnlyDatabase& db, const std::string& na
                           integer(row[7])});
 
   for (const auto& row : db.query(R"sql(
-      SELECT m.run_id, m.checkpoint, c.tokens, m.task, m.site, m.depth, m.metric, m.value
+      SELECT m.run_id, m.checkpoint, c.tokens, m.task, m.site, m.depth, m.metric,
+             CAST(m.value AS REAL)
       FROM expert_metrics m
       JOIN runs r ON r.run_id = m.run_id AND m.recurrences = r.default_depth
       LEFT JOIN checkpoints c ON c.run_id = m.run_id AND c.name = m.checkpoint

@@ -100,7 +100,8 @@ std::string depth_finding(const ExperimentTask& task, const ArmSummary& arm,
 
 std::string describe_ratio(const TokensRatio& r) {
   if (!r.reached) return "not reached (< " + format_ratio(r.ratio) + ")";
-  if (r.ratio >= 1) return format_ratio(r.ratio) + " fewer tokens";
+  if (format_ratio(r.ratio) == format_ratio(1)) return "the same tokens (1.00x)";
+  if (r.ratio > 1) return format_ratio(r.ratio) + " fewer tokens";
   return format_ratio(r.ratio) + " (" + format_ratio(1 / r.ratio) + " more tokens)";
 }
 

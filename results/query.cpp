@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cctype>
+#include <cmath>
 #include <filesystem>
 
 #include "util/errors.h"
@@ -53,6 +53,7 @@ std::string Cell::to_string() const {
     case Type::kInteger:
       return std::to_string(integer);
     case Type::kReal:
+      if (!std::isfinite(real)) return std::isnan(real) ? "nan" : real > 0 ? "inf" : "-inf";
       return nlohmann::json(real).dump();  // shortest text that reads back as the same double
     case Type::kText:
       return text;
