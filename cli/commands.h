@@ -11,5 +11,7 @@ void add_match_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_query_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 }  // namespace dreamer::cli

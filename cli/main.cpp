@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   dreamer::cli::add_eval_command(app);
   dreamer::cli::add_plan_command(app);
   dreamer::cli::add_run_command(app);
+  dreamer::cli::add_query_command(app);
+  dreamer::cli::add_report_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,26 @@
+// dreamer report DB --out DIR [--experiment NAME] [--no-plots]: tables, findings and plots of
+// the experiments in a results database, written to DIR/report.md and printed.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "results/report.h"
+
+namespace dreamer::cli {
+
+void add_report_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "report", "write DIR/report.md (tables, findings, plots) from a results database");
+  static results::ReportOptions options;
+  static bool no_plots = false;
+  cmd->add_option("db", options.db, "SQLite results file")->required();
+  cmd->add_option("--out", options.out_dir, "folder for report.md and the plots")->required();
+  cmd->add_option("--experiment", options.experiment,
+                  "report only this experiment (default: every experiment in the file)");
+  cmd->add_flag("--no-plots", no_plots, "skip the gnuplot figures");
+  cmd->callback([] {
+    options.plots = !no_plots;
+    std::cout << results::write_report(options);
+  });
+}
+
+}  // namespace dreamer::cli

@@ -1,0 +1,329 @@
+#include "results/report.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <tuple>
+
+#include "results/findings.h"
+#include "results/units.h"
+#include "util/errors.h"
+
+namespace dreamer::results {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kMissing = "—";
+
+// The expert metrics the diversity tables show (docs/EVAL.md defines them), in column order.
+const std::vector<std::string> kPooledDiversityMetrics = {
+    "usage_rel_perplexity", "dead_expert_fraction",   "max_vio", "universal_score", "jaccard_mean",
+    "consecutive_overlap",  "unique_experts_per_path"};
+const std::vector<std::string> kPerDepthDiversityMetrics = {
+    "usage_rel_perplexity", "dead_expert_fraction", "max_vio", "consecutive_overlap"};
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+std::string task_column(const ExperimentTask& task) {
+  return task.task + " (" + task.metric + (task.higher_is_better ? ")" : ", lower is better)");
+}
+
+template <typename Format>
+std::string optional_cell(const std::optional<double>& x, Format format) {
+  return x ? format(*x) : kMissing;
+}
+
+Table main_table(const ExperimentAnalysis& a) {
+  Table t;
+  t.header = {"arm", "family", "seeds", "params", "active params", "FLOPs/token", "train memory"};
+  for (const auto& task : a.tasks) t.header.push_back(task_column(task));
+  t.header.push_back("average");
+  for (const auto& arm : a.arms) {
+    std::vector<std::string> row = {arm.arm,
+                                    arm.family,
+                                    std::to_string(arm.run_ids.size()),
+                                    optional_cell(arm.params, human_count),
+                                    optional_cell(arm.active_params, human_count),
+                                    optional_cell(arm.flops_per_token, human_flops),
+                                    optional_cell(arm.memory_bytes, human_bytes)};
+    for (const auto& task : a.tasks) {
+      auto it = arm.final_value.find(task.task);
+      if (it == arm.final_value.end()) {
+        row.push_back(kMissing);
+        continue;
+      }
+      const SeedStat& s = it->second;
+      std::string cell = format_score(s.mean);
+      if (s.spread) cell += " ± " + format_score(*s.spread);
+      if (static_cast<size_t>(s.seeds) < arm.run_ids.size())
+        cell += " (" + std::to_string(s.seeds) + " of " + std::to_string(arm.run_ids.size()) +
+                " seeds)";
+      row.push_back(cell);
+    }
+    row.push_back(optional_cell(arm.average, format_score));
+    t.rows.push_back(std::move(row));
+  }
+  t.empty_note = "No runs are stored for this experiment.";
+  t.notes.push_back(
+      "Each run's value at its last evaluated checkpoint (most tokens) and its default depth; "
+      "mean over seeds. ± is the standard deviation over seeds (n - 1) when more than one seed "
+      "has a value, otherwise the eval's standard error.");
+  std::vector<std::string> averaged;
+  for (const auto& task : a.tasks)
+    if (task.higher_is_better) averaged.push_back(task.task);
+  t.notes.push_back("average: mean over the higher-is-better tasks (" +
+                    (averaged.empty() ? std::string("none") : join(averaged, ", ")) + "); " +
+                    kMissing + " when an arm lacks one of them.");
+  t.notes.push_back(
+      "params: total parameters; FLOPs/token: forward FLOPs per token; train memory: predicted "
+      "training peak (runs.memory_bytes).");
+  if (!a.arms.empty() && !a.any_evals)
+    t.notes.push_back("Nothing has been evaluated yet, so every task column is empty.");
+  if (a.evals_with_unknown_tokens > 0)
+    t.notes.push_back(std::to_string(a.evals_with_unknown_tokens) +
+                      " eval rows name a checkpoint missing from the checkpoints table: they "
+                      "count as earlier than any known checkpoint and are left out of curves.");
+  return t;
+}
+
+std::string ratio_cell(const std::optional<TokensRatio>& r) {
+  if (!r) return "n/a";
+  return (r->reached ? "" : "< ") + format_ratio(r->ratio);
+}
+
+Table tokens_table(const ExperimentAnalysis& a) {
+  Table t;
+  t.header = {"arm"};
+  for (const auto& task : a.tasks) t.header.push_back(task_column(task));
+  if (!a.reference_arm) {
+    t.empty_note = "n/a: this experiment has no reference arm (experiments.reference_arm is NULL).";
+    return t;
+  }
+  if (!a.reference_has_runs) {
+    t.empty_note = "n/a: the reference arm " + *a.reference_arm + " has no runs.";
+    return t;
+  }
+  const ArmSummary& reference = a.arms.front();
+  for (const auto& arm : a.arms) {
+    if (arm.arm == reference.arm) continue;
+    std::vector<std::string> row = {arm.arm};
+    for (const auto& task : a.tasks) {
+      auto it = arm.vs_reference.find(task.task);
+      row.push_back(ratio_cell(it == arm.vs_reference.end() ? std::nullopt : it->second));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  t.empty_note = "Only the reference arm " + reference.arm + " has runs.";
+  t.notes.push_back(
+      "Ratio = tokens the reference needs to reach its own final value / tokens the arm needs "
+      "to reach it, on curves interpolated linearly between checkpoints (default depth, mean "
+      "over seeds). > 1: the arm needs fewer tokens. \"< r\": the arm never reached it; r = "
+      "reference tokens / the arm's last checkpoint's tokens bounds the ratio from above. n/a: "
+      "fewer than two evaluated checkpoints.");
+  std::vector<std::string> targets;
+  for (const auto& task : a.tasks) {
+    auto it = reference.curve.find(task.task);
+    if (it == reference.curve.end() || it->second.empty()) continue;
+    const auto reached =
+        tokens_to_reach(it->second, it->second.back().value, task.higher_is_better);
+    targets.push_back(task.task + " " + format_score(it->second.back().value) + " (reached at " +
+                      human_count(*reached) + " tokens)");
+  }
+  if (!targets.empty())
+    t.notes.push_back("Targets, the reference " + reference.arm +
+                      "'s final values: " + join(targets, "; ") + ".");
+  return t;
+}
+
+Table depth_table(const ExperimentAnalysis& a) {
+  Table t;
+  std::set<int64_t> depths;
+  for (const auto& arm : a.arms)
+    for (const auto& [task, values] : arm.by_depth)
+      for (const auto& [depth, value] : values) depths.insert(depth);
+  t.header = {"arm", "task"};
+  for (int64_t d : depths) t.header.push_back("depth " + std::to_string(d));
+  std::vector<std::string> defaults;
+  for (const auto& arm : a.arms) {
+    if (arm.by_depth.empty()) continue;
+    defaults.push_back(arm.arm + " " + std::to_string(arm.default_depth));
+    for (const auto& task : a.tasks) {
+      auto it = arm.by_depth.find(task.task);
+      if (it == arm.by_depth.end()) continue;
+      std::vector<std::string> row = {arm.arm, task_column(task)};
+      for (int64_t d : depths) {
+        auto v = it->second.find(d);
+        row.push_back(v == it->second.end() ? kMissing : format_score(v->second));
+      }
+      t.rows.push_back(std::move(row));
+    }
+  }
+  t.empty_note = a.any_evals ? "No arm was evaluated at more than one depth."
+                             : "Nothing has been evaluated yet.";
+  t.notes.push_back(
+      "depth = recurrences run at evaluation. Each run's values at its last checkpoint of the "
+      "task, mean over seeds.");
+  if (!defaults.empty()) t.notes.push_back("Default depths: " + join(defaults, ", ") + ".");
+  return t;
+}
+
+Table diversity_table(const ExperimentAnalysis& a, bool pooled) {
+  const auto& wanted = pooled ? kPooledDiversityMetrics : kPerDepthDiversityMetrics;
+  std::vector<const DiversitySummary*> rows;
+  for (const auto& d : a.diversity)
+    if ((d.depth == 0) == pooled &&
+        std::any_of(wanted.begin(), wanted.end(), [&](auto& m) { return d.metrics.count(m); }))
+      rows.push_back(&d);
+  auto arm_index = [&](const std::string& arm) {
+    for (size_t i = 0; i < a.arms.size(); ++i)
+      if (a.arms[i].arm == arm) return i;
+    return a.arms.size();
+  };
+  std::stable_sort(rows.begin(), rows.end(), [&](auto* x, auto* y) {
+    return std::make_tuple(arm_index(x->arm), x->site, x->depth) <
+           std::make_tuple(arm_index(y->arm), y->site, y->depth);
+  });
+  std::vector<std::string> metrics;  // only the columns some row has
+  for (const auto& m : wanted)
+    if (std::any_of(rows.begin(), rows.end(), [&](auto* d) { return d->metrics.count(m); }))
+      metrics.push_back(m);
+  Table t;
+  t.header = pooled ? std::vector<std::string>{"arm", "site"}
+                    : std::vector<std::string>{"arm", "site", "depth"};
+  t.header.insert(t.header.end(), metrics.begin(), metrics.end());
+  for (const auto* d : rows) {
+    std::vector<std::string> row = {d->arm, d->site};
+    if (!pooled) row.push_back(std::to_string(d->depth));
+    for (const auto& m : metrics) {
+      auto it = d->metrics.find(m);
+      row.push_back(it == d->metrics.end() ? kMissing : format_score(it->second));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  t.empty_note = a.diversity.empty()
+                     ? "No expert metrics stored (no arm with expert sites was evaluated)."
+                     : "No " + std::string(pooled ? "pooled" : "per-depth") +
+                           " expert metrics among those shown here.";
+  t.notes.push_back(
+      std::string("expert_metrics at each run's last checkpoint and default depth") +
+      (pooled ? ", depth 0 (pooled over recurrence steps or layers)" : ", per recurrence step") +
+      "; mean over seeds and tasks. docs/EVAL.md defines the metrics.");
+  return t;
+}
+
+std::string escape_cell(const std::string& cell) {
+  std::string out;
+  for (char ch : cell) {
+    if (ch == '|') out += '\\';
+    out += ch == '\n' ? ' ' : ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+ExperimentReport build_experiment_report(const ExperimentAnalysis& a) {
+  ExperimentReport r;
+  r.experiment = a.name;
+  std::vector<std::string> tasks;
+  for (const auto& task : a.tasks) tasks.push_back(task_column(task));
+  size_t runs = 0;
+  for (const auto& arm : a.arms) runs += arm.run_ids.size();
+  r.summary = "Reference arm: " + (a.reference_arm ? *a.reference_arm : std::string("none")) +
+              ". Tasks: " + (tasks.empty() ? std::string("none") : join(tasks, ", ")) +
+              ". Runs: " + std::to_string(runs) + " in " + std::to_string(a.arms.size()) +
+              (a.arms.size() == 1 ? " arm." : " arms.");
+  r.findings = findings(a);
+  r.main = main_table(a);
+  r.tokens_to_accuracy = tokens_table(a);
+  r.by_depth = depth_table(a);
+  r.diversity = diversity_table(a, true);
+  r.diversity_by_depth = diversity_table(a, false);
+  return r;
+}
+
+std::string render_table(const Table& table) {
+  std::string out;
+  if (table.rows.empty()) {
+    out = table.empty_note + "\n";
+  } else {
+    auto line = [](const std::vector<std::string>& cells) {
+      std::string s = "|";
+      for (const auto& c : cells) s += " " + escape_cell(c) + " |";
+      return s + "\n";
+    };
+    out += line(table.header);
+    out += line(std::vector<std::string>(table.header.size(), "---"));
+    for (const auto& row : table.rows) out += line(row);
+    out += "\n";
+    for (const auto& note : table.notes) out += "- " + note + "\n";
+  }
+  return out + "\n";
+}
+
+std::string render_experiment(const ExperimentReport& report, const std::vector<PlotLink>& plots,
+                              const std::vector<std::string>& plot_notes) {
+  std::string out = "## Experiment " + report.experiment + "\n\n" + report.summary + "\n\n";
+  out += "### Findings\n\n";
+  for (const auto& f : report.findings) out += "- " + f + "\n";
+  out += "\n### Main results\n\n" + render_table(report.main);
+  out += "### Tokens to reach the reference's final value\n\n" +
+         render_table(report.tokens_to_accuracy);
+  out += "### Accuracy by depth\n\n" + render_table(report.by_depth);
+  out += "### Expert diversity (pooled over depths)\n\n" + render_table(report.diversity);
+  out += "### Expert diversity by depth\n\n" + render_table(report.diversity_by_depth);
+  if (!plots.empty() || !plot_notes.empty()) {
+    out += "### Plots\n\n";
+    for (const auto& p : plots) out += "![" + p.title + "](" + p.png + ")\n\n";
+    for (const auto& n : plot_notes) out += "- " + n + "\n";
+    if (!plot_notes.empty()) out += "\n";
+  }
+  return out;
+}
+
+std::string write_report(const ReportOptions& options) {
+  ReadOnlyDatabase db(options.db);
+  const auto names = experiment_names(db);
+  if (names.empty()) throw InputError(db.file(), "no experiments stored yet: nothing to report");
+  std::vector<std::string> selected = names;
+  if (!options.experiment.empty()) {
+    if (std::find(names.begin(), names.end(), options.experiment) == names.end())
+      throw InputError("--experiment", "no experiment \"" + options.experiment + "\" in " +
+                                           db.file() + " (it has: " + join(names, ", ") + ")");
+    selected = {options.experiment};
+  }
+  std::error_code ec;
+  fs::create_directories(options.out_dir, ec);
+  if (ec || !fs::is_directory(options.out_dir))
+    throw InputError("--out", options.out_dir + ": cannot create the folder" +
+                                  (ec ? ": " + ec.message() : std::string()));
+
+  std::string markdown = "# Dreamer Bench results\n\nDatabase: " + db.file() + "\n\n";
+  std::set<std::string> plot_dirs;  // experiments whose names sanitise alike get their own
+  for (const auto& name : selected) {
+    std::string plot_dir = sanitize_file_name(name);
+    for (int i = 2; !plot_dirs.insert(plot_dir).second; ++i)
+      plot_dir = sanitize_file_name(name) + "_" + std::to_string(i);
+    const auto data = load_experiment(db, name);
+    const auto analysis = analyse(data);
+    PlotSet plots;
+    if (options.plots)
+      plots = write_plots(data, analysis, load_train_loss(db, name),
+                          load_last_expert_counts(db, data), options.out_dir, plot_dir);
+    markdown += render_experiment(build_experiment_report(analysis), plots.links, plots.notes);
+  }
+  const fs::path file = fs::path(options.out_dir) / "report.md";
+  std::ofstream out(file);
+  out << markdown;
+  if (!out) throw InputError(file.string(), "cannot write the report");
+  return markdown;
+}
+
+}  // namespace dreamer::results
