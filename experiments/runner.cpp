@@ -174,7 +174,7 @@ void run_experiment(const ExperimentPlan& plan, const RunnerOptions& options) {
     require(known, "--arm", "\"" + arm + "\" is not an arm of " + spec.file);
   }
   results::ResultStore store(options.db);
-  std::vector<results::ExperimentTask> tasks;
+  std::vector<results::ReportTask> tasks;
   for (const auto& t : plan.tasks) tasks.push_back({t.spec.name, t.metric, t.higher_is_better});
   store.write_experiment(spec.name, fs::weakly_canonical(spec.file).string(), spec.resolved.dump(),
                          spec.reference_arm, tasks);
@@ -207,7 +207,7 @@ void run_experiment(const ExperimentPlan& plan, const RunnerOptions& options) {
     fs::create_directories(dir);
 
     const auto device = resolve_device(run.train.device, spec.file + ":$.train.device");
-    results::RunRecord record;
+    results::RunRow record;
     record.run_id = run.run_id;
     record.experiment = spec.name;
     record.arm = run.arm;

@@ -154,7 +154,7 @@ constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 }
 
 void ResultStore::write_experiment(const std::string& name, const std::string& file, const std::string& spec_json,
-                                   const std::string& reference_arm, const std::vector<ExperimentTask>& tasks) {
+                                   const std::string& reference_arm, const std::vector<ReportTask>& tasks) {
   Transaction tx(db_);
   Statement(db_, std::string(R"sql(
       INSERT INTO experiments(name, file, spec_json, reference_arm, created_at, updated_at)
@@ -169,7 +169,7 @@ void ResultStore::write_experiment(const std::string& name, const std::string& f
   tx.commit();
 }
 
-void ResultStore::write_run(const RunRecord& run) {
+void ResultStore::write_run(const RunRow& run) {
   Transaction tx(db_);
   Statement(db_, R"sql(
       INSERT INTO runs(run_id, experiment, arm, seed, family, config_json, train_json, params, active_params,

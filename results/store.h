@@ -1,5 +1,5 @@
 #pragma once
-// The results database (SQLite, WAL mode). docs/EVAL.md documents the schema. Schema changes
+// The results database (SQLite, WAL mode). docs/RESULTS.md documents the schema. Schema changes
 // are appended to migrations() — never edited — and applied in order on open; the
 // schema_version table holds how many have run. Every logical write is one transaction and an
 // upsert on the table's natural key, so re-running an evaluation replaces its rows.
@@ -16,7 +16,7 @@ namespace dreamer::results {
 const std::vector<std::string>& migrations();
 
 // One training run's row in `runs` (schema v2).
-struct RunRecord {
+struct RunRow {
   std::string run_id, experiment, arm;
   int64_t seed = 0;
   std::string family;
@@ -34,7 +34,7 @@ struct TrainMetricRow {
   double elapsed_s = 0;
 };
 
-struct ExperimentTask {
+struct ReportTask {
   std::string task, metric;
   bool higher_is_better = true;
 };
@@ -48,9 +48,9 @@ class ResultStore {
              const eval::TaskResult& result);
   // The experiment row and its tasks' report metrics (replacing what an earlier run stored).
   void write_experiment(const std::string& name, const std::string& file, const std::string& spec_json,
-                        const std::string& reference_arm, const std::vector<ExperimentTask>& tasks);
+                        const std::string& reference_arm, const std::vector<ReportTask>& tasks);
   // Inserts or replaces the run's row; keeps its progress columns when it exists.
-  void write_run(const RunRecord& run);
+  void write_run(const RunRow& run);
   // Forgets what a run stored after optimizer step `keep_step` (0: everything, a fresh start):
   // its metrics, checkpoints and every eval row of those checkpoints.
   void truncate_run(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint);

@@ -22,26 +22,31 @@ CommandResult run_cli(const std::string& args) {
 }
 
 namespace {
-// Directories made by temp_dir(), removed when this static is destroyed at exit. (An atexit
-// handler here crashed at exit on LibTorch 2.11/CUDA builds after every test had passed.)
-struct TempDirs {
-  std::vector<std::string> dirs;
-  ~TempDirs() {
+// Directories made by temp_dir(), removed by a GoogleTest environment after the last test:
+// inside RUN_ALL_TESTS rather than in a static destructor or an atexit handler, both of which
+// crashed at process exit in LibTorch 2.11/CUDA builds after every test had passed.
+std::vector<std::string>& temp_dirs() {
+  static auto* dirs = new std::vector<std::string>();  // never destroyed: no exit-time work
+  return *dirs;
+}
+
+class TempDirCleanup : public ::testing::Environment {
+ public:
+  void TearDown() override {
     std::error_code ignored;
-    for (const auto& d : dirs) std::filesystem::remove_all(d, ignored);
+    for (const auto& d : temp_dirs()) std::filesystem::remove_all(d, ignored);
+    temp_dirs().clear();
   }
 };
-TempDirs& temp_dirs() {
-  static TempDirs dirs;
-  return dirs;
-}
+
+[[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 }  // namespace
 
 std::string temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "dreamer_test_XXXXXX").string();
   char* made = mkdtemp(pattern.data());
   if (!made) throw std::runtime_error("mkdtemp failed");
-  temp_dirs().dirs.push_back(made);
+  temp_dirs().push_back(made);
   return made;
 }
 

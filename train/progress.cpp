@@ -34,7 +34,8 @@ void Progress::update(int64_t step, int64_t steps_this_process, double elapsed_s
     std::cout << "\r\033[K" << label_ << " [" << std::string(filled, '#') << std::string(kWidth - filled, '.')
               << "] " << step << "/" << total_ << " " << stats << " ETA " << eta << std::flush;
     open_line_ = true;
-  } else {
+  } else if (step >= next_line_ || step == total_) {
+    next_line_ = step + std::max<int64_t>(1, total_ / 20);
     std::cout << label_ << " step " << step << "/" << total_ << " " << stats << " eta " << eta << "\n";
   }
 }

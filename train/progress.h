@@ -18,6 +18,7 @@ class Progress {
   std::string label_;
   int64_t total_;
   bool enabled_, tty_, open_line_ = false;
+  int64_t next_line_ = 0;  // without a terminal: about 20 lines per run, not one per log
 };
 
 std::string format_duration(double seconds);  // "1:02:03", "4:05"

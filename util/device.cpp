@@ -41,7 +41,7 @@ double peak_memory_bytes(const c10::Device& device) {
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
     return static_cast<double>(
-        stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)].peak);
+        stats.allocated_bytes[0].peak);  // index 0: StatType::AGGREGATE (its namespace moved in 2.x)
   }
 #endif
   (void)device;
