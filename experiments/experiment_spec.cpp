@@ -77,7 +77,6 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
   r.mark("$schema");  // editors' hint to experiments/schema.json
   spec.matching = parse_matching_part(r, root, {"train"});
   spec.name = spec.matching.name;
-  require(!spec.name.empty(), r.path_of("name"), "required: the experiment's name");
   require(spec.name.find('/') == std::string::npos, r.path_of("name"), "must not contain '/' (it is part of run ids)");
   r.get("description", spec.description);
 
@@ -103,6 +102,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
   const bool has_data = r.has("data"), has_train = r.has("train");
   require(has_data == has_train, r.path(), "\"data\" and \"train\" go together: give both to train, neither to only match");
   spec.has_training = has_data;
+  // Matching-only files may go unnamed; runs are keyed by the name.
+  require(!spec.name.empty() || !has_data, r.path_of("name"), "required: the experiment's name");
   if (has_data) {
     JsonReader d = r.child("data");
     if (const auto* tok = d.raw("tokenizer")) spec.data.tokenizer = *tok;

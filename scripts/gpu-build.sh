@@ -18,7 +18,8 @@ TORCH_CMAKE=${TORCH_CMAKE:-$(python3 -c 'import torch; print(torch.utils.cmake_p
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/lib/x86_64-linux-gnu/cmake;$PREFIX/usr/share/cmake" \
-  ${DREAMER_SHARED_DATA_DIR:+-DDREAMER_SHARED_DATA_DIR="$DREAMER_SHARED_DATA_DIR"}
+  ${DREAMER_SHARED_DATA_DIR:+-DDREAMER_SHARED_DATA_DIR="$DREAMER_SHARED_DATA_DIR"} \
+  -DDREAMER_GTEST_SOURCE="$PREFIX/usr/src/googletest"
 LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}" \
   cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 

@@ -1,6 +1,10 @@
 #include "tests/test_util.h"
 
+#include <execinfo.h>
+#include <unistd.h>
+
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -38,6 +42,22 @@ class TempDirCleanup : public ::testing::Environment {
     temp_dirs().clear();
   }
 };
+
+// A crash prints its stack (the GPU machines have no debugger): the frames name the culprit.
+void print_stack_and_die(int signal) {
+  void* frames[64];
+  const int n = backtrace(frames, 64);
+  const char header[] = "\n*** fatal signal; stack:\n";
+  (void)!write(2, header, sizeof header - 1);
+  backtrace_symbols_fd(frames, n, 2);
+  std::signal(signal, SIG_DFL);
+  std::raise(signal);
+}
+[[maybe_unused]] const bool kStackOnCrash = [] {
+  std::signal(SIGSEGV, print_stack_and_die);
+  std::signal(SIGABRT, print_stack_and_die);
+  return true;
+}();
 
 [[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 }  // namespace

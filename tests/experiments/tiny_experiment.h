@@ -31,6 +31,7 @@ inline nlohmann::json tiny_experiment() {
         {"train", {{"type", "synthetic"}, {"task", {{"task", "modular_arithmetic"}, {"steps", {1, 2}}}}}}}},
       {"train",
        {{"tokens", 8 * 4 * 16},  // 8 steps
+        {"device", "cpu"},        // bit-for-bit comparisons hold on the CPU
         {"optimizer", {{"lr", 0.003}}},
         {"schedule", {{"type", "cosine"}, {"warmup", 2}}},
         {"log_every", 2}}},
