@@ -9,7 +9,7 @@
 #include "experiments/runner.h"
 #include "train/progress.h"
 #include "util/device.h"
-#include "util/format.h"
+#include "results/units.h"
 
 namespace dreamer::cli {
 
@@ -66,11 +66,11 @@ void add_plan_command(CLI::App& app) {
     for (size_t i = 0; i < plan.runs.size(); ++i) {
       const auto& run = plan.runs[i];
       std::cout << std::left << std::setw(40) << run.run_id << std::setw(18) << run.match.config.family << std::right
-                << std::setw(9) << human_count(run.match.cost.params.total) << std::setw(9)
-                << human_count(run.match.cost.active_params) << std::setw(14)
-                << human_flops(run.match.cost.flops_forward_per_token) << std::setw(12)
-                << human_bytes(run.match.cost.memory_train_bytes) << std::setw(8) << run.total_steps << std::setw(9)
-                << human_count(rows[i]["tokens"].get<double>()) << std::setw(14) << human_flops(run.train_flops)
+                << std::setw(9) << results::human_count(run.match.cost.params.total) << std::setw(9)
+                << results::human_count(run.match.cost.active_params) << std::setw(14)
+                << results::human_flops(run.match.cost.flops_forward_per_token) << std::setw(12)
+                << results::human_bytes(run.match.cost.memory_train_bytes) << std::setw(8) << run.total_steps << std::setw(9)
+                << results::human_count(rows[i]["tokens"].get<double>()) << std::setw(14) << results::human_flops(run.train_flops)
                 << std::setw(10)
                 << (no_calibrate ? std::string("-") : train::format_duration(rows[i]["estimated_seconds"].get<double>()))
                 << "\n";
@@ -88,7 +88,7 @@ void add_plan_command(CLI::App& app) {
       }
       std::cout << "\n";
     }
-    std::cout << "total training compute " << human_flops(total_flops);
+    std::cout << "total training compute " << results::human_flops(total_flops);
     if (!no_calibrate)
       std::cout << ", estimated " << train::format_duration(total_seconds) << " of training on "
                 << device_description(resolve_device(device.empty() ? plan.runs.front().train.device : device, "--device"))
