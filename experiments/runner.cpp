@@ -116,8 +116,8 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec, const std::vector<std
       run.seed = seed;
       run.match = match;
       run.train = settings;
-      run.tokens_per_step = workload.batch * workload.seq_len * settings.grad_accumulation;
-      run.total_steps = std::max<int64_t>(1, settings.tokens / run.tokens_per_step);
+      run.tokens_per_step = train::tokens_per_step(settings, workload.batch, workload.seq_len);
+      run.total_steps = train::total_steps(settings, run.tokens_per_step);
       run.eval_steps = eval_steps(spec.eval, run.total_steps, run.tokens_per_step);
       run.recurrent = recurrent;
       run.default_depth = default_depth;
@@ -147,14 +147,8 @@ double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun&
   auto step = [&] {
     auto tokens = torch::randint(vocab, {w.batch, w.seq_len + 1}, torch::kLong).to(device);
     optimizer.zero_grad();
-    torch::Tensor loss;
-    {
-      CudaAutocast autocast(bf16);
-      auto out = model->forward(tokens.narrow(1, 0, w.seq_len));
-      loss = torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
-                                       tokens.narrow(1, 1, w.seq_len).reshape(-1)) + out.aux_loss;
-    }
-    loss.backward();
+    const auto loss = train::training_loss(*model, tokens, bf16);
+    (loss.cross_entropy + loss.aux).backward();
     optimizer.step();
     model->after_optimizer_step();
     if (device.is_cuda()) torch::cuda::synchronize(device.index());

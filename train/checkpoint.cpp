@@ -54,6 +54,13 @@ Checkpoint load_checkpoint(const std::string& dir) {
   ck.model =
       models::build_model(models::ModelConfig::from_json(*model_json, config_file + ":$.model"));
   ck.tokenizer = data::make_tokenizer(*tokenizer_json, config_file + ":$.tokenizer");
+  load_weights(dir, *ck.model);
+  return ck;
+}
+
+void load_weights(const std::string& dir, models::LanguageModel& model) {
+  const auto weights_file = (fs::path(dir) / "model.pt").string();
+  if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(weights_file);
@@ -69,9 +76,8 @@ Checkpoint load_checkpoint(const std::string& dir) {
       throw InputError(weights_file, "tensor \"" + name + "\" has the wrong shape for this config");
     target.copy_(value);
   };
-  for (auto& p : ck.model->named_parameters()) load(p.key(), p.value());
-  for (auto& b : ck.model->named_buffers()) load(b.key(), b.value());
-  return ck;
+  for (auto& p : model.named_parameters()) load(p.key(), p.value());
+  for (auto& b : model.named_buffers()) load(b.key(), b.value());
 }
 
 }  // namespace dreamer::train

@@ -24,5 +24,8 @@ void save_checkpoint(const std::string& dir, models::LanguageModel& model,
                      const data::Tokenizer& tokenizer);
 // Throws InputError naming the directory or file for a missing or malformed checkpoint.
 Checkpoint load_checkpoint(const std::string& dir);
+// Copies the checkpoint's model.pt into `model` (built from the same config); a missing or
+// misshaped tensor is an InputError.
+void load_weights(const std::string& dir, models::LanguageModel& model);
 
 }  // namespace dreamer::train

@@ -101,6 +101,14 @@ nlohmann::json TrainSettings::to_json() const {
           {"peak_flops", peak_flops}};
 }
 
+int64_t tokens_per_step(const TrainSettings& settings, int64_t micro_batch, int64_t seq_len) {
+  return micro_batch * seq_len * settings.grad_accumulation;
+}
+
+int64_t total_steps(const TrainSettings& settings, int64_t tokens_per_step) {
+  return std::max<int64_t>(1, settings.tokens / tokens_per_step);
+}
+
 int64_t warmup_steps(const ScheduleSettings& schedule, int64_t total_steps) {
   const double w = schedule.warmup >= 1 ? schedule.warmup : schedule.warmup * total_steps;
   return std::clamp<int64_t>(static_cast<int64_t>(std::llround(w)), 0, total_steps);

@@ -50,6 +50,11 @@ struct TrainSettings {
   nlohmann::json to_json() const;
 };
 
+// Tokens one optimizer step trains on (micro-batches of `micro_batch` sequences of `seq_len`),
+// and the steps the budget buys (at least one). The plan and the trainer both use these.
+int64_t tokens_per_step(const TrainSettings& settings, int64_t micro_batch, int64_t seq_len);
+int64_t total_steps(const TrainSettings& settings, int64_t tokens_per_step);
+
 // Learning rate at optimizer step `step` (0-based) of `total_steps`.
 double learning_rate(const OptimizerSettings& optimizer, const ScheduleSettings& schedule,
                      int64_t step, int64_t total_steps);

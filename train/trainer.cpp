@@ -91,6 +91,15 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
   return best;
 }
 
+TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16) {
+  const int64_t t = tokens.size(1) - 1;
+  CudaAutocast autocast(bf16);
+  auto out = model.forward(tokens.narrow(1, 0, t));
+  auto ce = torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
+                                      tokens.narrow(1, 1, t).reshape(-1));
+  return {ce, out.aux_loss.to(torch::kFloat32)};
+}
+
 struct Trainer::Impl {
   data::PackedStream stream;
   std::unique_ptr<torch::optim::AdamW> optimizer;
@@ -102,8 +111,8 @@ Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tok
       options_(std::move(options)), device_(resolve_device(settings_.device, "train.device")),
       impl_(new Impl{std::move(stream), nullptr}) {
   require(options_.micro_batch >= 1, "workload.batch", "must be >= 1");
-  tokens_per_step_ = options_.micro_batch * impl_->stream.seq_len() * settings_.grad_accumulation;
-  total_steps_ = std::max<int64_t>(1, settings_.tokens / tokens_per_step_);
+  tokens_per_step_ = train::tokens_per_step(settings_, options_.micro_batch, impl_->stream.seq_len());
+  total_steps_ = train::total_steps(settings_, tokens_per_step_);
   model_->to(device_);
   impl_->optimizer = make_optimizer(*model_, settings_.optimizer);
 }
@@ -159,14 +168,7 @@ void Trainer::resume_from(const std::string& dir) {
               " (the experiment changed: start it afresh instead of resuming)");
   require(stream != nullptr, state_file, "has no stream position");
 
-  auto ck = load_checkpoint(dir);  // rebuilds and checks every tensor's shape
-  {
-    torch::NoGradGuard no_grad;
-    auto source = ck.model->named_parameters();
-    for (auto& p : model_->named_parameters()) p.value().copy_(source[p.key()]);
-    auto buffers = ck.model->named_buffers();
-    for (auto& b : model_->named_buffers()) b.value().copy_(buffers[b.key()]);
-  }
+  load_weights(dir, *model_);  // checks every tensor's name and shape
   torch::serialize::InputArchive optimizer_archive;
   optimizer_archive.load_from((fs::path(dir) / "optimizer.pt").string(), device_);
   impl_->optimizer->load(optimizer_archive);
@@ -208,15 +210,7 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
     impl_->optimizer->zero_grad();
     for (int64_t micro = 0; micro < settings_.grad_accumulation; ++micro) {
       const auto batch = impl_->stream.next_batch(options_.micro_batch);
-      const auto inputs = batch.inputs().to(device_), targets = batch.targets().to(device_);
-      torch::Tensor ce, aux;
-      {
-        CudaAutocast autocast(bf16);
-        auto out = model_->forward(inputs);
-        ce = torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
-                                       targets.reshape(-1));
-        aux = out.aux_loss.to(torch::kFloat32);
-      }
+      const auto [ce, aux] = training_loss(*model_, batch.tokens.to(device_), bf16);
       ((ce + aux) / static_cast<double>(settings_.grad_accumulation)).backward();
       window_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
       window_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;

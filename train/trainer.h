@@ -87,6 +87,14 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
+struct TrainingLoss {
+  torch::Tensor cross_entropy;  // mean over the batch's target tokens, float32
+  torch::Tensor aux;            // the model's auxiliary loss, float32 (zero if none)
+};
+// One training forward: `tokens` [B, T+1] on the model's device, inputs tokens[:, :-1],
+// targets tokens[:, 1:], under bf16 autocast when `bf16` (CUDA only).
+TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16);
+
 // The newest complete checkpoint directory under run_dir (highest step), if any.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 std::string checkpoint_name(int64_t step);
