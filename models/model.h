@@ -18,6 +18,10 @@ struct RoutingRecord {
   int64_t n_experts = 0;
   torch::Tensor expert_ids;  // [N, k] int64, N = B*T tokens in row-major order
   torch::Tensor gates;       // [N, k] float32
+  // The expert pool the ids index: records with the same (site, pool) select from the same
+  // parameter set (Dreamer's shared layer: one pool for every depth; an MoE transformer: one
+  // pool per layer; MoEUT: one per layer group). Empty: one pool per (site, depth).
+  std::string pool;
 };
 
 struct RoutingTrace {
