@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -11,6 +10,7 @@
 #include "data/seeding.h"
 #include "data/sentencepiece_shim/sentencepiece_shim.h"
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::data {
 
@@ -128,7 +128,7 @@ std::string SentencePieceTokenizer::file_hash(const std::string& model_path) {
 
 SentencePieceTokenizer::SentencePieceTokenizer(std::string model_path)
     // Absolute, so the recorded config does not depend on the working directory.
-    : model_path_(std::filesystem::absolute(model_path).lexically_normal().string()),
+    : model_path_(fs::absolute(model_path)),
       model_hash_(file_hash(model_path_)) {
   const Shim& s = shim();
   void* handle = nullptr;

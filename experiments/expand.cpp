@@ -1,24 +1,22 @@
 #include "experiments/expand.h"
 
-#include <filesystem>
 #include <vector>
 
 #include "util/errors.h"
+#include "util/fs.h"
 #include "util/json_reader.h"
 
 namespace dreamer::experiments {
 
-namespace fs = std::filesystem;
-
 namespace {
 
-nlohmann::json read_recursive(const fs::path& file, std::vector<fs::path>& stack) {
-  const fs::path canonical = fs::weakly_canonical(file);
+nlohmann::json read_recursive(const std::string& file, std::vector<std::string>& stack) {
+  const std::string canonical = fs::weakly_canonical(file);
   for (const auto& open : stack)
-    require(open != canonical, file.string(), "includes itself (through " + stack.back().string() + ")");
+    require(open != canonical, file, "includes itself (through " + stack.back() + ")");
   stack.push_back(canonical);
-  nlohmann::json own = read_json_file(file.string());
-  require(own.is_object(), file.string() + ":$", "expected a JSON object (an experiment)");
+  nlohmann::json own = read_json_file(file);
+  require(own.is_object(), file + ":$", "expected a JSON object (an experiment)");
   nlohmann::json merged = nlohmann::json::object();
   if (own.contains("include")) {
     const auto& inc = own["include"];
@@ -26,13 +24,14 @@ nlohmann::json read_recursive(const fs::path& file, std::vector<fs::path>& stack
     if (inc.is_string()) names.push_back(inc.get<std::string>());
     else if (inc.is_array())
       for (const auto& n : inc) {
-        require(n.is_string(), file.string() + ":$.include", "expected file names (strings)");
+        require(n.is_string(), file + ":$.include", "expected file names (strings)");
         names.push_back(n.get<std::string>());
       }
-    else throw InputError(file.string() + ":$.include", "expected a file name or an array of them");
+    else throw InputError(file + ":$.include", "expected a file name or an array of them");
     for (const auto& name : names) {
-      const fs::path path = fs::path(name).is_absolute() ? fs::path(name) : file.parent_path() / name;
-      require(fs::exists(path), file.string() + ":$.include", "\"" + name + "\" not found (looked for " + path.string() + ")");
+      const std::string path = fs::join(fs::parent_path(file), name);  // absolute names stay
+      require(fs::exists(path), file + ":$.include",
+              "\"" + name + "\" not found (looked for " + path + ")");
       merged.merge_patch(read_recursive(path, stack));
     }
     own.erase("include");
@@ -50,7 +49,7 @@ std::string value_label(const nlohmann::json& v) {
 
 nlohmann::json read_with_includes(const std::string& file) {
   require(fs::exists(file), file, "experiment file not found");
-  std::vector<fs::path> stack;
+  std::vector<std::string> stack;
   return read_recursive(file, stack);
 }
 

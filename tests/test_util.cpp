@@ -7,8 +7,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <vector>
+
+#include "util/fs.h"
 
 namespace dreamer::testing {
 
@@ -37,8 +38,7 @@ std::vector<std::string>& temp_dirs() {
 class TempDirCleanup : public ::testing::Environment {
  public:
   void TearDown() override {
-    std::error_code ignored;
-    for (const auto& d : temp_dirs()) std::filesystem::remove_all(d, ignored);
+    for (const auto& d : temp_dirs()) fs::try_remove_all(d);  // best effort
     temp_dirs().clear();
   }
 };
@@ -63,7 +63,7 @@ void print_stack_and_die(int signal) {
 }  // namespace
 
 std::string temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "dreamer_test_XXXXXX").string();
+  std::string pattern = fs::join(fs::temp_directory(), "dreamer_test_XXXXXX");
   char* made = mkdtemp(pattern.data());
   if (!made) throw std::runtime_error("mkdtemp failed");
   temp_dirs().push_back(made);
