@@ -2,19 +2,19 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::eval {
 
 namespace {
 
 std::string resolve(const std::string& data_root, const std::string& relative) {
-  const auto file = (std::filesystem::path(data_root) / relative).string();
-  if (!std::filesystem::exists(file))
+  const auto file = fs::join(data_root, relative);
+  if (!fs::exists(file))
     throw InputError(file, "data file does not exist (data root " + data_root +
                                "; set --data-dir or DREAMER_DATA_DIR)");
   return file;

@@ -2,11 +2,11 @@
 
 #include <cstdlib>
 
-#include <filesystem>
 
 #include "eval/regex.h"
 #include "eval/template.h"
 #include "util/json_reader.h"
+#include "util/fs.h"
 
 namespace dreamer::eval {
 
@@ -172,7 +172,6 @@ nlohmann::json TaskSpec::to_json() const {
 }
 
 TaskSpec load_task(const std::string& name_or_path, const std::vector<std::string>& search_dirs) {
-  namespace fs = std::filesystem;
   std::string file;
   if (name_or_path.size() > 5 && name_or_path.substr(name_or_path.size() - 5) == ".json") {
     file = name_or_path;
@@ -180,7 +179,7 @@ TaskSpec load_task(const std::string& name_or_path, const std::vector<std::strin
   } else {
     std::string looked;
     for (const auto& dir : search_dirs) {
-      const auto candidate = (fs::path(dir) / (name_or_path + ".json")).string();
+      const auto candidate = fs::join(dir, name_or_path + ".json");
       if (fs::exists(candidate)) {
         file = candidate;
         break;

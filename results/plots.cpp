@@ -4,17 +4,16 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::results {
 
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -109,10 +108,10 @@ struct LinePlot {
 };
 
 // Writes stem.dat and stem.gp; returns false when there is nothing to draw.
-bool write_line_plot(const fs::path& dir, const LinePlot& plot) {
+bool write_line_plot(const std::string& dir, const LinePlot& plot) {
   double lo = 0, hi = 0;
   bool any = false;
-  std::ofstream data(dir / (plot.stem + ".dat"));
+  std::ofstream data(fs::join(dir, plot.stem + ".dat"));
   for (const auto& s : plot.series) {
     data << "# " << s.title << "\n";
     for (const auto& p : s.points) {
@@ -150,7 +149,7 @@ bool write_line_plot(const fs::path& dir, const LinePlot& plot) {
             " with lines dt 2 lw 1.5 lc rgb 'gray40' title " +
             gp_quote(plot.reference_line->second);
   body += "\n";
-  std::ofstream(dir / (plot.stem + ".gp")) << both_terminals(plot.stem, body);
+  std::ofstream(fs::join(dir, plot.stem + ".gp")) << both_terminals(plot.stem, body);
   return true;
 }
 
@@ -159,9 +158,9 @@ struct Heatmap {
   std::map<int64_t, std::vector<double>> shares;  // depth -> share of each expert
 };
 
-void write_heatmap(const fs::path& dir, const Heatmap& map) {
+void write_heatmap(const std::string& dir, const Heatmap& map) {
   size_t experts = 0;
-  std::ofstream data(dir / (map.stem + ".dat"));
+  std::ofstream data(fs::join(dir, map.stem + ".dat"));
   data << "# expert_id depth share\n";
   for (const auto& [depth, shares] : map.shares) {
     experts = std::max(experts, shares.size());
@@ -184,7 +183,7 @@ void write_heatmap(const fs::path& dir, const Heatmap& map) {
   // One filled box per (expert, depth): unlike `with image`, this also draws a single depth.
   body += "plot " + gp_quote(map.stem + ".dat") +
           " using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder fc palette notitle\n";
-  std::ofstream(dir / (map.stem + ".gp")) << both_terminals(map.stem, body);
+  std::ofstream(fs::join(dir, map.stem + ".gp")) << both_terminals(map.stem, body);
 }
 
 // Stems unique within one experiment's folder ("a/b" and "a_b" must not overwrite each other).
@@ -226,10 +225,9 @@ PlotSet write_plots(const ExperimentData& data, const ExperimentAnalysis& analys
                     const std::vector<ExpertCountRecord>& counts, const std::string& out_dir,
                     const std::string& subdir) {
   PlotSet out;
-  const fs::path dir = fs::path(out_dir) / subdir;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw InputError(dir.string(), "cannot create the plot folder: " + ec.message());
+  const std::string dir = fs::join(out_dir, subdir);
+  if (const auto error = fs::try_create_directories(dir); !error.empty())
+    throw InputError(dir, "cannot create the plot folder: " + error);
   StemNames names;
   std::vector<std::pair<std::string, std::string>> written;  // stem, title
 
@@ -319,23 +317,23 @@ PlotSet write_plots(const ExperimentData& data, const ExperimentAnalysis& analys
 
   if (const auto problem = gnuplot_problem(); !problem.empty()) {
     out.notes.push_back("gnuplot is not available, so no plots were drawn (" + problem +
-                        "). Their data and .gp scripts are in " + dir.string() +
+                        "). Their data and .gp scripts are in " + dir +
                         "; install gnuplot (Debian: gnuplot-nox) and run `gnuplot NAME.gp` there.");
     return out;
   }
   for (const auto& [stem, title] : written) {
     const auto r =
-        run_command("cd " + shell_quote(dir.string()) + " && gnuplot " + shell_quote(stem + ".gp"));
-    const bool made = fs::file_size(dir / (stem + ".png"), ec) > 0 && !ec &&
-                      fs::file_size(dir / (stem + ".svg"), ec) > 0 && !ec;
+        run_command("cd " + shell_quote(dir) + " && gnuplot " + shell_quote(stem + ".gp"));
+    const bool made = fs::file_size(fs::join(dir, stem + ".png")) > 0 &&
+                      fs::file_size(fs::join(dir, stem + ".svg")) > 0;
     if (r.exit_code != 0 || !made) {
-      out.notes.push_back("gnuplot failed on " + (dir / (stem + ".gp")).string() + " (exit " +
+      out.notes.push_back("gnuplot failed on " + fs::join(dir, stem + ".gp") + " (exit " +
                           std::to_string(r.exit_code) + "): " + r.output.substr(0, 300));
       continue;
     }
     if (!r.output.empty())  // warnings: the plot was drawn but may be missing something
       out.notes.push_back("gnuplot on " + stem + ".gp said: " + r.output.substr(0, 300));
-    out.links.push_back({title, (fs::path(subdir) / (stem + ".png")).string()});
+    out.links.push_back({title, fs::join(subdir, stem + ".png")});
   }
   return out;
 }

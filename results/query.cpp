@@ -3,9 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <filesystem>
 
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::results {
 
@@ -62,10 +62,9 @@ std::string Cell::to_string() const {
 }
 
 ReadOnlyDatabase::ReadOnlyDatabase(const std::string& file) : file_(file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
+  if (!fs::exists(file))
     throw InputError(file, "no such file (expected an SQLite results database)");
-  if (std::filesystem::is_directory(file, ec))
+  if (fs::is_directory(file))
     throw InputError(file, "is a directory (expected an SQLite results database)");
   sqlite3* handle = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr);

@@ -1,7 +1,6 @@
 #include "results/report.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <tuple>
@@ -9,10 +8,10 @@
 #include "results/findings.h"
 #include "results/units.h"
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::results {
 
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -299,11 +298,10 @@ std::string write_report(const ReportOptions& options) {
                                            db.file() + " (it has: " + join(names, ", ") + ")");
     selected = {options.experiment};
   }
-  std::error_code ec;
-  fs::create_directories(options.out_dir, ec);
-  if (ec || !fs::is_directory(options.out_dir))
+  const std::string made = fs::try_create_directories(options.out_dir);
+  if (!made.empty() || !fs::is_directory(options.out_dir))
     throw InputError("--out", options.out_dir + ": cannot create the folder" +
-                                  (ec ? ": " + ec.message() : std::string()));
+                                  (made.empty() ? std::string() : ": " + made));
 
   std::string markdown = "# Dreamer Bench results\n\nDatabase: " + db.file() + "\n\n";
   std::set<std::string> plot_dirs;  // experiments whose names sanitise alike get their own
@@ -319,10 +317,10 @@ std::string write_report(const ReportOptions& options) {
                           load_last_expert_counts(db, data), options.out_dir, plot_dir);
     markdown += render_experiment(build_experiment_report(analysis), plots.links, plots.notes);
   }
-  const fs::path file = fs::path(options.out_dir) / "report.md";
+  const std::string file = fs::join(options.out_dir, "report.md");
   std::ofstream out(file);
   out << markdown;
-  if (!out) throw InputError(file.string(), "cannot write the report");
+  if (!out) throw InputError(file, "cannot write the report");
   return markdown;
 }
 

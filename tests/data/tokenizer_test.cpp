@@ -2,7 +2,6 @@
 // round-tripped inside this binary, which links LibTorch (the protobuf clash the shim avoids).
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -11,6 +10,7 @@
 #include "data/synthetic.h"
 #include "data/tokenizer.h"
 #include "tests/data/data_test_util.h"
+#include "util/fs.h"
 
 namespace dreamer::data {
 namespace {
@@ -81,7 +81,7 @@ TEST_P(SentencePiece, TrainSaveLoadRoundTrip) {
   options.model_type = GetParam();
   options.vocab_size = 400;
   const std::string model = train_sentencepiece({write_corpus(dir)}, dir + "/spm", options);
-  ASSERT_TRUE(std::filesystem::exists(model));
+  ASSERT_TRUE(fs::exists(model));
 
   SentencePieceTokenizer tokenizer(model);
   EXPECT_EQ(tokenizer.vocab_size(), 400);

@@ -1,7 +1,6 @@
 // Checkpoints: a save/load round trip rebuilds a model with identical logits and buffers.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "models/registry.h"

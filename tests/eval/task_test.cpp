@@ -1,13 +1,13 @@
 // Task files: strict parsing, templates, shipped tasks on the real data, prompts and choices.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 
 #include "eval/documents.h"
 #include "eval/prompt.h"
 #include "eval/task_spec.h"
 #include "eval/template.h"
 #include "util/json_reader.h"
+#include "util/fs.h"
 
 namespace dreamer::eval {
 namespace {
@@ -73,8 +73,8 @@ TEST(TaskSpec, UnknownTaskNamesWhereItLooked) {
 
 TEST(ShippedTasks, EveryTaskFileLoadsAndRendersOnTheRealData) {
   int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(kTaskDirs[0])) {
-    const auto name = entry.path().stem().string();
+  for (const auto& file : fs::list_directory(kTaskDirs[0])) {
+    const auto name = fs::stem(file);
     SCOPED_TRACE(name);
     const auto task = load_task(name, kTaskDirs);
     EXPECT_EQ(task.name, name);

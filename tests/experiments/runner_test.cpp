@@ -3,7 +3,6 @@
 // an uninterrupted run ends.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "experiments/runner.h"
@@ -12,11 +11,11 @@
 #include "tests/test_util.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "util/fs.h"
 
 namespace dreamer::experiments {
 namespace {
 
-namespace fs = std::filesystem;
 
 ExperimentPlan tiny_plan(const std::string& dir, nlohmann::json exp = testing::tiny_experiment()) {
   const std::string file = dir + "/tiny.json";

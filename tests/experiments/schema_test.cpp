@@ -3,13 +3,13 @@
 // written out explicitly, parses to the same settings as leaving the key out.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "experiments/experiment_spec.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
 #include "util/json_reader.h"
+#include "util/fs.h"
 
 namespace dreamer::experiments {
 namespace {
@@ -47,12 +47,13 @@ void expect_declared(const nlohmann::json& value, const nlohmann::json& node_in,
 
 TEST(ExperimentSchema, ShippedExperimentsUseOnlyDeclaredKeysAndParse) {
   int files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(kSource + "/experiments")) {
-    if (entry.path().extension() != ".json" || entry.path().filename() == "schema.json") continue;
+  for (const auto& name : fs::list_directory(kSource + "/experiments")) {
+    const std::string path = fs::join(kSource + "/experiments", name);
+    if (fs::extension(name) != ".json" || name == "schema.json") continue;
     ++files;
-    const auto j = read_json_file(entry.path().string());
-    expect_declared(j, schema(), entry.path().filename().string() + ":$");
-    EXPECT_NO_THROW(read_experiment(entry.path().string())) << entry.path();
+    const auto j = read_json_file(path);
+    expect_declared(j, schema(), name + ":$");
+    EXPECT_NO_THROW(read_experiment(path)) << path;
   }
   EXPECT_GE(files, 3);  // quickstart and the matching examples
 }

@@ -2,11 +2,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 
 #include "results/sqlite.h"
 #include "tests/results/report_fixture.h"
 #include "tests/test_util.h"
+#include "util/fs.h"
 
 namespace dreamer::testing {
 namespace {
@@ -45,7 +45,7 @@ TEST(CliReport, WritesTheReportAndFailsClearlyOnBadInput) {
   auto ok = run_cli("report " + db + " --out " + out + " --experiment exp --no-plots");
   ASSERT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_NE(ok.output.find("## Experiment exp"), std::string::npos);
-  EXPECT_TRUE(std::filesystem::exists(out + "/report.md"));
+  EXPECT_TRUE(fs::exists(out + "/report.md"));
 
   auto missing = run_cli("report /nonexistent/results.db --out " + out);
   EXPECT_EQ(missing.exit_code, 1);
