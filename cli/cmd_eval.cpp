@@ -1,7 +1,6 @@
 // dreamer eval: score a checkpoint on a benchmark task (eval/tasks/NAME.json or a task file),
 // optionally at several recurrence depths, and store the results in SQLite.
 #include <cstdlib>
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -12,6 +11,7 @@
 #include "results/store.h"
 #include "train/checkpoint.h"
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::cli {
 
@@ -79,7 +79,7 @@ void add_eval_command(CLI::App& app) {
     options.keep_samples = samples;
     const auto result = eval::run_task(*ck.model, *ck.tokenizer, spec, data, options);
 
-    const std::string checkpoint_path = std::filesystem::weakly_canonical(checkpoint).string();
+    const std::string checkpoint_path = fs::weakly_canonical(checkpoint);
     results::ResultStore store(db.empty() ? "results.db" : db);
     store.write(run_id.empty() ? checkpoint_path : run_id, checkpoint_path, result);
     if (quiet) return;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -21,10 +20,10 @@
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::experiments {
 
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -76,9 +75,8 @@ std::pair<bool, int64_t> probe_model(const models::ModelConfig& config, int64_t 
 }  // namespace
 
 std::string run_directory(const RunnerOptions& options, const PlannedRun& run, const std::string& experiment) {
-  return (fs::path(options.out_dir) / safe_path_part(experiment) / safe_path_part(run.arm) /
-          ("seed" + std::to_string(run.seed)))
-      .string();
+  return fs::join(options.out_dir, safe_path_part(experiment), safe_path_part(run.arm),
+                  "seed" + std::to_string(run.seed));
 }
 
 ExperimentPlan plan_experiment(const ExperimentSpec& spec, const std::vector<std::string>& task_dirs) {
@@ -170,7 +168,7 @@ void run_experiment(const ExperimentPlan& plan, const RunnerOptions& options) {
   results::ResultStore store(options.db);
   std::vector<results::ReportTask> tasks;
   for (const auto& t : plan.tasks) tasks.push_back({t.spec.name, t.metric, t.higher_is_better});
-  store.write_experiment(spec.name, fs::weakly_canonical(spec.file).string(), spec.resolved.dump(),
+  store.write_experiment(spec.name, fs::weakly_canonical(spec.file), spec.resolved.dump(),
                          spec.reference_arm, tasks);
 
   const auto tokenizer = data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer");
@@ -253,7 +251,7 @@ void run_experiment(const ExperimentPlan& plan, const RunnerOptions& options) {
       store.write_train_metrics(run.run_id, {row});
     };
     hooks.on_checkpoint = [&](const train::CheckpointInfo& info) {
-      store.write_checkpoint(run.run_id, info.name, info.step, info.tokens, fs::weakly_canonical(info.dir).string());
+      store.write_checkpoint(run.run_id, info.name, info.step, info.tokens, fs::weakly_canonical(info.dir));
       std::ostringstream line;
       line << "  " << info.name << " (" << info.tokens << " tokens):";
       for (size_t t = 0; t < plan.tasks.size(); ++t) {

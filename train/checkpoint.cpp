@@ -1,14 +1,12 @@
 #include "train/checkpoint.h"
 
-#include <filesystem>
 #include <fstream>
 
 #include "models/registry.h"
 #include "util/json_reader.h"
+#include "util/fs.h"
 
 namespace dreamer::train {
-
-namespace fs = std::filesystem;
 
 namespace {
 constexpr int64_t kVersion = 1;
@@ -21,17 +19,17 @@ void save_checkpoint(const std::string& dir, models::LanguageModel& model,
                                  {"version", kVersion},
                                  {"model", model.config().to_json()},
                                  {"tokenizer", tokenizer.to_json()}};
-  std::ofstream(fs::path(dir) / "config.json") << config.dump(2) << "\n";
+  std::ofstream(fs::join(dir, "config.json")) << config.dump(2) << "\n";
   torch::serialize::OutputArchive archive;
   for (const auto& p : model.named_parameters()) archive.write(p.key(), p.value().detach());
   for (const auto& b : model.named_buffers()) archive.write(b.key(), b.value(), /*is_buffer=*/true);
-  archive.save_to((fs::path(dir) / "model.pt").string());
+  archive.save_to(fs::join(dir, "model.pt"));
 }
 
 Checkpoint load_checkpoint(const std::string& dir) {
   if (!fs::is_directory(dir)) throw InputError(dir, "checkpoint directory does not exist");
-  const auto config_file = (fs::path(dir) / "config.json").string();
-  const auto weights_file = (fs::path(dir) / "model.pt").string();
+  const auto config_file = fs::join(dir, "config.json");
+  const auto weights_file = fs::join(dir, "model.pt");
   if (!fs::exists(config_file))
     throw InputError(config_file, "missing (not a checkpoint directory?)");
   if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
@@ -59,7 +57,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
 }
 
 void load_weights(const std::string& dir, models::LanguageModel& model) {
-  const auto weights_file = (fs::path(dir) / "model.pt").string();
+  const auto weights_file = fs::join(dir, "model.pt");
   if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
   torch::serialize::InputArchive archive;
   try {

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -14,11 +13,11 @@
 #include "train/progress.h"
 #include "util/device.h"
 #include "util/errors.h"
+#include "util/fs.h"
 #include "util/json_reader.h"
 
 namespace dreamer::train {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -63,10 +62,10 @@ void set_cpu_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
-void write_text(const fs::path& file, const std::string& text) {
+void write_text(const std::string& file, const std::string& text) {
   std::ofstream out(file);
   out << text;
-  if (!out) throw std::runtime_error(file.string() + ": cannot write");
+  if (!out) throw std::runtime_error(file + ": cannot write");
 }
 
 }  // namespace
@@ -81,12 +80,13 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
   if (!fs::is_directory(run_dir)) return std::nullopt;
   std::optional<std::string> best;
   std::string best_name;
-  for (const auto& entry : fs::directory_iterator(run_dir)) {
-    const std::string name = entry.path().filename().string();
+  for (const auto& name : fs::list_directory(run_dir)) {
+    const std::string path = fs::join(run_dir, name);
     // Only renamed (complete) checkpoints: a ".partial" directory is an interrupted write.
-    if (!entry.is_directory() || name.rfind("step-", 0) != 0 || name.find('.') != std::string::npos) continue;
-    if (!fs::exists(entry.path() / kStateFile)) continue;
-    if (!best || name > best_name) best = entry.path().string(), best_name = name;
+    if (!fs::is_directory(path) || name.rfind("step-", 0) != 0 || name.find('.') != std::string::npos)
+      continue;
+    if (!fs::exists(fs::join(path, kStateFile))) continue;
+    if (!best || name > best_name) best = path, best_name = name;
   }
   return best;
 }
@@ -121,19 +121,19 @@ Trainer::~Trainer() = default;
 
 CheckpointInfo Trainer::write_checkpoint() {
   CheckpointInfo info{checkpoint_name(step_), "", step_, step_ * tokens_per_step_};
-  const fs::path final_dir = fs::path(options_.run_dir) / info.name;
-  const fs::path partial = fs::path(options_.run_dir) / (info.name + ".partial");
+  const std::string final_dir = fs::join(options_.run_dir, info.name);
+  const std::string partial = fs::join(options_.run_dir, info.name + ".partial");
   fs::remove_all(partial);
-  save_checkpoint(partial.string(), *model_, *tokenizer_);
+  save_checkpoint(partial, *model_, *tokenizer_);
   {
     torch::serialize::OutputArchive archive;
     impl_->optimizer->save(archive);
-    archive.save_to((partial / "optimizer.pt").string());
+    archive.save_to(fs::join(partial, "optimizer.pt"));
   }
   {
     torch::serialize::OutputArchive archive;
     archive.write("cpu_rng_state", cpu_rng_state());
-    archive.save_to((partial / "rng.pt").string());
+    archive.save_to(fs::join(partial, "rng.pt"));
   }
   const nlohmann::json state = {{"step", step_},
                                 {"tokens", info.tokens},
@@ -141,16 +141,16 @@ CheckpointInfo Trainer::write_checkpoint() {
                                 {"tokens_per_step", tokens_per_step_},
                                 {"stream", impl_->stream.position().to_json()},
                                 {"settings", settings_.to_json()}};
-  write_text(partial / kStateFile, state.dump(2) + "\n");
+  write_text(fs::join(partial, kStateFile), state.dump(2) + "\n");
   // Atomic on one filesystem: a reader sees the old checkpoint or the whole new one.
   fs::remove_all(final_dir);
   fs::rename(partial, final_dir);
-  info.dir = final_dir.string();
+  info.dir = final_dir;
   return info;
 }
 
 void Trainer::resume_from(const std::string& dir) {
-  const std::string state_file = (fs::path(dir) / kStateFile).string();
+  const std::string state_file = fs::join(dir, kStateFile);
   require(fs::exists(state_file), dir, "not a trainer checkpoint (no " + std::string(kStateFile) + ")");
   const auto state = read_json_file(state_file);
   JsonReader r(state, state_file + ":$");
@@ -170,10 +170,10 @@ void Trainer::resume_from(const std::string& dir) {
 
   load_weights(dir, *model_);  // checks every tensor's name and shape
   torch::serialize::InputArchive optimizer_archive;
-  optimizer_archive.load_from((fs::path(dir) / "optimizer.pt").string(), device_);
+  optimizer_archive.load_from(fs::join(dir, "optimizer.pt"), device_);
   impl_->optimizer->load(optimizer_archive);
   torch::serialize::InputArchive rng_archive;
-  rng_archive.load_from((fs::path(dir) / "rng.pt").string());
+  rng_archive.load_from(fs::join(dir, "rng.pt"));
   torch::Tensor rng;
   rng_archive.read("cpu_rng_state", rng);
   set_cpu_rng_state(rng);
