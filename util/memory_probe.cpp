@@ -2,12 +2,22 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 #include <atomic>
 
 namespace dreamer {
 
 namespace {
+
+// LibTorch 2.3 made Allocator::allocate non-const and added a pure copy_data().
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define DREAMER_ALLOCATE_CONST
+#define DREAMER_ALLOCATOR_HAS_COPY_DATA 1
+#else
+#define DREAMER_ALLOCATE_CONST const
+#define DREAMER_ALLOCATOR_HAS_COPY_DATA 0
+#endif
 
 std::atomic<int64_t> g_live{0}, g_peak{0}, g_count{0};
 
@@ -27,7 +37,7 @@ class CountingAllocator final : public c10::Allocator {
  public:
   explicit CountingAllocator(c10::Allocator* inner) : inner_(inner) {}
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) DREAMER_ALLOCATE_CONST override {
     c10::DataPtr inner = inner_->allocate(n);
     void* data = inner.get();
     const c10::Device device = inner.device();
@@ -40,6 +50,11 @@ class CountingAllocator final : public c10::Allocator {
     return {data, t, &delete_tracked, device};
   }
   c10::DeleterFnPtr raw_deleter() const override { return nullptr; }  // needs its context
+#if DREAMER_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#endif
 
  private:
   c10::Allocator* inner_;
