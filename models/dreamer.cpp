@@ -280,9 +280,9 @@ torch::Tensor DreamerLayerImpl::expert_attention(const torch::Tensor& h, Context
   RouterOutput routed = router(x, ctx.depth, ctx.total);
   auto in = config.norm_placement == NormPlacement::kPeri ? h.reshape({-1, d}) : x;
   auto y = experts(in, routed.ids, routed.gates);
-  if (ctx.trace)
-    ctx.trace->records.push_back(
-        {"ea", ctx.depth, config.expert_attention.n_experts, routed.ids, routed.gates.detach()});
+  if (ctx.trace)  // one layer's experts at every depth: one pool
+    ctx.trace->records.push_back({"ea", ctx.depth, config.expert_attention.n_experts, routed.ids,
+                                  routed.gates.detach(), "shared"});
   return y.view_as(h);
 }
 
