@@ -70,6 +70,7 @@ DreamerConfig DreamerConfig::from_json(const nlohmann::json& params, const std::
   e.get("renormalize", ea.renormalize);
   e.get("balancing_bias", ea.balancing_bias);
   e.get("bias_update_rate", ea.bias_update_rate);
+  e.get_enum("bias_placement", ea.bias_placement, bias_placement_names());
   e.finish();
 
   JsonReader rec = r.child("recurrence");
@@ -181,7 +182,8 @@ nlohmann::json DreamerConfig::to_json() const {
         {"gate", enum_name(ea.gate, gate_kind_names())},
         {"renormalize", ea.renormalize},
         {"balancing_bias", ea.balancing_bias},
-        {"bias_update_rate", ea.bias_update_rate}}},
+        {"bias_update_rate", ea.bias_update_rate},
+        {"bias_placement", enum_name(ea.bias_placement, bias_placement_names())}}},
       {"recurrence",
        {{"sampling", enum_name(recurrence.sampling, recurrence_sampling_names())},
         {"mean", recurrence.mean},
@@ -245,6 +247,7 @@ DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
     o.renormalize = ea.renormalize;
     o.balancing_bias = ea.balancing_bias;
     o.bias_update_rate = ea.bias_update_rate;
+    o.bias_placement = ea.bias_placement;
     o.query = ea.query;
     o.router_dim = ea.router_dim;
     o.depth_encoding = ea.depth_encoding;

@@ -7,6 +7,7 @@
 
 #include "baselines/moe_transformer.h"
 #include "models/blocks/experts.h"
+#include "models/dreamer.h"
 #include "models/registry.h"
 #include "tests/test_util.h"
 #include "util/errors.h"
@@ -86,6 +87,24 @@ TEST(BiasPlacement, DeepSeekPresetUsesScoresAndThePlainConfigKeepsLogits) {
   EXPECT_EQ(moe_router_options(overridden).bias_placement, BiasPlacement::kLogits);
 }
 
+TEST(BiasPlacement, DreamerExpertAttentionKeepsLogitsUnlessAsked) {
+  // [SUMMARY-H]'s TopK(sigmoid(x), x + b, k) selects on the logits: the default stays there.
+  auto router_of = [](const nlohmann::json& ea) {
+    nlohmann::json j = {{"family", "dreamer"},   {"preset", "DR+EA"},
+                        {"vocab_size", 32},      {"d_model", 16},
+                        {"n_heads", 2},          {"recurrence", {{"mean", 2}, {"max", 4}}},
+                        {"expert_attention", ea}};
+    auto model = std::dynamic_pointer_cast<models::DreamerModel>(
+        models::build_model(models::ModelConfig::from_json(j)));
+    return model->layer->router->options.bias_placement;
+  };
+  const nlohmann::json small = {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}};
+  EXPECT_EQ(router_of(small), BiasPlacement::kLogits);
+  auto scores = small;
+  scores["bias_placement"] = "scores";
+  EXPECT_EQ(router_of(scores), BiasPlacement::kScores);
+}
+
 TEST(BiasPlacement, UnknownValueNamesTheJsonPath) {
   try {
     models::ModelConfig::from_json(
@@ -94,6 +113,13 @@ TEST(BiasPlacement, UnknownValueNamesTheJsonPath) {
   } catch (const InputError& e) {
     EXPECT_EQ(e.where(), "$.moe.bias_placement") << e.what();
     EXPECT_NE(std::string(e.what()).find("scores"), std::string::npos) << e.what();
+  }
+  try {
+    models::ModelConfig::from_json(
+        {{"family", "dreamer"}, {"expert_attention", {{"bias_placement", "gates"}}}});
+    ADD_FAILURE() << "accepted expert_attention.bias_placement \"gates\"";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.where(), "$.expert_attention.bias_placement") << e.what();
   }
 }
 
