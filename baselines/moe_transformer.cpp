@@ -19,6 +19,7 @@ MoETransformerConfig MoETransformerConfig::from_json(const nlohmann::json& param
   m.get("renormalize", c.moe.renormalize);
   m.get("balancing_bias", c.moe.balancing_bias);
   m.get("bias_update_rate", c.moe.bias_update_rate);
+  m.get_enum("bias_placement", c.moe.bias_placement, models::bias_placement_names());
   m.get("aux_loss_coef", c.moe.aux_loss_coef);
   m.get("n_shared_experts", c.moe.n_shared_experts);
   m.finish();
@@ -39,6 +40,7 @@ nlohmann::json MoETransformerConfig::to_json() const {
               {"renormalize", moe.renormalize},
               {"balancing_bias", moe.balancing_bias},
               {"bias_update_rate", moe.bias_update_rate},
+              {"bias_placement", enum_name(moe.bias_placement, models::bias_placement_names())},
               {"aux_loss_coef", moe.aux_loss_coef},
               {"n_shared_experts", moe.n_shared_experts}};
   return j;
@@ -103,6 +105,7 @@ MoELayerImpl::MoELayerImpl(const MoETransformerConfig& c) : options(c.moe) {
   ro.renormalize = c.moe.renormalize;
   ro.balancing_bias = c.moe.balancing_bias;
   ro.bias_update_rate = c.moe.bias_update_rate;
+  ro.bias_placement = c.moe.bias_placement;
   ro.query = models::RouterQuery::kIdentity;  // logits = x W_g^T, W_g = expert_keys [E, d]
   router = register_module("router", models::Router(ro));
   experts = register_module("experts",
@@ -157,6 +160,7 @@ ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState*
   for (size_t i = 0; i < moe_layers.size(); ++i) {
     models::RoutingRecord record;
     record.depth = static_cast<int64_t>(i) + 1;
+    record.pool = "layer" + std::to_string(record.depth);  // every layer has its own experts
     h = moe_layers[i]->forward(h, start, cache_at(state, static_cast<int64_t>(i)), &aux,
                                options.record_trace ? &record : nullptr);
     if (options.record_trace) out.trace.records.push_back(record);
@@ -182,8 +186,8 @@ models::FamilyInfo moe_transformer_family() {
                                        {"balancing_bias", false}, {"aux_loss_coef", 0.01}}}}},
       {"deepseek_sigmoid_bias",
        {{"moe", {{"gate", "sigmoid"}, {"renormalize", true}, {"balancing_bias", true},
-                 {"aux_loss_coef", 0.0}, {"n_experts", 64}, {"k", 6}, {"expert_dim", 128},
-                 {"n_shared_experts", 2}}}}},
+                 {"bias_placement", "scores"}, {"aux_loss_coef", 0.0}, {"n_experts", 64}, {"k", 6},
+                 {"expert_dim", 128}, {"n_shared_experts", 2}}}}},
   };
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 64, ""},

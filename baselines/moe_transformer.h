@@ -4,7 +4,8 @@
 //   - softmax gates + Switch auxiliary load-balancing loss (Fedus et al. 2021), coefficient
 //     aux_loss_coef, in ModelOutput::aux_loss;
 //   - sigmoid gates + loss-free balancing bias (DeepSeek-V3; torchtitan TokenChoiceTopKRouter's
-//     expert_bias, updated by after_optimizer_step());
+//     expert_bias, updated by after_optimizer_step()), added to the scores or to the logits
+//     (bias_placement);
 //   - optional always-on shared experts and fine-grained experts (DeepSeekMoE), i.e. small
 //     expert_dim with many experts.
 #include <torch/torch.h>
@@ -27,6 +28,9 @@ struct MoEOptions {
   bool renormalize = false;      // gates of the selected experts sum to 1
   bool balancing_bias = false;   // loss-free bias balancing
   double bias_update_rate = 1e-3;
+  // DeepSeek-V3 and torchtitan add the bias to the sigmoid scores (preset deepseek_sigmoid_bias);
+  // the default stays `logits` so checkpoints saved before this option keep their routing.
+  models::BiasPlacement bias_placement = models::BiasPlacement::kLogits;
   double aux_loss_coef = 0.01;   // Switch loss weight (0 = off)
   int64_t n_shared_experts = 0;  // dense experts every token goes through
 };

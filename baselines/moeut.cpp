@@ -191,18 +191,20 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
         }
       }
       if (options.record_trace) {
+        // Layer g of the group runs at depths g+1, g+1+G, ...: one parameter set, one pool.
+        const std::string pool = "layer" + std::to_string(g + 1);
         out.trace.records.push_back(
-            {"ffn", depth + 1, cfg_.ff_n_experts, routed.ids, routed.gates.detach()});
+            {"ffn", depth + 1, cfg_.ff_n_experts, routed.ids, routed.gates.detach(), pool});
         if (att_sel.v_ids.defined()) {
           const int64_t he = cfg_.n_heads * cfg_.att_n_experts;
           auto shift = (torch::arange(cfg_.n_heads, torch::dtype(torch::kLong).device(h.device())) *
                        cfg_.att_n_experts).view({1, 1, -1, 1});
           out.trace.records.push_back({"attn_v", depth + 1, he,
                                        (att_sel.v_ids + shift).reshape({n_tokens, -1}),
-                                       att_sel.v_gates.detach().reshape({n_tokens, -1})});
+                                       att_sel.v_gates.detach().reshape({n_tokens, -1}), pool});
           out.trace.records.push_back({"attn_o", depth + 1, he,
                                        (att_sel.o_ids + shift).reshape({n_tokens, -1}),
-                                       att_sel.o_gates.detach().reshape({n_tokens, -1})});
+                                       att_sel.o_gates.detach().reshape({n_tokens, -1}), pool});
         }
       }
       if (options.record_states) out.states.push_back(h);

@@ -41,7 +41,7 @@ models::RoutingTrace select_tokens(const models::RoutingTrace& trace, const torc
   auto index = keep.nonzero().squeeze(1);
   for (const auto& r : trace.records)
     out.records.push_back({r.site, r.depth, r.n_experts, r.expert_ids.index_select(0, index),
-                           r.gates.index_select(0, index)});
+                           r.gates.index_select(0, index), r.pool});
   return out;
 }
 

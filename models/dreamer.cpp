@@ -70,6 +70,7 @@ DreamerConfig DreamerConfig::from_json(const nlohmann::json& params, const std::
   e.get("renormalize", ea.renormalize);
   e.get("balancing_bias", ea.balancing_bias);
   e.get("bias_update_rate", ea.bias_update_rate);
+  e.get_enum("bias_placement", ea.bias_placement, bias_placement_names());
   e.finish();
 
   JsonReader rec = r.child("recurrence");
@@ -181,7 +182,8 @@ nlohmann::json DreamerConfig::to_json() const {
         {"gate", enum_name(ea.gate, gate_kind_names())},
         {"renormalize", ea.renormalize},
         {"balancing_bias", ea.balancing_bias},
-        {"bias_update_rate", ea.bias_update_rate}}},
+        {"bias_update_rate", ea.bias_update_rate},
+        {"bias_placement", enum_name(ea.bias_placement, bias_placement_names())}}},
       {"recurrence",
        {{"sampling", enum_name(recurrence.sampling, recurrence_sampling_names())},
         {"mean", recurrence.mean},
@@ -245,6 +247,7 @@ DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
     o.renormalize = ea.renormalize;
     o.balancing_bias = ea.balancing_bias;
     o.bias_update_rate = ea.bias_update_rate;
+    o.bias_placement = ea.bias_placement;
     o.query = ea.query;
     o.router_dim = ea.router_dim;
     o.depth_encoding = ea.depth_encoding;
@@ -280,9 +283,9 @@ torch::Tensor DreamerLayerImpl::expert_attention(const torch::Tensor& h, Context
   RouterOutput routed = router(x, ctx.depth, ctx.total);
   auto in = config.norm_placement == NormPlacement::kPeri ? h.reshape({-1, d}) : x;
   auto y = experts(in, routed.ids, routed.gates);
-  if (ctx.trace)
-    ctx.trace->records.push_back(
-        {"ea", ctx.depth, config.expert_attention.n_experts, routed.ids, routed.gates.detach()});
+  if (ctx.trace)  // one layer's experts at every depth: one pool
+    ctx.trace->records.push_back({"ea", ctx.depth, config.expert_attention.n_experts, routed.ids,
+                                  routed.gates.detach(), "shared"});
   return y.view_as(h);
 }
 

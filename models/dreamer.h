@@ -62,6 +62,9 @@ struct DreamerConfig {
     bool renormalize = true;
     bool balancing_bias = true;
     double bias_update_rate = 1e-3;
+    // The only source, an AI summary [SUMMARY-H], selects on TopK(sigmoid(x), x + b, k): the
+    // bias on the logits. The paper itself says nothing more; `scores` is DeepSeek-V3's rule.
+    BiasPlacement bias_placement = BiasPlacement::kLogits;
   } expert_attention;
 
   RecurrenceSchedule recurrence;

@@ -289,7 +289,9 @@ PlotSet write_plots(const ExperimentData& data, const ExperimentAnalysis& analys
   for (const auto& c : counts) {
     auto it = run_of.find(c.run_id);
     if (it == run_of.end()) continue;
-    auto& row = usage[it->second->arm][c.site][c.depth];
+    // One heatmap per site ("ffn", not "ffn@layer2"): a row per depth, each row over the
+    // experts of that depth's own pool.
+    auto& row = usage[it->second->arm][c.site.substr(0, c.site.find('@'))][c.depth];
     if (row.size() <= static_cast<size_t>(c.expert_id)) row.resize(c.expert_id + 1, 0.0);
     row[c.expert_id] += static_cast<double>(c.count);
   }

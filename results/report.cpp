@@ -176,8 +176,12 @@ Table depth_table(const ExperimentAnalysis& a) {
 Table diversity_table(const ExperimentAnalysis& a, bool pooled) {
   const auto& wanted = pooled ? kPooledDiversityMetrics : kPerDepthDiversityMetrics;
   std::vector<const DiversitySummary*> rows;
+  // Pooled rows: one per site ("ffn"), not the per-pool summaries ("ffn@layer1", docs/EVAL.md).
+  auto shown = [&](const DiversitySummary& d) {
+    return pooled ? d.depth == 0 && d.site.find('@') == std::string::npos : d.depth != 0;
+  };
   for (const auto& d : a.diversity)
-    if ((d.depth == 0) == pooled &&
+    if (shown(d) &&
         std::any_of(wanted.begin(), wanted.end(), [&](auto& m) { return d.metrics.count(m); }))
       rows.push_back(&d);
   auto arm_index = [&](const std::string& arm) {
@@ -212,7 +216,9 @@ Table diversity_table(const ExperimentAnalysis& a, bool pooled) {
                            " expert metrics among those shown here.";
   t.notes.push_back(
       std::string("expert_metrics at each run's last checkpoint and default depth") +
-      (pooled ? ", depth 0 (pooled over recurrence steps or layers)" : ", per recurrence step") +
+      (pooled ? ", depth 0 (pooled over recurrence steps or layers; a site's expert pools "
+                "count as distinct experts)"
+              : ", per recurrence step or layer; site@pool names the expert pool it selects from") +
       "; mean over seeds and tasks. docs/EVAL.md defines the metrics.");
   return t;
 }

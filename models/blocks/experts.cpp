@@ -46,7 +46,8 @@ RouterOutput RouterImpl::forward(const torch::Tensor& x, int64_t depth, int64_t 
                                                   : torch::softmax(out.logits, -1);
   {
     torch::NoGradGuard no_grad;  // selection is not differentiable
-    auto select_on = options.balancing_bias ? out.logits + selection_bias : out.logits;
+    const auto& biased = options.bias_placement == BiasPlacement::kScores ? out.scores : out.logits;
+    auto select_on = options.balancing_bias ? biased + selection_bias : biased;
     out.ids = std::get<1>(select_on.topk(options.k, -1));
     if (is_training())
       expert_load.add_(torch::bincount(out.ids.reshape(-1), {}, options.n_experts).to(torch::kFloat32));

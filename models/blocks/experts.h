@@ -3,7 +3,8 @@
 // the MoE baselines share with it.
 //
 // Router: a query from the (normalised) state meets learnable expert keys; the logits pick
-// the top-k experts (on logits + balancing bias) and give the gates (without the bias).
+// the top-k experts (on logits + balancing bias, or on scores + bias: bias_placement) and give
+// the gates (without the bias).
 // ExpertFFN: the experts themselves, dispatched droplessly (tokens sorted by expert, one
 // matmul per expert).
 #include <torch/torch.h>
@@ -20,6 +21,11 @@ namespace dreamer::models {
 enum class GateKind { kSigmoid, kSoftmax };
 enum class RouterQuery { kLinear, kIdentity };
 enum class DepthEncoding { kNone, kLearnedOffset, kRope };
+// Where the balancing bias enters the top-k: added to the logits (top-k of logits + b), or to
+// the gate scores (top-k of sigmoid/softmax(logits) + b: DeepSeek-V3 eq. 16, torchtitan
+// TokenChoiceTopKRouter). The orders differ because sigmoid compresses large logits: a bias
+// that moves two scores past each other may not move the logits past each other.
+enum class BiasPlacement { kLogits, kScores };
 
 inline const std::vector<std::pair<std::string, GateKind>>& gate_kind_names() {
   static const std::vector<std::pair<std::string, GateKind>> kNames = {
@@ -29,6 +35,11 @@ inline const std::vector<std::pair<std::string, GateKind>>& gate_kind_names() {
 inline const std::vector<std::pair<std::string, RouterQuery>>& router_query_names() {
   static const std::vector<std::pair<std::string, RouterQuery>> kNames = {
       {"linear", RouterQuery::kLinear}, {"identity", RouterQuery::kIdentity}};
+  return kNames;
+}
+inline const std::vector<std::pair<std::string, BiasPlacement>>& bias_placement_names() {
+  static const std::vector<std::pair<std::string, BiasPlacement>> kNames = {
+      {"logits", BiasPlacement::kLogits}, {"scores", BiasPlacement::kScores}};
   return kNames;
 }
 inline const std::vector<std::pair<std::string, DepthEncoding>>& depth_encoding_names() {
@@ -47,6 +58,7 @@ struct RouterOptions {
   bool renormalize = true;          // gates sum to 1 over the selected experts
   bool balancing_bias = true;       // loss-free balancing bias used for selection only
   double bias_update_rate = 1e-3;   // gamma of the sign rule
+  BiasPlacement bias_placement = BiasPlacement::kLogits;
   RouterQuery query = RouterQuery::kLinear;
   int64_t router_dim = 0;           // query/key dimension (identity query: d_model)
   DepthEncoding depth_encoding = DepthEncoding::kNone;
