@@ -25,7 +25,8 @@ double Resampler::uniform() {
 
 double Resampler::normal() {
   const double u1 = uniform(), u2 = uniform();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  constexpr double kTwoPi = 6.283185307179586;  // M_PI is not standard C++
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
 }
 
 double quantile(const std::vector<double>& sorted, double p) {
