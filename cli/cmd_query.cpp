@@ -1,4 +1,4 @@
-// dreamer query DB QUERY [--format table|csv|json]: a named query (runs, evals, diversity, ...)
+// dreamer query DB QUERY [--format table|csv|json]: a named query (runs, evals, paired, ...)
 // or any SQL, run read-only against a results database.
 #include <algorithm>
 #include <iostream>
@@ -38,7 +38,7 @@ void add_query_command(CLI::App& app) {
                        "expected a database file and a query: dreamer query DB QUERY "
                        "(named queries: dreamer query --list)");
     const results::ReadOnlyDatabase database(db);
-    const auto result = database.query(results::resolve_query(query));
+    const auto result = results::run_query(database, query);
     if (format == "csv")
       std::cout << results::format_csv(result);
     else if (format == "json")

@@ -1,25 +1,18 @@
 #pragma once
 // The numbers of a report, before any formatting: per arm the value of each task at the last
-// checkpoint (mean over seeds), seed-averaged learning curves, tokens-to-accuracy ratios
-// against the reference arm, accuracy by recurrence depth, and expert-diversity means.
-// docs/RESULTS.md states every rule used here.
+// checkpoint (mean over seeds, with its 95% interval), seed-averaged learning curves,
+// tokens-to-accuracy ratios and paired comparisons against the reference arm, accuracy by
+// recurrence depth, and expert-diversity means. docs/RESULTS.md states every rule used here.
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "results/comparison.h"
 #include "results/experiment_data.h"
 #include "results/tokens_to_accuracy.h"
 
 namespace dreamer::results {
-
-struct SeedStat {
-  double mean = 0;
-  // Sample standard deviation over seeds (n - 1) when more than one seed has a value; else
-  // the eval's standard error (none for metrics without one).
-  std::optional<double> spread;
-  int seeds = 0;  // seeds that have a value
-};
 
 struct ArmSummary {
   std::string arm, family;
@@ -30,15 +23,24 @@ struct ArmSummary {
   std::map<std::string, SeedStat> final_value;
   // Mean of final_value over the higher-is-better tasks; none unless every such task has one.
   std::optional<double> average;
+  // Its interval: every seed resampled with all its tasks; none unless the tasks were scored
+  // on the same seeds (and have items or stderrs).
+  std::optional<Interval> average_interval;
   // task -> (tokens, mean over seeds) at the default depth, at the token counts every
   // evaluated seed has.
   std::map<std::string, Curve> curve;
   bool recurrent = false;  // some run was evaluated at more than one depth
   // task -> depth -> mean over seeds, at each seed's last checkpoint of that task.
-  std::map<std::string, std::map<int64_t, double>> by_depth;
+  std::map<std::string, std::map<int64_t, SeedStat>> by_depth;
+  // task -> the largest evaluated depth (a) against the smallest (b), same runs and checkpoint;
+  // only tasks evaluated at two or more depths.
+  std::map<std::string, Comparison> depth_change;
   // task -> ratio against the reference (non-reference arms); none: n/a (no reference, or a
   // curve with fewer than two checkpoints).
   std::map<std::string, std::optional<TokensRatio>> vs_reference;
+  // task -> this arm (a) against the reference (b), each run at its default depth and last
+  // checkpoint (non-reference arms, tasks both have).
+  std::map<std::string, Comparison> against_reference;
 };
 
 // Mean over seeds and tasks of expert_metrics at each run's last checkpoint and default depth.

@@ -1,6 +1,7 @@
 #include "results/experiment_data.h"
 
 #include <map>
+#include <tuple>
 
 #include "util/errors.h"
 
@@ -24,6 +25,40 @@ CheckpointRef checkpoint_ref(const Cell& name, const Cell& tokens) {
   CheckpointRef ref{name.to_string(), std::nullopt};
   if (!tokens.is_null()) ref.tokens = integer(tokens);
   return ref;
+}
+
+// Attaches each eval row's per-item outcomes (one query for the whole experiment).
+void load_experiment_items(const ReadOnlyDatabase& db, ExperimentData& data) {
+  if (!db.has_table("eval_samples")) return;
+  std::map<std::tuple<std::string, std::string, std::string, int64_t>, EvalRecord*> by_key;
+  for (auto& e : data.evals) by_key[{e.run_id, e.checkpoint.name, e.task, e.depth}] = &e;
+  std::map<EvalRecord*, bool> unusable;  // a sample without the metric's outcome
+  const auto tasks = [&] {
+    std::map<std::string, std::string> metric;
+    for (const auto& t : data.tasks) metric[t.task] = t.metric;
+    return metric;
+  }();
+  for (const auto& row : db.query(R"sql(
+      SELECT s.run_id, s.checkpoint, s.task, s.depth, s.doc_index, s.prompt, s.details_json
+      FROM eval_samples s JOIN runs r ON r.run_id = s.run_id
+      WHERE r.experiment = ?1
+      ORDER BY s.run_id, s.checkpoint, s.task, s.depth, s.doc_index)sql",
+                                  {data.name})
+                             .rows) {
+    auto it =
+        by_key.find({row[0].to_string(), row[1].to_string(), row[2].to_string(), integer(row[3])});
+    if (it == by_key.end() || unusable.count(it->second)) continue;
+    const auto details = nlohmann::json::parse(row[6].to_string(), nullptr, false);
+    const auto value = item_outcome(tasks.at(it->second->task), details);
+    if (!value) {
+      unusable[it->second] = true;
+      it->second->items.clear();
+      continue;
+    }
+    it->second->items.push_back({integer(row[4]), prompt_hash(row[5].to_string()), *value});
+  }
+  for (auto& e : data.evals)
+    if (static_cast<int64_t>(e.items.size()) != e.n) e.items.clear();
 }
 
 }  // namespace
@@ -97,9 +132,15 @@ ExperimentData load_experiment(const ReadOnlyDatabase& db, const std::string& na
       WHERE r.experiment = ?1 AND e.value IS NOT NULL)sql",
                                   {name})
                              .rows)
-    data.evals.push_back({row[0].to_string(), checkpoint_ref(row[1], row[2]), row[3].to_string(),
-                          integer(row[4]), *row[5].number(), optional_number(row[6]),
-                          integer(row[7])});
+    data.evals.push_back({row[0].to_string(),
+                          checkpoint_ref(row[1], row[2]),
+                          row[3].to_string(),
+                          integer(row[4]),
+                          *row[5].number(),
+                          optional_number(row[6]),
+                          integer(row[7]),
+                          {}});
+  load_experiment_items(db, data);
 
   for (const auto& row : db.query(R"sql(
       SELECT m.run_id, m.checkpoint, c.tokens, m.task, m.site, m.depth, m.metric,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "results/item_outcomes.h"
 #include "results/query.h"
 
 namespace dreamer::results {
@@ -45,6 +46,9 @@ struct EvalRecord {
   double value = 0;
   std::optional<double> stderr_;
   int64_t n = 0;
+  // Per-item outcomes in the task's metric (eval_samples, by doc_index); empty when they were
+  // not stored (experiment eval.samples false) or do not cover all n items.
+  std::vector<ItemOutcome> items;
 };
 
 // One expert_metrics row of a run, evaluated at the run's default depth (recurrences).

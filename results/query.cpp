@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "results/stat_queries.h"
 #include "util/errors.h"
 #include "util/fs.h"
 
@@ -126,38 +127,56 @@ bool ReadOnlyDatabase::has_table(const std::string& name) const {
 }
 
 const std::vector<NamedQuery>& named_queries() {
+  // with_intervals (results/stat_queries.h) reads its columns by position.
+  static const std::string kEvalsSql =
+      R"sql(SELECT e.run_id, e.checkpoint, c.tokens, e.task, e.depth, e.metric, e.value, e.stderr, e.n
+FROM eval_results e
+LEFT JOIN checkpoints c ON c.run_id = e.run_id AND c.name = e.checkpoint
+ORDER BY e.run_id, c.tokens, e.checkpoint, e.task, e.depth, e.metric)sql";
   static const std::vector<NamedQuery> kQueries = {
       {"experiments", "experiments, their reference arm and tasks (task:metric)",
        R"sql(SELECT e.name, e.reference_arm, e.file,
        (SELECT group_concat(t.task || ':' || t.metric, ' ') FROM experiment_tasks t
         WHERE t.experiment = e.name) AS tasks,
        (SELECT count(*) FROM runs r WHERE r.experiment = e.name) AS runs, e.updated_at
-FROM experiments e ORDER BY e.name)sql"},
+FROM experiments e ORDER BY e.name)sql",
+       nullptr},
       {"runs", "one row per training run: costs, status, progress",
        R"sql(SELECT run_id, experiment, arm, seed, family, params, flops_per_token, memory_bytes,
        status, tokens_trained, wall_seconds
-FROM runs ORDER BY experiment, arm, seed)sql"},
-      {"evals", "every eval score with the tokens its checkpoint was trained on",
-       R"sql(SELECT e.run_id, e.checkpoint, c.tokens, e.task, e.depth, e.metric, e.value, e.stderr, e.n
-FROM eval_results e
-LEFT JOIN checkpoints c ON c.run_id = e.run_id AND c.name = e.checkpoint
-ORDER BY e.run_id, c.tokens, e.checkpoint, e.task, e.depth, e.metric)sql"},
+FROM runs ORDER BY experiment, arm, seed)sql",
+       nullptr},
+      {"evals",
+       "every eval score with the tokens its checkpoint was trained on and its 95% interval",
+       kEvalsSql, [](const ReadOnlyDatabase& db) { return with_intervals(db, kEvalsSql); }},
+      {"paired",
+       "each arm against its experiment's reference arm per task: paired bootstrap and McNemar", "",
+       [](const ReadOnlyDatabase& db) { return paired_comparisons(db); }},
       {"diversity", "expert-selection diversity metrics with their experiment and arm",
        R"sql(SELECT m.run_id, r.experiment, r.arm, r.seed, m.checkpoint, m.task, m.recurrences,
        m.site, m.depth, m.metric, m.value
 FROM expert_metrics m
 LEFT JOIN runs r ON r.run_id = m.run_id
 ORDER BY r.experiment, r.arm, r.seed, m.run_id, m.checkpoint, m.task, m.recurrences, m.site,
-         m.depth, m.metric)sql"},
+         m.depth, m.metric)sql",
+       nullptr},
       {"checkpoints", "saved checkpoints: step and tokens trained",
        R"sql(SELECT run_id, name, step, tokens, path, created_at
-FROM checkpoints ORDER BY run_id, tokens, name)sql"},
+FROM checkpoints ORDER BY run_id, tokens, name)sql",
+       nullptr},
       {"train", "training metrics per logged step",
        R"sql(SELECT run_id, step, tokens, loss, aux_loss, lr, grad_norm, tokens_per_s, memory_bytes,
        mfu, elapsed_s
-FROM train_metrics ORDER BY run_id, step)sql"},
+FROM train_metrics ORDER BY run_id, step)sql",
+       nullptr},
   };
   return kQueries;
+}
+
+QueryResult run_query(const ReadOnlyDatabase& db, const std::string& name_or_sql) {
+  for (const auto& q : named_queries())
+    if (q.name == name_or_sql) return q.compute ? q.compute(db) : db.query(q.sql);
+  return db.query(name_or_sql);
 }
 
 std::string resolve_query(const std::string& name_or_sql) {

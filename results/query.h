@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,13 +55,20 @@ class ReadOnlyDatabase {
 struct NamedQuery {
   std::string name;
   std::string description;
-  std::string sql;
+  std::string sql;  // the rows (for a computed query, the rows it starts from; may be empty)
+  // Rows computed in C++ (confidence intervals, paired tests: results/stat_queries.h); null
+  // for plain SQL.
+  std::function<QueryResult(const ReadOnlyDatabase&)> compute;
 };
 
-// Shortcuts for the common questions (runs, evals, diversity, checkpoints, train, ...).
+// Shortcuts for the common questions (runs, evals, paired, diversity, checkpoints, train, ...).
 const std::vector<NamedQuery>& named_queries();
 
 // The named query's SQL when `name_or_sql` is one of their names; otherwise the text itself.
 std::string resolve_query(const std::string& name_or_sql);
+
+// What `dreamer query` prints: a named query's rows (computed ones included), or else the
+// text run as one SQL statement.
+QueryResult run_query(const ReadOnlyDatabase& db, const std::string& name_or_sql);
 
 }  // namespace dreamer::results

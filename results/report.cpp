@@ -39,6 +39,14 @@ std::string optional_cell(const std::optional<double>& x, Format format) {
   return x ? format(*x) : kMissing;
 }
 
+std::string score_cell(double value, const std::optional<Interval>& interval) {
+  return format_score(value) + (interval ? " " + format_interval(*interval) : "");
+}
+
+std::string score_cell(const SeedStat& s) {
+  return score_cell(s.mean, s.interval);
+}
+
 Table main_table(const ExperimentAnalysis& a) {
   Table t;
   t.header = {"arm", "family", "seeds", "params", "active params", "FLOPs/token", "train memory"};
@@ -59,21 +67,23 @@ Table main_table(const ExperimentAnalysis& a) {
         continue;
       }
       const SeedStat& s = it->second;
-      std::string cell = format_score(s.mean);
-      if (s.spread) cell += " ± " + format_score(*s.spread);
+      std::string cell = score_cell(s);
       if (static_cast<size_t>(s.seeds) < arm.run_ids.size())
         cell += " (" + std::to_string(s.seeds) + " of " + std::to_string(arm.run_ids.size()) +
                 " seeds)";
       row.push_back(cell);
     }
-    row.push_back(optional_cell(arm.average, format_score));
+    row.push_back(arm.average ? score_cell(*arm.average, arm.average_interval) : kMissing);
     t.rows.push_back(std::move(row));
   }
   t.empty_note = "No runs are stored for this experiment.";
   t.notes.push_back(
       "Each run's value at its last evaluated checkpoint (most tokens) and its default depth; "
-      "mean over seeds. ± is the standard deviation over seeds (n - 1) when more than one seed "
-      "has a value, otherwise the eval's standard error.");
+      "mean over seeds. [low, high]: 95% interval, a percentile bootstrap (" +
+      std::to_string(kBootstrapResamples) +
+      " resamples, fixed seed) over seeds and then the eval items within each seed; † marks a "
+      "normal interval from the stored standard errors where no per-item samples were stored; "
+      "none for metrics with neither (perplexities).");
   std::vector<std::string> averaged;
   for (const auto& task : a.tasks)
     if (task.higher_is_better) averaged.push_back(task.task);
@@ -94,7 +104,8 @@ Table main_table(const ExperimentAnalysis& a) {
 
 std::string ratio_cell(const std::optional<TokensRatio>& r) {
   if (!r) return "n/a";
-  return (r->reached ? "" : "< ") + format_ratio(r->ratio);
+  return (r->reached ? "" : "< ") + format_ratio(r->ratio) +
+         (r->interval ? " " + format_interval(*r->interval, true) : "");
 }
 
 Table tokens_table(const ExperimentAnalysis& a) {
@@ -122,10 +133,15 @@ Table tokens_table(const ExperimentAnalysis& a) {
   t.empty_note = "Only the reference arm " + reference.arm + " has runs.";
   t.notes.push_back(
       "Ratio = tokens the reference needs to reach its own final value / tokens the arm needs "
-      "to reach it, on curves interpolated linearly between checkpoints (default depth, mean "
-      "over seeds). > 1: the arm needs fewer tokens. \"< r\": the arm never reached it; r = "
-      "reference tokens / the arm's last checkpoint's tokens bounds the ratio from above. n/a: "
-      "fewer than two evaluated checkpoints.");
+      "to reach it, on curves interpolated linearly in log(tokens) between checkpoints "
+      "(default depth, mean over seeds). > 1: the arm needs fewer tokens. \"< r\": the arm "
+      "never reached it; r = reference tokens / the arm's last checkpoint's tokens bounds the "
+      "ratio from above. n/a: fewer than two evaluated checkpoints.");
+  t.notes.push_back(
+      "[low, high]: 95% bootstrap interval of the ratio, recomputed on resampled curves of both "
+      "arms (seeds, then items, each run's checkpoints sharing one draw of items); a resample in "
+      "which the arm does not reach the target counts as 0 for the low end and as its bound for "
+      "the high end. A ratio is a finding only when its interval excludes 1.");
   std::vector<std::string> targets;
   for (const auto& task : a.tasks) {
     auto it = reference.curve.find(task.task);
@@ -138,6 +154,69 @@ Table tokens_table(const ExperimentAnalysis& a) {
   if (!targets.empty())
     t.notes.push_back("Targets, the reference " + reference.arm +
                       "'s final values: " + join(targets, "; ") + ".");
+  return t;
+}
+
+// "0.0215", "< 0.0001": format_p_value without its "p = ".
+std::string p_cell(double p) {
+  const std::string text = format_p_value(p);
+  return text.rfind("p = ", 0) == 0 ? text.substr(4) : text.substr(2);
+}
+
+Table paired_table(const ExperimentAnalysis& a) {
+  Table t;
+  t.header = {"arm",
+              "task",
+              "n",
+              "arm value",
+              "reference value",
+              "difference [95%]",
+              "arm only / reference only",
+              "McNemar p",
+              "verdict"};
+  if (!a.reference_arm) {
+    t.empty_note = "n/a: this experiment has no reference arm.";
+    return t;
+  }
+  if (!a.reference_has_runs) {
+    t.empty_note = "n/a: the reference arm " + *a.reference_arm + " has no runs.";
+    return t;
+  }
+  const std::string& reference = a.arms.front().arm;
+  for (const auto& arm : a.arms)
+    for (const auto& task : a.tasks) {
+      auto it = arm.against_reference.find(task.task);
+      if (arm.arm == reference || it == arm.against_reference.end()) continue;
+      const Comparison& c = it->second;
+      const auto& p = c.paired;
+      const std::string verdict = !c.significant ? "no difference detected"
+                                                 : (c.a_better ? arm.arm : reference) + " " +
+                                                       (task.higher_is_better ? "higher" : "lower");
+      if (p)
+        t.rows.push_back({arm.arm, task_column(task),
+                          std::to_string(p->items) +
+                              (p->seeds > 1 ? " x " + std::to_string(p->seeds) + " seeds" : ""),
+                          score_cell(c.a), score_cell(c.b),
+                          format_signed_score(p->difference) + " " + format_interval(p->interval),
+                          std::to_string(p->a_only) + " / " + std::to_string(p->b_only),
+                          p_cell(p->p_value), verdict});
+      else
+        t.rows.push_back({arm.arm, task_column(task), std::to_string(c.a.items), score_cell(c.a),
+                          score_cell(c.b), "unpaired", kMissing, kMissing,
+                          c.a.interval && c.b.interval ? verdict : "not compared"});
+    }
+  t.empty_note = "Only the reference arm " + reference + " has runs.";
+  t.notes.push_back(
+      "Each arm against the reference " + reference +
+      " on the same eval items, each run at its default depth and last checkpoint; runs paired "
+      "by seed. n: items (x seed pairs). difference: arm - reference, mean over seed pairs, "
+      "with its paired bootstrap interval (seed pairs, then items, one draw of items for both "
+      "arms). arm only / reference only: discordant items (only one side correct), summed over "
+      "seed pairs; McNemar p: exact two-sided binomial test on them.");
+  t.notes.push_back(
+      "verdict: a difference only when p < 0.05 and the interval excludes 0. unpaired: no "
+      "per-item samples on the same items; the verdict then compares the two 95% intervals "
+      "(a difference only when they do not overlap).");
   return t;
 }
 
@@ -159,7 +238,7 @@ Table depth_table(const ExperimentAnalysis& a) {
       std::vector<std::string> row = {arm.arm, task_column(task)};
       for (int64_t d : depths) {
         auto v = it->second.find(d);
-        row.push_back(v == it->second.end() ? kMissing : format_score(v->second));
+        row.push_back(v == it->second.end() ? kMissing : score_cell(v->second));
       }
       t.rows.push_back(std::move(row));
     }
@@ -168,7 +247,7 @@ Table depth_table(const ExperimentAnalysis& a) {
                              : "Nothing has been evaluated yet.";
   t.notes.push_back(
       "depth = recurrences run at evaluation. Each run's values at its last checkpoint of the "
-      "task, mean over seeds.");
+      "task, mean over seeds, with 95% intervals as in the main table.");
   if (!defaults.empty()) t.notes.push_back("Default depths: " + join(defaults, ", ") + ".");
   return t;
 }
@@ -248,6 +327,7 @@ ExperimentReport build_experiment_report(const ExperimentAnalysis& a) {
   r.findings = findings(a);
   r.main = main_table(a);
   r.tokens_to_accuracy = tokens_table(a);
+  r.paired = paired_table(a);
   r.by_depth = depth_table(a);
   r.diversity = diversity_table(a, true);
   r.diversity_by_depth = diversity_table(a, false);
@@ -279,6 +359,7 @@ std::string render_experiment(const ExperimentReport& report, const std::vector<
   out += "### Findings\n\n";
   for (const auto& f : report.findings) out += "- " + f + "\n";
   out += "\n### Main results\n\n" + render_table(report.main);
+  out += "### Paired comparison against the reference\n\n" + render_table(report.paired);
   out += "### Tokens to reach the reference's final value\n\n" +
          render_table(report.tokens_to_accuracy);
   out += "### Accuracy by depth\n\n" + render_table(report.by_depth);

@@ -1,6 +1,7 @@
 #pragma once
-// `dreamer report`: per experiment the main results table in the paper's shape, tokens to
-// reach the reference's accuracy, accuracy by recurrence depth, expert diversity, findings in
+// `dreamer report`: per experiment the main results table in the paper's shape (with 95%
+// intervals), paired comparisons against the reference arm, tokens to reach the reference's
+// accuracy, accuracy by recurrence depth, expert diversity, findings in
 // words, and plots; written to DIR/report.md. docs/RESULTS.md describes every table.
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct ExperimentReport {
   std::string summary;  // reference arm and tasks, one line
   std::vector<std::string> findings;
   Table main;                // arm | family | seeds | costs | one column per task | average
+  Table paired;              // arm | task | n | values | difference | discordant | p | verdict
   Table tokens_to_accuracy;  // non-reference arm | one ratio per task
   Table by_depth;            // arm | task | one column per evaluated depth
   Table diversity;           // arm | site | pooled (depth 0) metrics

@@ -43,13 +43,32 @@ std::string human_bytes(double n) {
 
 std::string format_score(double x) {
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.3f", x);
+  std::snprintf(buffer, sizeof buffer, "%.3f", std::abs(x) < 0.0005 ? 0.0 : x);  // no "-0.000"
   return buffer;
 }
 
 std::string format_ratio(double x) {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.2fx", x);
+  return buffer;
+}
+
+std::string format_signed_score(double x) {
+  const std::string s = format_score(std::abs(x));
+  if (s == format_score(0)) return s;
+  return (x > 0 ? "+" : "-") + s;
+}
+
+std::string format_interval(const Interval& interval, bool ratio) {
+  auto format = [&](double x) { return ratio ? format_ratio(x) : format_score(x); };
+  return "[" + format(interval.low) + ", " + format(interval.high) + "]" +
+         (interval.method == IntervalMethod::kNormal ? "†" : "");
+}
+
+std::string format_p_value(double p) {
+  if (p < 1e-4) return "p < 0.0001";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "p = %.3g", p);
   return buffer;
 }
 

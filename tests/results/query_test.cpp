@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <functional>
 
@@ -105,9 +107,76 @@ TEST(Query, NamedQueriesJoinTokensAndRunSqlOtherwise) {
   const auto diversity = db.query(resolve_query("diversity"));
   ASSERT_FALSE(diversity.rows.empty());
   EXPECT_EQ(diversity.columns[2], "arm");
-  for (const auto& q : named_queries()) EXPECT_NO_THROW(db.query(q.sql)) << q.name;
+  for (const auto& q : named_queries()) EXPECT_NO_THROW(run_query(db, q.name)) << q.name;
   const auto sql = db.query("SELECT count(*) AS n FROM runs WHERE arm = ?1", {"dreamer"});
   EXPECT_EQ(sql.rows[0][0].integer, 2);
+}
+
+// The row of `result` whose first cells are `key`, or null.
+const std::vector<Cell>* find_row(const QueryResult& result, const std::vector<std::string>& key) {
+  for (const auto& row : result.rows)
+    if (std::equal(key.begin(), key.end(), row.begin(),
+                   [](const std::string& k, const Cell& c) { return c.to_string() == k; }))
+      return &row;
+  return nullptr;
+}
+
+size_t column(const QueryResult& result, const std::string& name) {
+  return static_cast<size_t>(std::find(result.columns.begin(), result.columns.end(), name) -
+                             result.columns.begin());
+}
+
+TEST(Query, EvalsCarryTheir95PercentInterval) {
+  const ReadOnlyDatabase db(testing::make_report_db());
+  const auto evals = run_query(db, "evals");
+  EXPECT_EQ(evals.columns,
+            (std::vector<std::string>{"run_id", "checkpoint", "tokens", "task", "depth", "metric",
+                                      "value", "stderr", "n", "ci_low", "ci_high", "ci_method"}));
+  const size_t low = column(evals, "ci_low"), high = column(evals, "ci_high"),
+               method = column(evals, "ci_method");
+  // 8 of 100 right, with samples: bootstrap, about 0.08 +- 1.96 * sqrt(0.08 * 0.92 / 100) =
+  // 0.08 +- 0.053 (the binomial is skewed this close to 0, so loosely).
+  const auto* sampled = find_row(evals, {"exp/dense/seed0", "ck100", "100", "arith"});
+  ASSERT_NE(sampled, nullptr);
+  EXPECT_EQ((*sampled)[method].text, "bootstrap");
+  EXPECT_NEAR((*sampled)[low].real, 0.027, 0.015);
+  EXPECT_NEAR((*sampled)[high].real, 0.133, 0.015);
+  // No samples, stderr 0.04: normal, 0.2 +- 0.0784.
+  const auto* normal = find_row(evals, {"exp/moe/seed0", "ck200", "200", "arith", "1", "acc"});
+  ASSERT_NE(normal, nullptr);
+  EXPECT_EQ((*normal)[method].text, "normal");
+  EXPECT_NEAR((*normal)[low].real, 0.2 - 1.959964 * 0.04, 1e-6);
+  EXPECT_NEAR((*normal)[high].real, 0.2 + 1.959964 * 0.04, 1e-6);
+  // Neither: NULL.
+  const auto* neither = find_row(evals, {"exp/moe/seed0", "ck100", "100", "arith"});
+  ASSERT_NE(neither, nullptr);
+  EXPECT_TRUE((*neither)[low].is_null());
+  EXPECT_TRUE((*neither)[method].is_null());
+}
+
+TEST(Query, PairedComparesEachArmWithTheReference) {
+  const ReadOnlyDatabase db(testing::make_report_db());
+  const auto paired = run_query(db, "paired");
+  ASSERT_EQ(paired.rows.size(), 5u);  // dreamer: arith, logic, ppl; moe: arith, logic
+  const auto* arith = find_row(paired, {"exp", "arith", "acc", "dreamer", "dense"});
+  ASSERT_NE(arith, nullptr);
+  EXPECT_EQ((*arith)[column(paired, "seeds")].integer, 2);
+  EXPECT_EQ((*arith)[column(paired, "items")].integer, 100);
+  EXPECT_EQ((*arith)[column(paired, "arm_only")].integer, 40);
+  EXPECT_EQ((*arith)[column(paired, "ref_only")].integer, 0);
+  EXPECT_NEAR((*arith)[column(paired, "difference")].real, 0.2, 1e-12);
+  EXPECT_NEAR((*arith)[column(paired, "p_value")].real, 2.0 / std::pow(2.0, 40), 1e-15);
+  EXPECT_EQ((*arith)[column(paired, "method")].text, "paired");
+  EXPECT_EQ((*arith)[column(paired, "significant")].integer, 1);
+  const auto* logic = find_row(paired, {"exp", "logic", "acc", "dreamer", "dense"});
+  ASSERT_NE(logic, nullptr);
+  EXPECT_NEAR((*logic)[column(paired, "p_value")].real, 0.0824075, 1e-6);
+  EXPECT_EQ((*logic)[column(paired, "significant")].integer, 0);
+  const auto* moe = find_row(paired, {"exp", "arith", "acc", "moe", "dense"});
+  ASSERT_NE(moe, nullptr);
+  EXPECT_EQ((*moe)[column(paired, "method")].text, "unpaired");
+  EXPECT_TRUE((*moe)[column(paired, "p_value")].is_null());
+  EXPECT_EQ((*moe)[column(paired, "significant")].integer, 1);  // the intervals do not overlap
 }
 
 TEST(Query, WritesFailAndLeaveTheDatabaseUnchanged) {

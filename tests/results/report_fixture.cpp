@@ -46,6 +46,27 @@ void eval(Database& db, const std::string& id, const std::string& ck, const std:
       .run();
 }
 
+// 100 eval_samples rows of a task scored by `acc`: document i (prompt "question i") is
+// correct when correct(i). The rows' eval_results value must be the share of correct ones.
+template <typename Correct>
+void samples(Database& db, const std::string& id, const std::string& ck, const std::string& task,
+             int64_t depth, Correct correct) {
+  Statement insert(db, R"sql(
+      INSERT INTO eval_samples(run_id, checkpoint, task, depth, doc_index, prompt, output,
+                               details_json)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7))sql");
+  for (int64_t i = 0; i < 100; ++i)
+    insert
+        .bind_all(id, ck, task, depth, i, "question " + std::to_string(i),
+                  std::string(correct(i) ? R"({"acc": true})" : R"({"acc": false})"))
+        .run();
+}
+
+// The first k of the 100 documents correct.
+auto first(int64_t k) {
+  return [k](int64_t i) { return i < k; };
+}
+
 void expert_metric(Database& db, const std::string& id, const std::string& ck,
                    const std::string& task, int64_t recurrences, int64_t depth,
                    const std::string& metric, double value) {
@@ -115,18 +136,34 @@ void fill_report_db(const std::string& file) {
   checkpoint(db, "other/solo/seed0", "ck50", 50);
   eval(db, "other/solo/seed0", "ck50", "arith", 1, "acc", 0.25);
 
-  // arith (acc). dense: seed means 0.1, 0.3, 0.5; final 0.500 ± std(0.48, 0.52) = 0.028.
+  // arith (acc). dense: seed means 0.1, 0.3, 0.5; final 0.500.
   for (auto [id, a, b, c] : {std::tuple{d0, 0.08, 0.28, 0.48}, std::tuple{d1, 0.12, 0.32, 0.52}}) {
     eval(db, id, "ck100", "arith", 1, "acc", a);
     eval(db, id, "ck200", "arith", 1, "acc", b);
     eval(db, id, "ck400", "arith", 1, "acc", c, 0.05);
   }
-  // dreamer (default depth 4): seed means 0.2, 0.6, 0.7: reaches 0.5 at 100 + 0.3/0.4 * 100 =
-  // 175 tokens, the reference at 400: ratio 400/175 = 2.29x. Final 0.700 ± 0.028.
+  // dreamer (default depth 4): seed means 0.2, 0.6, 0.7: reaches 0.5 3/4 of the way from 100
+  // to 200 in log(tokens), at 100 * 2^0.75 = 168.18; the reference at 400: ratio 2.38x. Final
+  // 0.700.
   for (auto [id, a, b, c] : {std::tuple{r0, 0.18, 0.58, 0.68}, std::tuple{r1, 0.22, 0.62, 0.72}}) {
     eval(db, id, "ck100", "arith", 4, "acc", a);
     eval(db, id, "ck200", "arith", 4, "acc", b);
     eval(db, id, "ck400", "arith", 4, "acc", c, 0.05);
+  }
+  // Per-item samples of every arith row of dense and dreamer above: the first 100 * value
+  // documents correct, so at ck400 seed 0 dense has 0..47 right and dreamer 0..67: 20
+  // documents only dreamer gets right and none only dense, in each seed (seed 1: 0..51, 0..71).
+  // Pooled over the two seed pairs McNemar has 40 vs 0 discordant: p = 2 / 2^40 < 0.0001;
+  // difference +0.200. The ratio's interval: in every resample the dense curve reaches its
+  // final value (0.5, sd about 0.04) at 400 tokens, and dreamer (0.2, 0.6, 0.7 with the same
+  // sd) crosses it between 100 and 200 tokens (ratio 2 to 4), or in the few resamples where
+  // its 200-token value falls short, between 200 and 400 (ratio 1 to 2): the interval lies
+  // inside (1, 4] and excludes 1.
+  for (auto [id, depth, a, b, c] : {std::tuple{d0, 1, 8, 28, 48}, std::tuple{d1, 1, 12, 32, 52},
+                                    std::tuple{r0, 4, 18, 58, 68}, std::tuple{r1, 4, 22, 62, 72}}) {
+    samples(db, id, "ck100", "arith", depth, first(a));
+    samples(db, id, "ck200", "arith", depth, first(b));
+    samples(db, id, "ck400", "arith", depth, first(c));
   }
   // Depth sweep at the last checkpoint: depth 1 mean 0.300, depth 8 mean 0.750. The depth-1
   // score at ck200 (0.9) is not the last checkpoint and must not show.
@@ -135,16 +172,22 @@ void fill_report_db(const std::string& file) {
   eval(db, r0, "ck400", "arith", 8, "acc", 0.74);
   eval(db, r1, "ck400", "arith", 8, "acc", 0.76);
   eval(db, r0, "ck200", "arith", 1, "acc", 0.9);
-  // moe, one seed: 0.1, 0.2 never reaches 0.5: ratio < 400/200 = 2.00x. Final 0.200 ± its
-  // stderr 0.040.
+  // Samples of the sweep: depth 8 vs depth 1 has 74 - 29 = 45 and 76 - 31 = 45 documents only
+  // depth 8 gets right, none the other way: McNemar 90 vs 0, p < 0.0001, difference +0.450.
+  samples(db, r0, "ck400", "arith", 1, first(29));
+  samples(db, r1, "ck400", "arith", 1, first(31));
+  samples(db, r0, "ck400", "arith", 8, first(74));
+  samples(db, r1, "ck400", "arith", 8, first(76));
+  // moe, one seed: 0.1, 0.2 never reaches 0.5: ratio < 400/200 = 2.00x. Final 0.200, no
+  // samples: normal interval 0.2 +- 1.96 * 0.04 = [0.122, 0.278].
   eval(db, m0, "ck100", "arith", 1, "acc", 0.1);
   eval(db, m0, "ck200", "arith", 1, "acc", 0.2, 0.04);
   // A score in another metric is not the task's report metric and must be ignored.
   eval(db, m0, "ck200", "arith", 1, "acc_norm", 0.99);
 
-  // logic (acc). dense 0.2, 0.3, 0.4 (both seeds): target 0.4 at 400 tokens, ± 0.000.
-  // dreamer 0.1, 0.2, 0.3: not reached, < 400/400 = 1.00x. moe 0.3, 0.5: reaches 0.4 at 150,
-  // 400/150 = 2.67x.
+  // logic (acc). dense 0.2, 0.3, 0.4 (both seeds): target 0.4 at 400 tokens.
+  // dreamer 0.1, 0.2, 0.3: not reached, < 400/400 = 1.00x. moe 0.3, 0.5: reaches 0.4 halfway
+  // in log(tokens), at sqrt(100 * 200) = 141.42: 400/141.42 = 2.83x.
   for (const auto& id : {d0, d1}) {
     eval(db, id, "ck100", "logic", 1, "acc", 0.2);
     eval(db, id, "ck200", "logic", 1, "acc", 0.3);
@@ -155,6 +198,14 @@ void fill_report_db(const std::string& file) {
     eval(db, id, "ck200", "logic", 4, "acc", 0.2);
     eval(db, id, "ck400", "logic", 4, "acc", 0.3);
   }
+  // Samples at ck400 only, the same in both seeds: documents 0..4 both right, 5..29 only
+  // dreamer (25), 30..64 only dense (35), 65..99 neither: dreamer 30, dense 40. Pooled 50 vs
+  // 70 discordant: McNemar p = 2 * P(Binomial(120, 1/2) <= 50) = 0.0824 (exact sum with
+  // Python's math.comb), not significant. The logic ratio has no interval: ck100 and ck200 have
+  // neither samples nor a stderr.
+  for (const auto& id : {d0, d1})
+    samples(db, id, "ck400", "logic", 1, [](int64_t i) { return i < 5 || (i >= 30 && i < 65); });
+  for (const auto& id : {r0, r1}) samples(db, id, "ck400", "logic", 4, first(30));
   eval(db, m0, "ck100", "logic", 1, "acc", 0.3);
   eval(db, m0, "ck200", "logic", 1, "acc", 0.5);
 

@@ -9,7 +9,8 @@ namespace dreamer::testing {
 // Creates `file` with the current schema (ResultStore) and the rows described in
 // report_fixture.cpp: experiment "exp" (reference arm dense; arms dense x2 seeds, dreamer x2
 // seeds, recurrent, default depth 4, moe x1 seed, still running; tasks arith, logic (acc) and
-// ppl (bits_per_byte, lower is better)), experiment "other" (no reference arm, one run) and
+// ppl (bits_per_byte, lower is better); per-item samples for dense and dreamer on arith at every
+// checkpoint and on logic at the last), experiment "other" (no reference arm, one run) and
 // experiment "pending" (one planned run, nothing evaluated).
 void fill_report_db(const std::string& file);
 

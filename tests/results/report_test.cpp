@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
+#include "results/findings.h"
 #include "results/store.h"
 #include "tests/results/report_fixture.h"
 #include "tests/test_util.h"
@@ -26,6 +28,18 @@ std::string cell(const Table& table, const std::vector<std::string>& key,
     if (std::equal(key.begin(), key.end(), row.begin()))
       return row[static_cast<size_t>(col - table.header.begin())];
   return "<no row " + key.front() + ">";
+}
+
+// The two bounds of the first "[low, high]" in `text` (ratios may carry an "x").
+std::pair<double, double> bounds(const std::string& text) {
+  const auto open = text.find('[');
+  if (open == std::string::npos) return {-1, -1};
+  const auto comma = text.find(',', open);
+  return {std::stod(text.substr(open + 1)), std::stod(text.substr(comma + 1))};
+}
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
 }
 
 class ReportTest : public ::testing::Test {
@@ -55,16 +69,64 @@ TEST_F(ReportTest, MainTableHasCostsAndSeedMeansAtTheLastCheckpoint) {
   EXPECT_EQ(cell(t, {"dreamer"}, "train memory"), "1.5 GiB");
   EXPECT_EQ(cell(t, {"moe"}, "train memory"), "768 MiB");
 
-  EXPECT_EQ(cell(t, {"dense"}, "arith (acc)"), "0.500 ± 0.028");    // std(0.48, 0.52)
-  EXPECT_EQ(cell(t, {"dreamer"}, "arith (acc)"), "0.700 ± 0.028");  // at depth 4, not 1 or 8
-  EXPECT_EQ(cell(t, {"moe"}, "arith (acc)"), "0.200 ± 0.040");      // one seed: its stderr
-  EXPECT_EQ(cell(t, {"dense"}, "logic (acc)"), "0.400 ± 0.000");
-  EXPECT_EQ(cell(t, {"moe"}, "logic (acc)"), "0.500");  // one seed, no stderr
+  // Bootstrap intervals (seeds, then items): dense arith has seeds at 0.48 and 0.52 with 100
+  // items each; item noise sd about sqrt(0.25 / 100) / sqrt(2) = 0.035, seed noise 0.014, so
+  // the interval is about 0.5 +- 0.075. Asserted against that approximation, loosely.
+  const std::string dense_arith = cell(t, {"dense"}, "arith (acc)");
+  ASSERT_TRUE(starts_with(dense_arith, "0.500 [")) << dense_arith;
+  EXPECT_NEAR(bounds(dense_arith).first, 0.425, 0.025) << dense_arith;
+  EXPECT_NEAR(bounds(dense_arith).second, 0.575, 0.025) << dense_arith;
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer"}, "arith (acc)"), "0.700 ["));  // depth 4, not 1, 8
+  // moe: one seed without samples: normal from its stderr, 0.2 +- 1.96 * 0.04.
+  EXPECT_EQ(cell(t, {"moe"}, "arith (acc)"), "0.200 [0.122, 0.278]†");
+  // dense logic: both seeds the same 40 of 100: about 0.4 +- 1.96 * sqrt(0.24 / 100) / sqrt(2).
+  const std::string dense_logic = cell(t, {"dense"}, "logic (acc)");
+  ASSERT_TRUE(starts_with(dense_logic, "0.400 [")) << dense_logic;
+  EXPECT_NEAR(bounds(dense_logic).first, 0.332, 0.015) << dense_logic;
+  EXPECT_NEAR(bounds(dense_logic).second, 0.468, 0.015) << dense_logic;
+  EXPECT_EQ(cell(t, {"moe"}, "logic (acc)"), "0.500");  // one seed, no stderr, no samples
   EXPECT_EQ(cell(t, {"dreamer"}, "ppl (bits_per_byte, lower is better)"), "1.000 (1 of 2 seeds)");
   EXPECT_EQ(cell(t, {"moe"}, "ppl (bits_per_byte, lower is better)"), "—");
-  EXPECT_EQ(cell(t, {"dense"}, "average"), "0.450");
-  EXPECT_EQ(cell(t, {"dreamer"}, "average"), "0.500");
-  EXPECT_EQ(cell(t, {"moe"}, "average"), "0.350");
+  EXPECT_TRUE(starts_with(cell(t, {"dense"}, "average"), "0.450 ["));
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer"}, "average"), "0.500 ["));
+  EXPECT_EQ(cell(t, {"moe"}, "average"), "0.350");  // logic has neither samples nor stderr
+}
+
+TEST_F(ReportTest, PairedComparisonAgainstTheReferenceOnTheSameItems) {
+  const auto a = analysis();
+  const auto& arith = find_arm(a, "dreamer")->against_reference.at("arith");
+  ASSERT_TRUE(arith.paired.has_value());
+  EXPECT_EQ(arith.paired->seeds, 2);
+  EXPECT_EQ(arith.paired->items, 100);
+  EXPECT_EQ(arith.paired->a_only, 40);  // 20 per seed pair (report_fixture.cpp)
+  EXPECT_EQ(arith.paired->b_only, 0);
+  EXPECT_NEAR(arith.paired->p_value, 2.0 / std::pow(2.0, 40), 1e-15);
+  EXPECT_NEAR(arith.paired->difference, 0.2, 1e-12);
+  EXPECT_GT(arith.paired->interval.low, 0.1);
+  EXPECT_LT(arith.paired->interval.high, 0.3);
+  EXPECT_TRUE(arith.significant && arith.a_better);
+  const auto& logic = find_arm(a, "dreamer")->against_reference.at("logic");
+  ASSERT_TRUE(logic.paired.has_value());
+  EXPECT_EQ(logic.paired->a_only, 50);
+  EXPECT_EQ(logic.paired->b_only, 70);
+  EXPECT_NEAR(logic.paired->p_value, 0.0824075, 1e-6);
+  EXPECT_FALSE(logic.significant);
+
+  const Table t = build_experiment_report(a).paired;
+  EXPECT_EQ(cell(t, {"dreamer", "arith (acc)"}, "n"), "100 x 2 seeds");
+  EXPECT_EQ(cell(t, {"dreamer", "arith (acc)"}, "arm only / reference only"), "40 / 0");
+  EXPECT_EQ(cell(t, {"dreamer", "arith (acc)"}, "McNemar p"), "< 0.0001");
+  EXPECT_EQ(cell(t, {"dreamer", "arith (acc)"}, "verdict"), "dreamer higher");
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer", "arith (acc)"}, "difference [95%]"), "+0.200 ["));
+  EXPECT_EQ(cell(t, {"dreamer", "logic (acc)"}, "McNemar p"), "0.0824");
+  EXPECT_EQ(cell(t, {"dreamer", "logic (acc)"}, "verdict"), "no difference detected");
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer", "logic (acc)"}, "difference [95%]"), "-0.100 ["));
+  // moe has no samples: unpaired, and its normal interval [0.122, 0.278] lies below dense's.
+  EXPECT_EQ(cell(t, {"moe", "arith (acc)"}, "difference [95%]"), "unpaired");
+  EXPECT_EQ(cell(t, {"moe", "arith (acc)"}, "verdict"), "dense higher");
+  EXPECT_EQ(cell(t, {"moe", "logic (acc)"}, "verdict"), "not compared");  // no interval for moe
+  EXPECT_EQ(cell(t, {"dreamer", "ppl (bits_per_byte, lower is better)"}, "verdict"),
+            "not compared");
 }
 
 TEST_F(ReportTest, TokensToAccuracyRatiosAgainstTheReference) {
@@ -78,16 +140,25 @@ TEST_F(ReportTest, TokensToAccuracyRatiosAgainstTheReference) {
   const auto& arith = dreamer->vs_reference.at("arith");
   ASSERT_TRUE(arith.has_value());
   EXPECT_TRUE(arith->reached);
-  EXPECT_NEAR(arith->arm_tokens, 175.0, 1e-9);
-  EXPECT_NEAR(arith->ratio, 400.0 / 175.0, 1e-9);
+  // 0.5 is 3/4 of the way from 0.2 to 0.6, in log(tokens) between 100 and 200.
+  EXPECT_NEAR(arith->arm_tokens, 168.179283, 1e-6);
+  EXPECT_NEAR(arith->ratio, 2.378414, 1e-6);
+  // In every resample dense reaches its final value at 400 and dreamer before 400 (mostly
+  // between 100 and 200 tokens: ratio 2 to 4; report_fixture.cpp).
+  ASSERT_TRUE(arith->interval.has_value());
+  EXPECT_GT(arith->interval->low, 1.0);
+  EXPECT_LE(arith->interval->high, 4.0);
+  EXPECT_DOUBLE_EQ(arith->reached_share, 1.0);
 
   const Table t = build_experiment_report(a).tokens_to_accuracy;
   ASSERT_EQ(t.rows.size(), 2u);  // dreamer, moe: not the reference itself
-  EXPECT_EQ(cell(t, {"dreamer"}, "arith (acc)"), "2.29x");
-  EXPECT_EQ(cell(t, {"dreamer"}, "logic (acc)"), "< 1.00x");
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer"}, "arith (acc)"), "2.38x ["))
+      << cell(t, {"dreamer"}, "arith (acc)");
+  EXPECT_EQ(cell(t, {"dreamer"}, "logic (acc)"), "< 1.00x");  // no samples before ck400
   EXPECT_EQ(cell(t, {"dreamer"}, "ppl (bits_per_byte, lower is better)"), "2.00x");
   EXPECT_EQ(cell(t, {"moe"}, "arith (acc)"), "< 2.00x");
-  EXPECT_EQ(cell(t, {"moe"}, "logic (acc)"), "2.67x");
+  // 0.3 -> 0.5 between 100 and 200 reaches 0.4 halfway, at sqrt(100 * 200): 400 / 141.42.
+  EXPECT_EQ(cell(t, {"moe"}, "logic (acc)"), "2.83x");
   EXPECT_EQ(cell(t, {"moe"}, "ppl (bits_per_byte, lower is better)"), "n/a");
 }
 
@@ -95,9 +166,11 @@ TEST_F(ReportTest, AccuracyByDepthForRecurrentArmsOnly) {
   const Table t = build_experiment_report(analysis()).by_depth;
   EXPECT_EQ(t.header, (std::vector<std::string>{"arm", "task", "depth 1", "depth 4", "depth 8"}));
   ASSERT_EQ(t.rows.size(), 3u);  // dreamer x 3 tasks; dense and moe ran one depth
-  EXPECT_EQ(t.rows[0],
-            (std::vector<std::string>{"dreamer", "arith (acc)", "0.300", "0.700", "0.750"}));
-  EXPECT_EQ(cell(t, {"dreamer", "logic (acc)"}, "depth 4"), "0.300");
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer", "arith (acc)"}, "depth 1"), "0.300 ["));
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer", "arith (acc)"}, "depth 4"), "0.700 ["));
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer", "arith (acc)"}, "depth 8"), "0.750 ["));
+  EXPECT_TRUE(starts_with(cell(t, {"dreamer", "logic (acc)"}, "depth 4"), "0.300 ["));
+  EXPECT_EQ(cell(t, {"dreamer", "ppl (bits_per_byte, lower is better)"}, "depth 4"), "1.000");
   EXPECT_EQ(cell(t, {"dreamer", "logic (acc)"}, "depth 1"), "—");
 }
 
@@ -116,37 +189,79 @@ TEST_F(ReportTest, ExpertDiversityAtTheLastCheckpointAndDefaultDepth) {
   EXPECT_EQ(cell(by_depth, {"dreamer", "ffn", "2"}, "max_vio"), "0.300");
 }
 
-TEST_F(ReportTest, FindingsStateTheComparisonAndThePartialRuns) {
+TEST_F(ReportTest, FindingsClaimOnlySignificantDifferences) {
   const auto f = build_experiment_report(analysis()).findings;
-  auto has = [&](const std::string& line) {
-    return std::find(f.begin(), f.end(), line) != f.end();
-  };
   std::ostringstream all;
   for (const auto& line : f) all << line << "\n";
+  // The line starting with `prefix` contains each of `parts`.
+  auto has = [&](const std::string& prefix, const std::vector<std::string>& parts) {
+    for (const auto& line : f)
+      if (starts_with(line, prefix))
+        return std::all_of(parts.begin(), parts.end(),
+                           [&](const std::string& p) { return line.find(p) != std::string::npos; });
+    return false;
+  };
+  // Significant (paired): 40 vs 0 discordant.
   EXPECT_TRUE(
-      has("Best average over the higher-is-better tasks: dreamer (0.500) vs reference "
-          "dense (0.450); others: moe 0.350."))
+      has("arith (acc): dreamer 0.700 [", {" vs dense 0.500 [",
+                                           ": dreamer is higher (paired, n=100 items x 2 seeds, "
+                                           "p < 0.0001; difference +0.200 ["}))
       << all.str();
+  // Not significant (paired): 50 vs 70 discordant, p = 0.0824.
   EXPECT_TRUE(
-      has("Best arm per task: arith (acc): dreamer (0.700); logic (acc): moe (0.500); "
-          "ppl (bits_per_byte, lower is better): dreamer (1.000)."))
+      has("logic (acc): dreamer 0.300 [", {" vs dense 0.400 [",
+                                           ": no difference detected at this size (n=100 items x 2 "
+                                           "seeds, p = 0.0824; difference -0.100 ["}))
       << all.str();
+  // Significant (unpaired): moe's normal interval lies below dense's bootstrap interval.
+  EXPECT_TRUE(has("arith (acc): moe 0.200 [0.122, 0.278]† vs dense 0.500 [",
+                  {": dense is higher (n=100, 1 vs 2 seeds; unpaired: the 95% intervals do not "
+                   "overlap)."}))
+      << all.str();
+  EXPECT_TRUE(has("logic (acc): moe 0.500 vs dense 0.400 [", {": not compared"})) << all.str();
+  // The averages' intervals overlap: no claim.
   EXPECT_TRUE(
-      has("dreamer reached dense's final value on 2 of 3 compared tasks: arith 2.29x "
-          "fewer tokens; logic not reached (< 1.00x); ppl 2.00x fewer tokens."))
+      has("Highest average over the higher-is-better tasks: dreamer (0.500 [",
+          {"vs reference dense (0.450 [",
+           "the 95% intervals overlap: no difference detected at this size", "others: moe 0.350."}))
       << all.str();
-  EXPECT_TRUE(
-      has("moe reached dense's final value on 1 of 2 compared tasks: arith not reached "
-          "(< 2.00x); logic 2.67x fewer tokens; ppl n/a."))
+  // The tokens ratio is claimed only with an interval that excludes 1.
+  EXPECT_TRUE(has(
+      "Training tokens dreamer needs to reach dense's final value, relative to dense: ",
+      {"arith 2.38x fewer tokens (95% interval [",
+       "logic no claim (not reached, < 1.00x; no interval", "ppl no claim (2.00x; no interval"}))
       << all.str();
-  EXPECT_TRUE(
-      has("dreamer, arith (acc): 0.300 at depth 1, 0.750 at depth 8; best at depth 8 "
-          "(0.750)."))
+  EXPECT_TRUE(has("Training tokens moe needs",
+                  {"arith no claim (not reached, < 2.00x;", "logic no claim (2.83x;", "ppl n/a."}))
       << all.str();
+  EXPECT_TRUE(has("dreamer, arith (acc): 0.300 [",
+                  {"at depth 1, 0.750 [", "at depth 8; highest point estimate at depth 8 (0.750)",
+                   "depth 8 vs depth 1: depth 8 is higher (paired, n=100 items x 2 seeds, "
+                   "p < 0.0001; difference +0.450 ["}))
+      << all.str();
+  EXPECT_TRUE(has("Intervals marked † are normal approximations", {})) << all.str();
   EXPECT_TRUE(
       has("Not finished, so their numbers are partial: exp/moe/seed0 (running, 200 "
-          "tokens trained)."))
+          "tokens trained).",
+          {}))
       << all.str();
+  EXPECT_EQ(all.str().find("reached dense's final value on"), std::string::npos) << all.str();
+}
+
+TEST_F(ReportTest, RatioWordingFollowsItsInterval) {
+  TokensRatio r;
+  r.reached = true;
+  r.ratio = 2.0;
+  EXPECT_EQ(describe_ratio(r), "no claim (2.00x; no interval: no per-item samples or stderrs)");
+  r.interval = Interval{1.5, 2.5, IntervalMethod::kBootstrap};
+  EXPECT_EQ(describe_ratio(r), "2.00x fewer tokens (95% interval [1.50x, 2.50x])");
+  r.interval = Interval{0.8, 3.1, IntervalMethod::kNormal};
+  EXPECT_EQ(describe_ratio(r),
+            "no difference detected at this size (2.00x, 95% interval [0.80x, 3.10x]† includes "
+            "1)");
+  r.ratio = 0.5;
+  r.interval = Interval{0.3, 0.8, IntervalMethod::kBootstrap};
+  EXPECT_EQ(describe_ratio(r), "2.00x more tokens (0.50x, 95% interval [0.30x, 0.80x])");
 }
 
 TEST_F(ReportTest, WithoutAReferenceArmTheRatiosAreNotApplicable) {
@@ -181,10 +296,10 @@ TEST_F(ReportTest, WritesReportMdForOneOrEveryExperiment) {
   EXPECT_EQ(written.str(), markdown);
   EXPECT_NE(markdown.find("## Experiment exp"), std::string::npos);
   EXPECT_EQ(markdown.find("## Experiment other"), std::string::npos);
-  EXPECT_NE(markdown.find("| dreamer | dreamer | 2 | 1M | 500K | 2 GFLOP | 1.5 GiB | 0.700 ± "
-                          "0.028 | 0.300 ± 0.000 | 1.000 (1 of 2 seeds) | 0.500 |"),
+  EXPECT_NE(markdown.find("| dreamer | dreamer | 2 | 1M | 500K | 2 GFLOP | 1.5 GiB | 0.700 ["),
             std::string::npos)
       << markdown;
+  EXPECT_NE(markdown.find("### Paired comparison against the reference"), std::string::npos);
   options.experiment.clear();
   EXPECT_NE(write_report(options).find("## Experiment other"), std::string::npos);
 }

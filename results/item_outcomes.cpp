@@ -1,0 +1,72 @@
+#include "results/item_outcomes.h"
+
+namespace dreamer::results {
+
+namespace {
+
+const std::string kExactMatch = "exact_match,";
+
+std::optional<double> as_outcome(const nlohmann::json* field) {
+  if (!field) return std::nullopt;
+  if (field->is_boolean()) return field->get<bool>() ? 1.0 : 0.0;
+  if (field->is_number()) return field->get<double>();
+  return std::nullopt;
+}
+
+const nlohmann::json* member(const nlohmann::json& object, const std::string& key) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+std::optional<double> item_outcome(const std::string& metric, const nlohmann::json& details) {
+  if (metric == "acc" || metric == "acc_norm") return as_outcome(member(details, metric));
+  if (metric.rfind(kExactMatch, 0) == 0) {
+    const auto* filters = member(details, "filters");
+    const auto* filter = filters ? member(*filters, metric.substr(kExactMatch.size())) : nullptr;
+    return as_outcome(filter ? member(*filter, "exact_match") : nullptr);
+  }
+  return std::nullopt;
+}
+
+uint64_t prompt_hash(const std::string& prompt) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+  for (unsigned char c : prompt) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+std::vector<ItemOutcome> load_items(const ReadOnlyDatabase& db, const std::string& run_id,
+                                    const std::string& checkpoint, const std::string& task,
+                                    int64_t depth, const std::string& metric, int64_t n) {
+  std::vector<ItemOutcome> items;
+  const auto rows = db.query(R"sql(
+      SELECT doc_index, prompt, details_json FROM eval_samples
+      WHERE run_id = ?1 AND checkpoint = ?2 AND task = ?3 AND depth = ?4 ORDER BY doc_index)sql",
+                             {run_id, checkpoint, task, std::to_string(depth)});
+  for (const auto& row : rows.rows) {
+    const auto details = nlohmann::json::parse(row[2].to_string(), nullptr, false);
+    const auto value = item_outcome(metric, details);
+    if (!value) return {};
+    items.push_back({row[0].integer, prompt_hash(row[1].to_string()), *value});
+  }
+  if (static_cast<int64_t>(items.size()) != n) return {};
+  return items;
+}
+
+bool same_items(const std::vector<ItemOutcome>& a, const std::vector<ItemOutcome>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].doc_index != b[i].doc_index || a[i].prompt_hash != b[i].prompt_hash) return false;
+  return true;
+}
+
+std::vector<double> item_values(const std::vector<ItemOutcome>& items) {
+  std::vector<double> values;
+  values.reserve(items.size());
+  for (const auto& item : items) values.push_back(item.value);
+  return values;
+}
+
+}  // namespace dreamer::results
