@@ -18,6 +18,11 @@ const std::vector<std::pair<std::string, StateInit>>& state_init_names() {
       {"random", StateInit::kRandom}, {"zero", StateInit::kZero}};
   return kNames;
 }
+const std::vector<std::pair<std::string, HuginnInit>>& init_names() {
+  static const std::vector<std::pair<std::string, HuginnInit>> kNames = {
+      {"takase", HuginnInit::kTakase}, {"gpt2", HuginnInit::kGpt2}};
+  return kNames;
+}
 
 // Uniform u in [0, 1) -> N(0, std) truncated to ±3 std, by the inverse CDF (exact).
 torch::Tensor truncated_normal(const torch::Tensor& u, double std) {
@@ -30,7 +35,11 @@ torch::Tensor truncated_normal(const torch::Tensor& u, double std) {
 
 HuginnConfig HuginnConfig::from_json(const nlohmann::json& params, const std::string& path) {
   HuginnConfig c;
-  c.backbone.tie_embeddings = true;  // Huginn ties its LM head
+  // The reference's defaults (RavenConfig): tied head, RMSNorm eps 1e-6, RoPE base 50000.
+  c.backbone.tie_embeddings = true;
+  c.backbone.norm_eps = 1e-6;
+  c.backbone.rope_base = 50000.0;
+  c.backbone.init_std = 0;  // the init scheme's own σ (init_std())
   JsonReader r(params, path);
   c.backbone.read(r);
   r.get("n_prelude", c.n_prelude);
@@ -43,6 +52,7 @@ HuginnConfig HuginnConfig::from_json(const nlohmann::json& params, const std::st
   r.get_enum("injection", c.injection, injection_names());
   r.get_enum("state_init", c.state_init, state_init_names());
   r.get("state_init_std", c.state_init_std);
+  r.get_enum("init", c.init, init_names());
   read_schedule(r.child("recurrence"), c.recurrence);
   r.finish();
   c.validate(path);
@@ -62,12 +72,16 @@ nlohmann::json HuginnConfig::to_json() const {
   j["injection"] = enum_name(injection, injection_names());
   j["state_init"] = enum_name(state_init, state_init_names());
   j["state_init_std"] = state_init_std;
+  j["init"] = enum_name(init, init_names());
   j["recurrence"] = schedule_json(recurrence);
   return j;
 }
 
 void HuginnConfig::validate(const std::string& p) const {
-  backbone.validate(p, true);
+  require(backbone.init_std >= 0, p + ".init_std", "must be >= 0 (0 = the init scheme's own)");
+  Backbone resolved = backbone;
+  resolved.init_std = init_std();
+  resolved.validate(p, true);
   require(n_prelude >= 0, p + ".n_prelude", "must be >= 0, got " + std::to_string(n_prelude));
   require(n_core >= 1, p + ".n_core", "must be at least 1, got " + std::to_string(n_core));
   require(n_coda >= 0, p + ".n_coda", "must be >= 0, got " + std::to_string(n_coda));
@@ -90,6 +104,20 @@ models::TransformerBlockOptions HuginnConfig::block() const {
 double HuginnConfig::state_std() const {
   return state_init_std > 0 ? state_init_std
                             : std::sqrt(2.0 / (5.0 * static_cast<double>(backbone.d_model)));
+}
+
+double HuginnConfig::init_std() const {
+  if (backbone.init_std > 0) return backbone.init_std;
+  if (init == HuginnInit::kGpt2) return 0.02;
+  return std::sqrt(2.0 / (5.0 * static_cast<double>(backbone.d_model)));
+}
+
+double HuginnConfig::embedding_scale() const {
+  return init == HuginnInit::kTakase ? std::sqrt(static_cast<double>(backbone.d_model)) : 1.0;
+}
+
+double HuginnConfig::effective_depth() const {
+  return static_cast<double>(n_prelude + n_core * recurrence.mean + n_coda);
 }
 
 ParameterCounts HuginnConfig::parameter_counts() const {
@@ -119,15 +147,42 @@ Huginn::Huginn(const models::ModelConfig& config)
   coda = stack("coda", cfg_.n_coda, coda_blocks);
   const int64_t d = cfg_.backbone.d_model;
   if (cfg_.injection == Injection::kLinear)
-    adapter = register_module("adapter", torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
-  init_gpt2_style(*this, cfg_.backbone.init_std,
-                  2 * (cfg_.n_prelude + cfg_.n_core * cfg_.recurrence.mean + cfg_.n_coda));
+    adapter = register_module("adapter",
+                              torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
+  if (cfg_.init == HuginnInit::kTakase) {
+    init_takase();
+  } else {
+    init_gpt2_style(*this, cfg_.init_std(), static_cast<int64_t>(2 * cfg_.effective_depth()));
+  }
+}
+
+void Huginn::init_takase() {
+  // The reference's _init_weights: RMSNorm gains 1, qk_bias 0 (as constructed here), every
+  // matrix truncated normal; output projections (attn.proj, mlp.proj) and the second half of
+  // the fused GLU input (init_glu's w2, our ffn.up) at the out_proj σ.
+  torch::NoGradGuard no_grad;
+  const double std = cfg_.init_std();
+  const double out_std = std / std::sqrt(2.0 * cfg_.effective_depth());
+  const bool glu = cfg_.activation == models::Activation::kSwiGLU;
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    auto& p = item.value();
+    auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+    if (has("norm")) continue;
+    if (p.dim() < 2) {
+      p.zero_();
+      continue;
+    }
+    const bool is_output = has(".o.weight") || has(".ffn.down.") || (glu && has(".ffn.up."));
+    p.copy_(truncated_normal(torch::rand_like(p), is_output ? out_std : std));
+  }
 }
 
 torch::Tensor Huginn::initial_state(const torch::Tensor& e, int64_t start) {
   if (cfg_.state_init == StateInit::kZero) return torch::zeros_like(e);
-  const double std = cfg_.state_std();
-  if (is_training()) return truncated_normal(torch::rand(e.sizes(), e.options()), std);
+  // like-init: σ = sqrt(2 / (5 d)) noise, then the embedding scale (initialize_state).
+  const double std = cfg_.state_std(), scale = cfg_.embedding_scale();
+  if (is_training()) return truncated_normal(torch::rand(e.sizes(), e.options()), std) * scale;
   // Evaluation: one fixed draw per absolute position, shared by the batch rows.
   const int64_t t = e.size(1), d = e.size(2);
   std::vector<torch::Tensor> rows;
@@ -135,11 +190,25 @@ torch::Tensor Huginn::initial_state(const torch::Tensor& e, int64_t start) {
     auto gen = at::detail::createCPUGenerator(0x4875676e696eULL + static_cast<uint64_t>(p));
     rows.push_back(torch::rand({d}, gen, torch::kFloat32));
   }
-  return truncated_normal(torch::stack(rows), std).to(e.options()).unsqueeze(0).expand_as(e).contiguous();
+  auto s0 = truncated_normal(torch::stack(rows), std) * scale;
+  return s0.to(e.options()).unsqueeze(0).expand_as(e).contiguous();
 }
 
 ModelOutput Huginn::forward(const torch::Tensor& tokens, InferenceState* state,
                             const ForwardOptions& options) {
+  return run(tokens, torch::Tensor(), state, options);
+}
+
+ModelOutput Huginn::forward_from_state(const torch::Tensor& tokens, const torch::Tensor& s0,
+                                       InferenceState* state, const ForwardOptions& options) {
+  TORCH_CHECK(s0.defined() && s0.dim() == 3 && s0.size(0) == tokens.size(0) &&
+                  s0.size(1) == tokens.size(1) && s0.size(2) == cfg_.backbone.d_model,
+              "initial state must be [B, T, d_model] for tokens ", tokens.sizes());
+  return run(tokens, s0, state, options);
+}
+
+ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, InferenceState* state,
+                        const ForwardOptions& options) {
   const auto plan = plan_recurrences(cfg_.recurrence, options, state, is_training());
   const int64_t steps = plan.total();
   const int64_t p_n = cfg_.n_prelude, c_n = cfg_.n_core;
@@ -148,13 +217,22 @@ ModelOutput Huginn::forward(const torch::Tensor& tokens, InferenceState* state,
   out.recurrences = steps;
 
   auto e = ends.embed(tokens, start);
+  const double scale = cfg_.embedding_scale();
+  if (scale != 1.0) e = e * scale;
   for (int64_t i = 0; i < p_n; ++i) e = prelude_blocks[i](e, start, cache_at(state, i));
-  auto s = cfg_.injection == Injection::kNone ? e : initial_state(e, start);
+  torch::Tensor s;
+  if (cfg_.injection == Injection::kNone)
+    s = e;
+  else
+    s = s0.defined() ? s0.to(e.options()) : initial_state(e, start);
   for (int64_t r = 0; r < steps; ++r) {
     auto step = [&] {
-      if (cfg_.injection == Injection::kLinear) s = adapter(torch::cat({s, e}, -1));
-      else if (cfg_.injection == Injection::kAdd) s = s + e;
-      for (int64_t i = 0; i < c_n; ++i) s = core_blocks[i](s, start, cache_at(state, p_n + r * c_n + i));
+      if (cfg_.injection == Injection::kLinear)
+        s = adapter(torch::cat({s, e}, -1));
+      else if (cfg_.injection == Injection::kAdd)
+        s = s + e;
+      for (int64_t i = 0; i < c_n; ++i)
+        s = core_blocks[i](s, start, cache_at(state, p_n + r * c_n + i));
     };
     if (r < plan.no_grad_steps) {
       torch::NoGradGuard no_grad;  // truncated backprop: only the last steps carry gradients
@@ -164,6 +242,8 @@ ModelOutput Huginn::forward(const torch::Tensor& tokens, InferenceState* state,
     }
     if (options.record_states) out.states.push_back(s);
   }
+  // ln_f closes the recurrence (iterate_forward returns ln_f(x)) and again after the coda.
+  s = ends.norm_out(s);
   for (int64_t i = 0; i < cfg_.n_coda; ++i)
     s = coda_blocks[i](s, start, cache_at(state, p_n + steps * c_n + i));
   out.logits = ends.logits(s);
@@ -179,16 +259,31 @@ models::FamilyInfo huginn_family() {
       "recpre/raven_modeling_minimal.py, recpre/model_registry.py");
   info.presets = {
       {"small", nlohmann::json::object()},  // the defaults: d 256, 1/2/1 blocks, mean 4
-      // magpie-150m's shape (its blocks are post-norm; ours stay sandwich-normed).
+      // magpie-150m's shape (its blocks are post-norm and its init recpre's "scaled"; ours stay
+      // sandwich-normed with the Takase init).
       {"magpie_150m_like",
-       {{"vocab_size", 65536}, {"d_model", 1024}, {"n_heads", 32}, {"ffn_hidden", 3520},
-        {"n_prelude", 1}, {"n_core", 4}, {"n_coda", 1}, {"injection", "add"}, {"qk_bias", false},
+       {{"vocab_size", 65536},
+        {"d_model", 1024},
+        {"n_heads", 32},
+        {"ffn_hidden", 3520},
+        {"n_prelude", 1},
+        {"n_core", 4},
+        {"n_coda", 1},
+        {"injection", "add"},
+        {"qk_bias", false},
         {"tie_embeddings", true},
         {"recurrence", {{"mean", 20}, {"backprop_depth", 4}, {"max", 128}}}}},
       // Huginn-0125 (recpre/raven_config_minimal.json).
       {"huginn_0125",
-       {{"vocab_size", 65536}, {"d_model", 5280}, {"n_heads", 55}, {"ffn_hidden", 17920},
-        {"n_prelude", 2}, {"n_core", 4}, {"n_coda", 2}, {"injection", "linear"}, {"qk_bias", true},
+       {{"vocab_size", 65536},
+        {"d_model", 5280},
+        {"n_heads", 55},
+        {"ffn_hidden", 17920},
+        {"n_prelude", 2},
+        {"n_core", 4},
+        {"n_coda", 2},
+        {"injection", "linear"},
+        {"qk_bias", true},
         {"tie_embeddings", true},
         {"recurrence", {{"mean", 32}, {"backprop_depth", 8}, {"max", 256}}}}},
   };

@@ -18,15 +18,16 @@ struct HuginnShapes {
 // Forward matmul FLOPs per token of one block application in a sequence of T tokens.
 double block_flops(const HuginnShapes& s, double T) {
   double f = models::sequence_attention_flops(s.d, s.H, s.Hkv, s.dh, T);
-  f += (s.swiglu ? 6 : 4) * s.d * s.ffn_h;                                         // MLP
+  f += (s.swiglu ? 6 : 4) * s.d * s.ffn_h;  // MLP
   return f;
 }
 
 // Activation elements kept for backward, per token and block (fused attention).
 double block_activations(const HuginnShapes& s, bool sandwich) {
-  double a = models::sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);  // h, n1(h), q, k, v, out
-  a += 2 * s.d + (s.swiglu ? 3 : 2) * s.ffn_h;                      // h, n3(h), hidden
-  if (sandwich) a += 2 * s.d;                                        // n2, n4 inputs
+  double a =
+      models::sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);  // h, n1(h), q, k, v, out
+  a += 2 * s.d + (s.swiglu ? 3 : 2) * s.ffn_h;                        // h, n3(h), hidden
+  if (sandwich) a += 2 * s.d;                                         // n2, n4 inputs
   return a;
 }
 
@@ -47,9 +48,10 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   // Huginn's sampler has expectation mean + 1 (docs/DESIGN.md).
   const double R = w.recurrences > 0 ? w.recurrences
                                      : static_cast<double>(c.recurrence.mean) + (sampled ? 1 : 0);
-  const double grad_steps = c.recurrence.backprop_depth > 0
-                                ? std::min<double>(static_cast<double>(c.recurrence.backprop_depth), R)
-                                : R;
+  const double grad_steps =
+      c.recurrence.backprop_depth > 0
+          ? std::min<double>(static_cast<double>(c.recurrence.backprop_depth), R)
+          : R;
   const double ends_blocks = static_cast<double>(c.n_prelude + c.n_coda);
   const double core = static_cast<double>(c.n_core);
 
@@ -60,7 +62,7 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   const double blk = block_flops(s, T);
   const double adapter = c.injection == Injection::kLinear ? 2 * (2 * s.d) * s.d : 0;
   const double step = core * blk + adapter;  // one recurrence: injection + the core blocks
-  const double head = 2 * s.d * s.V;        // LM head (tied or not)
+  const double head = 2 * s.d * s.V;         // LM head (tied or not)
   cost.flops_forward_per_token = ends_blocks * blk + R * step + head;
   // Truncated backprop: prelude, coda and head always train; only the last steps of the core.
   cost.flops_train_per_token =
@@ -69,13 +71,15 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   const double per_block = block_activations(s, c.sandwich);
   const double adapter_saved = c.injection == Injection::kLinear ? 2 * s.d : 0;  // cat[s, e]
   const double grad_blocks = ends_blocks + grad_steps * core;
+  const double ln_f_saved = s.d;  // ln_f's input where the recurrence meets the coda
   const double per_token_saved =
-      w.activation_checkpointing
-          ? grad_blocks * s.d + per_block  // block inputs + one block recomputed
-          : grad_blocks * per_block + grad_steps * adapter_saved;
+      ln_f_saved + (w.activation_checkpointing
+                        ? grad_blocks * s.d + per_block  // block inputs + one block recomputed
+                        : grad_blocks * per_block + grad_steps * adapter_saved);
   // A KV cache per block application: prelude, every core step, coda.
   const double kv = (ends_blocks + R * core) * 2 * s.Hkv * s.dh * T * w.batch;
-  models::set_memory(cost, w, per_token_saved, kv, static_cast<int64_t>(s.d), static_cast<int64_t>(s.V));
+  models::set_memory(cost, w, per_token_saved, kv, static_cast<int64_t>(s.d),
+                     static_cast<int64_t>(s.V));
   return cost;
 }
 

@@ -30,6 +30,8 @@ TEST(BaselineConfigErrors, NameTheField) {
   expect_error_at({{"family", "huginn"}, {"injection", "concat"}}, "$.injection");
   expect_error_at({{"family", "huginn"}, {"recurrence", {{"mean", 0}}}}, "$.recurrence.mean");
   expect_error_at({{"family", "huginn"}, {"n_core", 0}}, "$.n_core");
+  expect_error_at({{"family", "huginn"}, {"init", "xavier"}}, "$.init");
+  expect_error_at({{"family", "huginn"}, {"init_std", -0.1}}, "$.init_std");
   expect_error_at({{"family", "universal_transformer"}, {"act", {{"threshold", 1.5}}}}, "$.act.threshold");
   expect_error_at({{"family", "universal_transformer"}, {"recurrences", 0}}, "$.recurrences");
 }
