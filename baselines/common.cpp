@@ -108,28 +108,6 @@ void finish_state(InferenceState* state, const torch::Tensor& tokens) {
   if (state) state->position += tokens.size(1);
 }
 
-models::RecurrencePlan plan_recurrences(const models::RecurrenceSchedule& schedule,
-                                        const ForwardOptions& options, const InferenceState* state,
-                                        bool training) {
-  models::RecurrencePlan plan;
-  if (options.recurrences > 0) {
-    plan.grad_steps = options.recurrences;
-  } else if (state && state->recurrences > 0) {
-    plan.grad_steps = state->recurrences;
-  } else {
-    return models::sample_recurrences(schedule, training);
-  }
-  // A fixed count still honours truncated backprop during training.
-  if (training && schedule.backprop_depth > 0 && plan.grad_steps > schedule.backprop_depth) {
-    plan.no_grad_steps = plan.grad_steps - schedule.backprop_depth;
-    plan.grad_steps = schedule.backprop_depth;
-  }
-  if (state && state->recurrences > 0)
-    TORCH_CHECK(plan.total() == state->recurrences, "decoding state was started with ",
-                state->recurrences, " recurrences, not ", plan.total());
-  return plan;
-}
-
 void read_schedule(JsonReader r, models::RecurrenceSchedule& s) {
   r.get_enum("sampling", s.sampling, models::recurrence_sampling_names());
   r.get("mean", s.mean);

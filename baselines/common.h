@@ -73,11 +73,9 @@ inline KVCache* cache_at(InferenceState* state, int64_t i) {
 }
 void finish_state(InferenceState* state, const torch::Tensor& tokens);
 
-// Recurrences of this call: options override, then a decoding state's fixed count, then the
-// schedule (sampled during training, the mean at evaluation).
-models::RecurrencePlan plan_recurrences(const models::RecurrenceSchedule& schedule,
-                                        const ForwardOptions& options, const InferenceState* state,
-                                        bool training);
+// Recurrences of this call: the one planner every recurrent family uses
+// (models/blocks/recurrence.h).
+using models::plan_recurrences;
 void read_schedule(JsonReader r, models::RecurrenceSchedule& s);
 nlohmann::json schedule_json(const models::RecurrenceSchedule& s);
 void validate_schedule(const models::RecurrenceSchedule& s, const std::string& path);

@@ -76,12 +76,10 @@ UniversalTransformer::UniversalTransformer(const models::ModelConfig& config)
 
 ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, InferenceState* state,
                                           const ForwardOptions& options) {
-  int64_t steps = cfg_.recurrences;
-  if (options.recurrences > 0) steps = options.recurrences;
-  else if (state && state->recurrences > 0) steps = state->recurrences;
-  TORCH_CHECK(!state || state->recurrences == 0 || state->recurrences == steps,
-              "decoding state was started with ", state ? state->recurrences : 0,
-              " recurrences, not ", steps);
+  // A fixed schedule without truncated backprop: every step carries gradients.
+  models::RecurrenceSchedule schedule;
+  schedule.mean = schedule.max = cfg_.recurrences;
+  const int64_t steps = plan_recurrences(schedule, options, state, is_training()).total();
   const int64_t start = prepare_state(state, steps, steps);
   ModelOutput out;
   out.recurrences = steps;

@@ -17,7 +17,19 @@ const std::vector<std::pair<std::string, NormPlacement>>& norm_placement_names()
 }
 const std::vector<std::pair<std::string, MixMode>>& mix_mode_names() {
   static const std::vector<std::pair<std::string, MixMode>> kNames = {
-      {"separate", MixMode::kSeparate}, {"joint_sa_da", MixMode::kJointSequenceDepth}};
+      {"parallel", MixMode::kParallel},
+      {"separate", MixMode::kSeparate},
+      {"joint_sa_da", MixMode::kJointSequenceDepth}};
+  return kNames;
+}
+const std::vector<std::pair<std::string, ParallelExpert>>& parallel_expert_names() {
+  static const std::vector<std::pair<std::string, ParallelExpert>> kNames = {
+      {"branch", ParallelExpert::kBranch}, {"after", ParallelExpert::kAfter}};
+  return kNames;
+}
+const std::vector<std::pair<std::string, InputInjection>>& input_injection_names() {
+  static const std::vector<std::pair<std::string, InputInjection>> kNames = {
+      {"none", InputInjection::kNone}, {"add", InputInjection::kAdd}};
   return kNames;
 }
 
@@ -40,6 +52,13 @@ DreamerConfig DreamerConfig::from_json(const nlohmann::json& params, const std::
   r.get("tie_embeddings", c.tie_embeddings);
   r.get("init_std", c.init_std);
   r.get_enum("mix_mode", c.mix_mode, mix_mode_names());
+  // Written by to_json only in parallel mode, so a value given for another mode was set by
+  // hand and cannot be honoured.
+  require(!r.has("parallel_expert") || c.mix_mode == MixMode::kParallel,
+          r.path_of("parallel_expert"),
+          "only applies to mix_mode = parallel (the other modes place EA after the attention)");
+  r.get_enum("parallel_expert", c.parallel_expert, parallel_expert_names());
+  r.get_enum("input_injection", c.input_injection, input_injection_names());
 
   JsonReader f = r.child("ffn");
   f.get("hidden", c.ffn.hidden);
@@ -137,6 +156,15 @@ void DreamerConfig::validate(const std::string& p) const {
           "must be >= recurrence.mean (" + std::to_string(recurrence.mean) + ")");
   require(recurrence.backprop_depth >= 0, at("recurrence.backprop_depth"), "must be >= 0");
   require(recurrence.sigma > 0, at("recurrence.sigma"), "must be positive");
+  // With truncated backprop the first steps run without gradients; the embedding must reach
+  // a gradient step through something other than depth 1's input.
+  const bool depth0_key = builds_depth_attention() && da.include_depth0;
+  require(recurrence.backprop_depth == 0 || input_injection != InputInjection::kNone || depth0_key,
+          at("recurrence.backprop_depth"),
+          "truncated backprop would leave the embedding untrained: its only path to the loss is "
+          "depth 1, which runs without gradients when more than backprop_depth steps run; set "
+          "input_injection to \"add\" (or use depth attention with include_depth0 in separate or "
+          "parallel mix_mode)");
 }
 
 int64_t DreamerConfig::ffn_hidden() const {
@@ -148,7 +176,7 @@ int64_t DreamerConfig::ffn_hidden() const {
 nlohmann::json DreamerConfig::to_json() const {
   const auto& da = depth_attention;
   const auto& ea = expert_attention;
-  return {
+  nlohmann::json j = {
       {"vocab_size", vocab_size},
       {"d_model", d_model},
       {"n_heads", n_heads},
@@ -161,7 +189,9 @@ nlohmann::json DreamerConfig::to_json() const {
       {"tie_embeddings", tie_embeddings},
       {"init_std", init_std},
       {"mix_mode", enum_name(mix_mode, mix_mode_names())},
-      {"ffn", {{"hidden", ffn.hidden}, {"activation", enum_name(ffn.activation, activation_names())}}},
+      {"input_injection", enum_name(input_injection, input_injection_names())},
+      {"ffn",
+       {{"hidden", ffn.hidden}, {"activation", enum_name(ffn.activation, activation_names())}}},
       {"depth_attention",
        {{"enabled", da.enabled},
         {"n_heads", da.n_heads},
@@ -191,17 +221,23 @@ nlohmann::json DreamerConfig::to_json() const {
         {"sigma", recurrence.sigma},
         {"max", recurrence.max}}},
   };
+  if (mix_mode == MixMode::kParallel)
+    j["parallel_expert"] = enum_name(parallel_expert, parallel_expert_names());
+  return j;
 }
 
 ParameterCounts DreamerConfig::parameter_counts() const {
   const int64_t d = d_model, norm = norm_parameters(this->norm, d);
   ParameterCounts c;
   c.embedding = vocab_size * d * (tie_embeddings ? 1 : 2);
+  // norm_sa, or norm_mix shared by the parallel branches
   int64_t layer = norm + d * n_heads * seq_head_dim() + 2 * d * kv_heads() * seq_head_dim() +
                   n_heads * seq_head_dim() * d;
-  if (depth_attention.enabled && mix_mode == MixMode::kSeparate)
-    layer += norm + 4 * d * da_heads() * da_head_dim();
-  layer += norm;  // norm_ffn (the router's norm when expert attention is on)
+  if (builds_depth_attention()) {
+    layer += 4 * d * da_heads() * da_head_dim();
+    if (mix_mode != MixMode::kParallel) layer += norm;  // norm_da
+  }
+  if (!expert_is_branch()) layer += norm;  // norm_ffn (the router's norm when EA is on)
   const auto& ea = expert_attention;
   if (ea.enabled) {
     const int64_t dk = ea.query == RouterQuery::kIdentity || ea.router_dim == 0 ? d : ea.router_dim;
@@ -220,12 +256,16 @@ ParameterCounts DreamerConfig::parameter_counts() const {
 
 DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
   const int64_t d = c.d_model;
-  norm_sa = register_module("norm_sa", Norm(d, c.norm, c.norm_eps));
+  if (c.mix_mode == MixMode::kParallel)
+    norm_mix = register_module("norm_mix", Norm(d, c.norm, c.norm_eps));
+  else
+    norm_sa = register_module("norm_sa", Norm(d, c.norm, c.norm_eps));
   attention = register_module(
       "attention", SequenceAttention(SequenceAttentionOptions{d, c.n_heads, c.kv_heads(),
                                                               c.seq_head_dim(), true, c.rope_base}));
-  if (c.depth_attention.enabled && c.mix_mode == MixMode::kSeparate) {
-    norm_da = register_module("norm_da", Norm(d, c.norm, c.norm_eps));
+  if (c.builds_depth_attention()) {
+    if (c.mix_mode != MixMode::kParallel)
+      norm_da = register_module("norm_da", Norm(d, c.norm, c.norm_eps));
     DepthAttentionOptions o;
     o.d_model = d;
     o.n_heads = c.da_heads();
@@ -236,7 +276,7 @@ DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
     o.zero_init_output = c.depth_attention.zero_init_output;
     depth_attention = register_module("depth_attention", DepthAttention(o));
   }
-  norm_ffn = register_module("norm_ffn", Norm(d, c.norm, c.norm_eps));
+  if (!c.expert_is_branch()) norm_ffn = register_module("norm_ffn", Norm(d, c.norm, c.norm_eps));
   const auto& ea = c.expert_attention;
   if (ea.enabled) {
     RouterOptions o;
@@ -261,6 +301,7 @@ DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
 }
 
 torch::Tensor DreamerLayerImpl::forward(torch::Tensor h, Context& ctx) {
+  if (config.mix_mode == MixMode::kParallel) return parallel_step(h, ctx);
   const bool peri = config.norm_placement == NormPlacement::kPeri;
   if (config.mix_mode == MixMode::kJointSequenceDepth) {
     h = h + joint_attention(h, ctx);
@@ -273,15 +314,38 @@ torch::Tensor DreamerLayerImpl::forward(torch::Tensor h, Context& ctx) {
       h = h + depth_attention->read(*ctx.memory, xd, ctx.depth, ctx.total);
     }
   }
-  if (router) return h + expert_attention(h, ctx);
-  return h + ffn(peri ? h : norm_ffn(h));
+  return h + channel_mix(h, norm_ffn(h), ctx);
 }
 
-torch::Tensor DreamerLayerImpl::expert_attention(const torch::Tensor& h, Context& ctx) {
+// h + SA(x) + DA(x) [+ EA(x)] with x = norm_mix(h): every branch reads the same normalised
+// state, their outputs are summed into the residual (PaLM / GPT-J parallel block). Depth
+// level r is x itself, so DA's query and the key it writes at this depth are the same state.
+torch::Tensor DreamerLayerImpl::parallel_step(const torch::Tensor& h, Context& ctx) {
+  const bool peri = config.norm_placement == NormPlacement::kPeri;
+  auto x = norm_mix(h);
+  const auto& xv = peri ? h : x;
+  auto branches = attention(x, xv, ctx.start, ctx.sequence_cache);
+  if (depth_attention) {
+    depth_attention->write(*ctx.memory, x, xv, ctx.depth, ctx.total, ctx.depth_cache);
+    branches = branches + depth_attention->read(*ctx.memory, x, ctx.depth, ctx.total);
+  }
+  if (config.expert_is_branch()) return h + branches + channel_mix(h, x, ctx);
+  auto mixed = h + branches;
+  return mixed + channel_mix(mixed, norm_ffn(mixed), ctx);
+}
+
+torch::Tensor DreamerLayerImpl::channel_mix(const torch::Tensor& h, const torch::Tensor& x,
+                                            Context& ctx) {
+  if (router) return expert_attention(h, x, ctx);
+  return ffn(config.norm_placement == NormPlacement::kPeri ? h : x);
+}
+
+torch::Tensor DreamerLayerImpl::expert_attention(const torch::Tensor& h, const torch::Tensor& x,
+                                                 Context& ctx) {
   const int64_t d = h.size(-1);
-  auto x = norm_ffn(h).reshape({-1, d});
-  RouterOutput routed = router(x, ctx.depth, ctx.total);
-  auto in = config.norm_placement == NormPlacement::kPeri ? h.reshape({-1, d}) : x;
+  auto xf = x.reshape({-1, d});
+  RouterOutput routed = router(xf, ctx.depth, ctx.total);
+  auto in = config.norm_placement == NormPlacement::kPeri ? h.reshape({-1, d}) : xf;
   auto y = experts(in, routed.ids, routed.gates);
   if (ctx.trace)  // one layer's experts at every depth: one pool
     ctx.trace->records.push_back({"ea", ctx.depth, config.expert_attention.n_experts, routed.ids,
@@ -355,24 +419,12 @@ DreamerModel::DreamerModel(const ModelConfig& config)
 
 ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* state,
                                   const ForwardOptions& options) {
-  RecurrencePlan plan;
-  if (options.recurrences > 0)
-    plan.grad_steps = options.recurrences;
-  else if (state && state->recurrences > 0)
-    plan.grad_steps = state->recurrences;
-  else
-    plan = sample_recurrences(cfg_.recurrence, is_training());
+  const RecurrencePlan plan = plan_recurrences(cfg_.recurrence, options, state, is_training());
   const int64_t depth_count = plan.total();
-  if (state) {
-    if (state->recurrences == 0) {
-      state->recurrences = depth_count;
-      state->sequence.resize(depth_count);
-      state->depth.resize(depth_count + 1);
-    }
-    if (state->recurrences != depth_count)
-      throw std::invalid_argument("decoding state was started with " +
-                                  std::to_string(state->recurrences) + " recurrences, not " +
-                                  std::to_string(depth_count));
+  if (state && state->recurrences == 0) {
+    state->recurrences = depth_count;
+    state->sequence.resize(depth_count);
+    state->depth.resize(depth_count + 1);
   }
   const int64_t start = state ? state->position : 0;
   const bool peri = cfg_.norm_placement == NormPlacement::kPeri;
@@ -384,7 +436,7 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
   DepthMemory memory;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> joint_kv;
   if (layer->depth_attention && cfg_.depth_attention.include_depth0) {
-    auto x0 = layer->norm_da(x);
+    auto x0 = layer->depth_norm()(x);
     layer->depth_attention->write(memory, x0, peri ? x : x0, 0, depth_count,
                                   state ? &state->depth[0] : nullptr);
   }
@@ -398,11 +450,16 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
     ctx.depth_cache = state ? &state->depth[r] : nullptr;
     ctx.joint_depth_kv = &joint_kv;
     ctx.trace = options.record_trace ? &out.trace : nullptr;
+    auto step = [&] {
+      // The state entering depth r >= 2 is h_{r-1} + x (depth 1 already starts from x).
+      if (r > 1 && cfg_.input_injection == InputInjection::kAdd) h = h + x;
+      h = layer(h, ctx);
+    };
     if (r <= plan.no_grad_steps) {
       torch::NoGradGuard no_grad;  // truncated backprop: early steps carry no gradient
-      h = layer(h, ctx);
+      step();
     } else {
-      h = layer(h, ctx);
+      step();
     }
     if (options.record_states) out.states.push_back(h);
   }

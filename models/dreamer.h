@@ -18,7 +18,17 @@
 namespace dreamer::models {
 
 enum class NormPlacement { kPre, kPeri };
-enum class MixMode { kSeparate, kJointSequenceDepth };
+// How the attentions of one depth step combine (docs/DESIGN.md, "Mixing"):
+// parallel: SA and DA read one normalised state and their outputs are summed into the
+// residual; separate: sequential pre-norm sub-layers SA -> DA -> EA; joint_sa_da: one softmax
+// over sequence and depth keys.
+enum class MixMode { kSeparate, kJointSequenceDepth, kParallel };
+// Where EA (or the dense FFN) sits in parallel mode: branch = one more parallel branch from the
+// same normalised state; after = a sequential pre-norm sub-layer after the summed branches.
+enum class ParallelExpert { kBranch, kAfter };
+// none: the embedding enters at depth 1 only; add: it is added to the state entering every
+// depth r >= 2 (depth 1 starts from it anyway), so it reaches the steps that carry gradients.
+enum class InputInjection { kNone, kAdd };
 
 struct DreamerConfig {
   int64_t vocab_size = 256;
@@ -32,9 +42,11 @@ struct DreamerConfig {
   double norm_eps = 1e-5;
   bool tie_embeddings = false;
   double init_std = 0.02;
-  MixMode mix_mode = MixMode::kSeparate;
+  MixMode mix_mode = MixMode::kParallel;
+  ParallelExpert parallel_expert = ParallelExpert::kBranch;  // mix_mode = parallel only
+  InputInjection input_injection = InputInjection::kNone;
 
-  struct Ffn {  // the dense FFN, used when expert attention is off
+  struct Ffn {           // the dense FFN, used when expert attention is off
     int64_t hidden = 0;  // 0 = 4 * d_model (8/3 * d_model rounded to 64 for SwiGLU)
     Activation activation = Activation::kSwiGLU;
   } ffn;
@@ -81,6 +93,14 @@ struct DreamerConfig {
   int64_t da_head_dim() const {
     return depth_attention.head_dim ? depth_attention.head_dim : seq_head_dim();
   }
+  // The separate DA module is built (on in separate and parallel modes; joint_sa_da reuses SA).
+  bool builds_depth_attention() const {
+    return depth_attention.enabled && mix_mode != MixMode::kJointSequenceDepth;
+  }
+  // EA (or the dense FFN) reads the attention branches' shared norm instead of its own.
+  bool expert_is_branch() const {
+    return mix_mode == MixMode::kParallel && parallel_expert == ParallelExpert::kBranch;
+  }
 };
 
 // The shared depth-recurrent layer.
@@ -88,19 +108,23 @@ struct DreamerLayerImpl : torch::nn::Module {
   explicit DreamerLayerImpl(const DreamerConfig& config);
 
   struct Context {
-    int64_t depth = 0;       // 1-based
-    int64_t total = 0;       // R
-    int64_t start = 0;       // absolute position of the first token
+    int64_t depth = 0;  // 1-based
+    int64_t total = 0;  // R
+    int64_t start = 0;  // absolute position of the first token
     KVCache* sequence_cache = nullptr;
-    DepthMemory* memory = nullptr;           // DA (separate mode)
-    KVCache* depth_cache = nullptr;          // DA all-tokens scope while decoding
+    DepthMemory* memory = nullptr;   // DA (separate and parallel modes)
+    KVCache* depth_cache = nullptr;  // DA all-tokens scope while decoding
     std::vector<std::pair<torch::Tensor, torch::Tensor>>* joint_depth_kv = nullptr;  // joint
     RoutingTrace* trace = nullptr;
   };
   torch::Tensor forward(torch::Tensor h, Context& ctx);
+  // The norm whose output depth attention stores as keys (also for level 0, the embedding).
+  Norm& depth_norm() { return norm_mix ? norm_mix : norm_da; }
 
   DreamerConfig config;
-  Norm norm_sa{nullptr}, norm_da{nullptr}, norm_ffn{nullptr};
+  // norm_mix: the one norm every parallel branch reads (parallel mode; then norm_sa and
+  // norm_da are not built, nor norm_ffn when EA is a branch).
+  Norm norm_mix{nullptr}, norm_sa{nullptr}, norm_da{nullptr}, norm_ffn{nullptr};
   SequenceAttention attention{nullptr};
   DepthAttention depth_attention{nullptr};
   FeedForward ffn{nullptr};
@@ -108,8 +132,12 @@ struct DreamerLayerImpl : torch::nn::Module {
   ExpertFFN experts{nullptr};
 
  private:
+  torch::Tensor parallel_step(const torch::Tensor& h, Context& ctx);
   torch::Tensor joint_attention(const torch::Tensor& h, Context& ctx);
-  torch::Tensor expert_attention(const torch::Tensor& h, Context& ctx);
+  // EA, or the dense FFN when EA is off, on the normalised state x (the residual h feeds the
+  // experts with peri norm placement).
+  torch::Tensor channel_mix(const torch::Tensor& h, const torch::Tensor& x, Context& ctx);
+  torch::Tensor expert_attention(const torch::Tensor& h, const torch::Tensor& x, Context& ctx);
 };
 TORCH_MODULE(DreamerLayer);
 

@@ -12,7 +12,8 @@ namespace {
 
 struct DreamerShapes {
   double d, V, H, Hkv, dh, Hd, I /* DA heads x head dim */, dk, E, k, de, ffn_h;
-  bool da, joint, all_tokens, depth0, ea, swiglu_experts, swiglu_ffn, linear_query;
+  bool da, joint, parallel, expert_branch, all_tokens, depth0, ea, swiglu_experts, swiglu_ffn,
+      linear_query;
 };
 
 DreamerShapes shapes_of(const DreamerConfig& c) {
@@ -24,6 +25,8 @@ DreamerShapes shapes_of(const DreamerConfig& c) {
   s.dh = c.seq_head_dim();
   s.da = c.depth_attention.enabled;
   s.joint = c.mix_mode == MixMode::kJointSequenceDepth;
+  s.parallel = c.mix_mode == MixMode::kParallel;
+  s.expert_branch = c.expert_is_branch();
   s.all_tokens = c.depth_attention.scope == DepthScope::kAllTokensCausal;
   s.depth0 = c.depth_attention.include_depth0;
   s.Hd = static_cast<double>(c.da_heads());
@@ -48,8 +51,8 @@ double depth_flops(const DreamerShapes& s, double r, double T) {
     f += 4 * (r - 1) * s.H * s.dh;  // the same token's earlier depths in the joint softmax
   } else if (s.da) {
     const double levels = r + (s.depth0 ? 1 : 0);
-    f += 8 * s.d * s.I;                                     // q, k, v, o
-    f += 4 * levels * s.I * (s.all_tokens ? T : 1.0);       // scores + mix over depth levels
+    f += 8 * s.d * s.I;                                // q, k, v, o
+    f += 4 * levels * s.I * (s.all_tokens ? T : 1.0);  // scores + mix over depth levels
   }
   if (s.ea) {
     f += (s.linear_query ? 2 * s.d * s.dk : 0) + 2 * s.dk * s.E;  // router query and logits
@@ -61,14 +64,18 @@ double depth_flops(const DreamerShapes& s, double r, double T) {
 }
 
 // Activation elements kept for backward, per token and depth (fused attention assumed: the
-// T x T probabilities are not stored, as with SDPA's flash kernels).
+// T x T probabilities are not stored, as with SDPA's flash kernels). Every sub-layer with its
+// own norm keeps its input and normed input (2 d); parallel branches share SA's (summing the
+// branch outputs keeps nothing).
 double depth_activations(const DreamerShapes& s, double r) {
-  double a = sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);
-  if (s.da && !s.joint) a += 2 * s.d + 4 * s.I + (r + 1) * s.Hd;  // h, x, q, k, v, out, weights
+  double a = sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);  // includes h, norm(h)
+  if (s.da && !s.joint)
+    a += (s.parallel ? 0 : 2 * s.d) + 4 * s.I + (r + 1) * s.Hd;  // h, x, q, k, v, out, weights
+  const double own_norm = s.expert_branch ? 0 : 2 * s.d;
   if (s.ea)
-    a += 2 * s.d + s.dk + s.E + s.k * (2 * s.d + (s.swiglu_experts ? 3 : 2) * s.de);
+    a += own_norm + s.dk + s.E + s.k * (2 * s.d + (s.swiglu_experts ? 3 : 2) * s.de);
   else
-    a += 2 * s.d + (s.swiglu_ffn ? 3 : 2) * s.ffn_h;
+    a += own_norm + (s.swiglu_ffn ? 3 : 2) * s.ffn_h;
   return a;
 }
 
@@ -80,13 +87,13 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   const bool sampled = c.recurrence.sampling == RecurrenceSampling::kPoissonLognormal;
   // Huginn's sampler has expectation mean + 1 (docs/DESIGN.md).
   const double R = w.recurrences > 0 ? w.recurrences : c.recurrence.mean + (sampled ? 1 : 0);
-  const double grad_steps = c.recurrence.backprop_depth > 0
-                                ? std::min<double>(c.recurrence.backprop_depth, R)
-                                : R;
+  const double grad_steps =
+      c.recurrence.backprop_depth > 0 ? std::min<double>(c.recurrence.backprop_depth, R) : R;
   Cost cost;
   cost.params = c.parameter_counts();
   const double expert_params = s.ea ? s.E * s.d * s.de * (s.swiglu_experts ? 3 : 2) : 0;
-  cost.active_params = cost.params.total - static_cast<int64_t>(expert_params * (1.0 - s.k / std::max(1.0, s.E)));
+  cost.active_params =
+      cost.params.total - static_cast<int64_t>(expert_params * (1.0 - s.k / std::max(1.0, s.E)));
 
   // Whole depths plus the fractional last one when R is a mean.
   auto sum_depths = [&](double from, double to, auto per_depth) {
@@ -99,9 +106,11 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   const double head = 2 * s.d * s.V;
   const double depth0 = s.da && !s.joint && s.depth0 ? 4 * s.d * s.I : 0;  // level-0 k, v
   const double all_depths = sum_depths(1, R, [&](double r) { return depth_flops(s, r, T); });
-  const double grad_depths = sum_depths(R - grad_steps + 1, R, [&](double r) { return depth_flops(s, r, T); });
+  const double grad_depths =
+      sum_depths(R - grad_steps + 1, R, [&](double r) { return depth_flops(s, r, T); });
   cost.flops_forward_per_token = depth0 + all_depths + head;
-  cost.flops_train_per_token = cost.flops_forward_per_token + 2 * (grad_depths + head + (grad_steps == R ? depth0 : 0));
+  // Level 0 is written outside the no-grad steps, so its k, v always get a backward pass.
+  cost.flops_train_per_token = cost.flops_forward_per_token + 2 * (grad_depths + head + depth0);
 
   const double per_token_saved =
       w.activation_checkpointing
@@ -111,7 +120,8 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   const double kv = R * 2 * s.Hkv * s.dh * T * w.batch;  // sequence KV cache of every depth
   double depth_cache = 0;
   if (s.da && !s.joint)
-    depth_cache = (R + 1) * 2 * s.I * w.batch * (s.all_tokens ? T : 1.0);  // same_token: in flight only
+    depth_cache =
+        (R + 1) * 2 * s.I * w.batch * (s.all_tokens ? T : 1.0);  // same_token: in flight only
   set_memory(cost, w, per_token_saved, kv + depth_cache, c.d_model, c.vocab_size);
   return cost;
 }

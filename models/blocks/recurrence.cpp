@@ -4,8 +4,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace dreamer::models {
+
+namespace {
+
+// `total` steps, the last min(backprop_depth, total) of them with gradients while training.
+RecurrencePlan split(int64_t total, int64_t backprop_depth, bool training) {
+  RecurrencePlan plan;
+  if (!training || backprop_depth <= 0) {
+    plan.grad_steps = total;
+  } else {
+    plan.grad_steps = std::min(backprop_depth, total);
+    plan.no_grad_steps = total - plan.grad_steps;
+  }
+  return plan;
+}
+
+}  // namespace
 
 RecurrencePlan sample_recurrences(const RecurrenceSchedule& s, bool training) {
   int64_t total = s.mean;
@@ -15,13 +32,23 @@ RecurrencePlan sample_recurrences(const RecurrenceSchedule& s, bool training) {
     total = torch::poisson(rate).item<int64_t>() + 1;
     total = std::clamp<int64_t>(total, 1, s.max);
   }
+  return split(total, s.backprop_depth, training);
+}
+
+RecurrencePlan plan_recurrences(const RecurrenceSchedule& schedule, const ForwardOptions& options,
+                                const InferenceState* state, bool training) {
+  const int64_t fixed_by_state = state ? state->recurrences : 0;
   RecurrencePlan plan;
-  if (!training || s.backprop_depth <= 0) {
-    plan.grad_steps = total;
-  } else {
-    plan.grad_steps = std::min(s.backprop_depth, total);
-    plan.no_grad_steps = total - plan.grad_steps;
-  }
+  if (options.recurrences > 0)
+    plan = split(options.recurrences, schedule.backprop_depth, training);
+  else if (fixed_by_state > 0)
+    plan = split(fixed_by_state, schedule.backprop_depth, training);
+  else
+    plan = sample_recurrences(schedule, training);
+  if (fixed_by_state > 0 && plan.total() != fixed_by_state)
+    throw std::invalid_argument("decoding state was started with " +
+                                std::to_string(fixed_by_state) + " recurrences, not " +
+                                std::to_string(plan.total()));
   return plan;
 }
 

@@ -69,13 +69,28 @@ INSTANTIATE_TEST_SUITE_P(Scopes, DepthAttentionScope,
                          ::testing::Values(models::DepthScope::kSameToken,
                                            models::DepthScope::kAllTokensCausal));
 
-TEST(DreamerDepth, StatesAtDepthRDoNotDependOnLaterDepths) {
+// Every way of mixing the attentions of one depth step (the default is parallel with EA as a
+// branch).
+const std::vector<std::pair<std::string, json>>& mix_variants() {
+  static const std::vector<std::pair<std::string, json>> kVariants = {
+      {"parallel_branch", json::object()},
+      {"parallel_after", {{"parallel_expert", "after"}}},
+      {"separate", {{"mix_mode", "separate"}}},
+      {"joint_sa_da", {{"mix_mode", "joint_sa_da"}}},
+  };
+  return kVariants;
+}
+
+class DreamerDepth : public ::testing::TestWithParam<std::pair<std::string, json>> {};
+
+TEST_P(DreamerDepth, StatesAtDepthRDoNotDependOnLaterDepths) {
   // With forward-only depth encodings nothing at depth r can see how many depths follow, so
   // the first two depths of a 4-depth run equal a 2-depth run.
   torch::manual_seed(0);
-  auto model = models::build_model(ModelConfig::from_json(
-      tiny("DR+DA+EA", {{"depth_attention", {{"rope", "forward"}}},
-                        {"expert_attention", {{"depth_encoding", "learned_offset"}}}})));
+  json overrides = {{"depth_attention", {{"rope", "forward"}}},
+                    {"expert_attention", {{"depth_encoding", "learned_offset"}}}};
+  overrides.merge_patch(GetParam().second);
+  auto model = models::build_model(ModelConfig::from_json(tiny("DR+DA+EA", overrides)));
   model->eval();
   torch::NoGradGuard no_grad;
   auto tokens = torch::randint(0, 64, {2, 7});
@@ -92,7 +107,10 @@ TEST(DreamerDepth, StatesAtDepthRDoNotDependOnLaterDepths) {
   EXPECT_GT(max_abs_diff(deep.states[2], deep.states[1]), 1e-4);
 }
 
-TEST(DreamerDepth, ReverseDepthRopeTiesEachDepthToTheTotal) {
+INSTANTIATE_TEST_SUITE_P(MixModes, DreamerDepth, ::testing::ValuesIn(mix_variants()),
+                         [](const auto& info) { return info.param.first; });
+
+TEST(DreamerDepthRope, ReverseDepthRopeTiesEachDepthToTheTotal) {
   // Documented property of the forward+reverse encoding: depth r knows its distance to R.
   torch::manual_seed(0);
   auto model = models::build_model(ModelConfig::from_json(
@@ -109,8 +127,10 @@ TEST(DreamerDepth, ReverseDepthRopeTiesEachDepthToTheTotal) {
   four.recurrences = 4;
   two.recurrences = 2;
   four.record_states = two.record_states = true;
-  EXPECT_GT(max_abs_diff(model->forward(tokens, nullptr, four).states[0],
-                         model->forward(tokens, nullptr, two).states[0]),
+  // Depth 2, not 1: in parallel mode depth 1's level is norm(e), the same state as level 0,
+  // so DA there returns that state's value whatever the weights (see docs/DESIGN.md, Mixing).
+  EXPECT_GT(max_abs_diff(model->forward(tokens, nullptr, four).states[1],
+                         model->forward(tokens, nullptr, two).states[1]),
             1e-6);  // the forward-only encoding gives exactly equal states (test above)
 }
 
@@ -136,20 +156,21 @@ torch::Tensor rope_by_hand(const torch::Tensor& x /* [T, H, Dh] */, double base)
   return out;
 }
 
-TEST(DreamerReduction, OneRecurrenceWithoutDAandEAIsAPreNormTransformerBlock) {
-  torch::manual_seed(3);
-  auto config = ModelConfig::from_json(tiny("DR", {{"recurrence", {{"mean", 1}}}}));
-  auto model = models::build_model(config);
-  model->eval();
-  torch::NoGradGuard no_grad;
-  std::map<std::string, torch::Tensor> w;
-  for (const auto& p : model->named_parameters()) w[p.key()] = p.value().to(torch::kFloat64);
-  const double eps = 1e-5;
-  const int64_t T = 6, H = 4, Dh = 8;
-  auto tokens = torch::randint(0, 64, {1, T});
+using Weights = std::map<std::string, torch::Tensor>;
 
-  auto x = w["embedding.weight"].index_select(0, tokens[0]);  // [T, d]
-  auto a = rms(x, w["layer.norm_sa.weight"], eps);
+// Every parameter in float64; norm weights drawn away from 1 so that a wrong norm shows.
+Weights weights_of(models::LanguageModel& model) {
+  Weights w;
+  for (const auto& p : model.named_parameters()) {
+    if (p.key().find("norm") != std::string::npos) p.value().uniform_(0.5, 1.5);
+    w[p.key()] = p.value().to(torch::kFloat64);
+  }
+  return w;
+}
+
+// Causal multi-head attention with RoPE of the tiny config (4 heads of 8, no GQA) on a [T, d].
+torch::Tensor attention_by_hand(const torch::Tensor& a, Weights& w) {
+  const int64_t T = a.size(0), H = 4, Dh = 8;
   auto q = rope_by_hand(torch::matmul(a, w["layer.attention.q.weight"].t()).view({T, H, Dh}), 10000.0);
   auto k = rope_by_hand(torch::matmul(a, w["layer.attention.k.weight"].t()).view({T, H, Dh}), 10000.0);
   auto v = torch::matmul(a, w["layer.attention.v.weight"].t()).view({T, H, Dh});
@@ -159,18 +180,94 @@ TEST(DreamerReduction, OneRecurrenceWithoutDAandEAIsAPreNormTransformerBlock) {
       auto scores = torch::matmul(k.select(1, h).narrow(0, 0, i + 1), q[i][h]) / std::sqrt(double(Dh));
       heads[i][h] = torch::matmul(torch::softmax(scores, 0), v.select(1, h).narrow(0, 0, i + 1));
     }
-  auto h1 = x + torch::matmul(heads.reshape({T, H * Dh}), w["layer.attention.o.weight"].t());
-  auto f = rms(h1, w["layer.norm_ffn.weight"], eps);
-  auto ffn = torch::matmul(torch::silu(torch::matmul(f, w["layer.ffn.gate.weight"].t())) *
-                               torch::matmul(f, w["layer.ffn.up.weight"].t()),
-                           w["layer.ffn.down.weight"].t());
-  auto h2 = h1 + ffn;
+  return torch::matmul(heads.reshape({T, H * Dh}), w["layer.attention.o.weight"].t());
+}
+
+torch::Tensor swiglu_by_hand(const torch::Tensor& f, Weights& w) {
+  return torch::matmul(torch::silu(torch::matmul(f, w["layer.ffn.gate.weight"].t())) *
+                           torch::matmul(f, w["layer.ffn.up.weight"].t()),
+                       w["layer.ffn.down.weight"].t());
+}
+
+TEST(DreamerReduction, OneRecurrenceWithoutDAandEAIsAPreNormTransformerBlock) {
+  torch::manual_seed(3);
+  auto model = models::build_model(ModelConfig::from_json(
+      tiny("DR", {{"mix_mode", "separate"}, {"recurrence", {{"mean", 1}}}})));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  Weights w = weights_of(*model);
+  const double eps = 1e-5;
+  auto tokens = torch::randint(0, 64, {1, 6});
+
+  auto x = w["embedding.weight"].index_select(0, tokens[0]);  // [T, d]
+  auto h1 = x + attention_by_hand(rms(x, w["layer.norm_sa.weight"], eps), w);
+  auto h2 = h1 + swiglu_by_hand(rms(h1, w["layer.norm_ffn.weight"], eps), w);
   auto expected = torch::matmul(rms(h2, w["norm_out.weight"], eps), w["lm_head.weight"].t());
 
   auto out = model->forward(tokens);
   EXPECT_EQ(out.recurrences, 1);
   EXPECT_TENSOR_NEAR(out.logits[0], expected, 1e-4);
 }
+
+TEST(DreamerReduction, OneParallelRecurrenceWithoutDAandEAIsAParallelBlock) {
+  // GPT-J / PaLM: h + Attention(norm(h)) + FFN(norm(h)), one norm for both branches.
+  torch::manual_seed(4);
+  auto model =
+      models::build_model(ModelConfig::from_json(tiny("DR", {{"recurrence", {{"mean", 1}}}})));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  Weights w = weights_of(*model);
+  EXPECT_EQ(w.count("layer.norm_sa.weight") + w.count("layer.norm_ffn.weight"), 0u);
+  const double eps = 1e-5;
+  auto tokens = torch::randint(0, 64, {1, 6});
+
+  auto x = w["embedding.weight"].index_select(0, tokens[0]);
+  auto n = rms(x, w["layer.norm_mix.weight"], eps);
+  auto h1 = x + attention_by_hand(n, w) + swiglu_by_hand(n, w);
+  auto expected = torch::matmul(rms(h1, w["norm_out.weight"], eps), w["lm_head.weight"].t());
+
+  auto out = model->forward(tokens);
+  EXPECT_TENSOR_NEAR(out.logits[0], expected, 1e-4);
+}
+
+// The parallel step assembled from the layer's own blocks (each tested on its own): SA and DA
+// read one normalised state; EA reads it too (branch) or follows with its own norm (after).
+class DreamerParallelWiring : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DreamerParallelWiring, BranchesReadOneNormalisedStateAndAreSummed) {
+  torch::manual_seed(5);
+  auto model = models::build_model(ModelConfig::from_json(
+      tiny("DR+DA+EA", {{"parallel_expert", GetParam()}, {"recurrence", {{"mean", 1}}}})));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto* dreamer = dynamic_cast<models::DreamerModel*>(model.get());
+  auto& layer = dreamer->layer;
+  for (auto& p : model->named_parameters())
+    if (p.key().find("norm") != std::string::npos) p.value().uniform_(0.5, 1.5);
+  EXPECT_FALSE(layer->norm_sa || layer->norm_da);
+  EXPECT_EQ(static_cast<bool>(layer->norm_ffn), GetParam() == "after");
+  auto tokens = torch::randint(0, 64, {2, 5});
+
+  auto x = dreamer->embedding(tokens);
+  auto n = layer->norm_mix(x);
+  models::DepthMemory memory;
+  layer->depth_attention->write(memory, n, n, 0, 1, nullptr);  // level 0: the embedding
+  layer->depth_attention->write(memory, n, n, 1, 1, nullptr);  // level 1: depth 1's state
+  auto attended =
+      x + layer->attention(n, n, 0, nullptr) + layer->depth_attention->read(memory, n, 1, 1);
+  auto expert = [&](const torch::Tensor& in) {
+    auto flat = in.reshape({-1, in.size(-1)});
+    auto routed = layer->router(flat, 1, 1);
+    return layer->experts(flat, routed.ids, routed.gates).view_as(in);
+  };
+  auto h1 =
+      GetParam() == "branch" ? attended + expert(n) : attended + expert(layer->norm_ffn(attended));
+  auto expected = dreamer->lm_head(dreamer->norm_out(h1));
+  EXPECT_TENSOR_NEAR(model->forward(tokens).logits, expected, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(ExpertPlacement, DreamerParallelWiring,
+                         ::testing::Values("branch", "after"));
 
 // ---------------------------------------------------------------- training
 
@@ -264,6 +361,133 @@ TEST(DreamerConfigValidation, InvalidConfigsNameTheField) {
   expect_invalid({{"family", "dreamer"}, {"preset", "DR+XX"}}, "$.preset", "unknown preset");
   expect_invalid({{"family", "gpt5"}}, "$.family", "unknown model family");
   expect_invalid(tiny("DR", {{"recurrence", {{"mean", 0}}}}), "$.recurrence.mean", "at least 1");
+  expect_invalid(tiny("DR", {{"mix_mode", "mixed"}}), "$.mix_mode",
+                 "expected one of {parallel, separate, joint_sa_da}");
+  expect_invalid(tiny("DR+EA", {{"mix_mode", "separate"}, {"parallel_expert", "after"}}),
+                 "$.parallel_expert", "only applies to mix_mode = parallel");
+  expect_invalid(tiny("DR", {{"input_injection", "concat"}}), "$.input_injection",
+                 "expected one of {none, add}");
+}
+
+// ---------------------------------------------------------------- the embedding reaches the loss
+
+// With truncated backprop (3 steps, gradients through the last one) a Dreamer either trains
+// its embedding through the input path or refuses the config. Which configs are refused is
+// written out by hand: those whose only path from the embedding is depth 1's input.
+TEST(DreamerEmbeddingGradient, TruncatedBackpropTrainsTheEmbeddingOrIsRefused) {
+  struct Case {
+    std::string preset;
+    json overrides;
+    bool refused;
+  };
+  const json no_depth0 = {{"depth_attention", {{"include_depth0", false}}}};
+  const std::vector<Case> cases = {
+      {"DR", json::object(), true},
+      {"DR+EA", json::object(), true},
+      {"DR+DA", json::object(), false},  // depth attention reads level 0, the embedding
+      {"DR+DA+EA", json::object(), false},
+      {"DR+DA+EA", {{"mix_mode", "separate"}}, false},
+      {"DR+DA+EA", {{"parallel_expert", "after"}}, false},
+      {"DR+DA", no_depth0, true},
+      {"DR+DA+EA", {{"mix_mode", "joint_sa_da"}}, true},  // depth 1's keys are computed at depth 1
+      {"DR", {{"input_injection", "add"}}, false},
+      {"DR+EA", {{"input_injection", "add"}}, false},
+      {"DR+DA",
+       {{"input_injection", "add"}, {"depth_attention", {{"include_depth0", false}}}},
+       false},
+      {"DR+DA+EA", {{"input_injection", "add"}, {"mix_mode", "joint_sa_da"}}, false},
+      {"DR+DA+EA", {{"input_injection", "add"}, {"mix_mode", "separate"}}, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.preset + " " + c.overrides.dump());
+    // The presets' own zero-initialised DA output: the first step cannot pass gradients
+    // through DA, so the check is on the second step, as in the model invariants.
+    json overrides = {{"depth_attention", {{"zero_init_output", true}}},
+                      {"recurrence", {{"mean", 3}, {"backprop_depth", 1}}}};
+    overrides.merge_patch(c.overrides);
+    const json config = tiny(c.preset, overrides);
+    if (c.refused) {
+      expect_invalid(config, "$.recurrence.backprop_depth", "leave the embedding untrained");
+      continue;
+    }
+    torch::manual_seed(0);
+    auto model = models::build_model(ModelConfig::from_json(config));
+    model->train();
+    torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
+    auto tokens = torch::randint(0, 64, {2, 7});
+    auto* dreamer = dynamic_cast<models::DreamerModel*>(model.get());
+    for (int step = 0; step < 2; ++step) {
+      auto out = model->forward(tokens.narrow(1, 0, 6));
+      EXPECT_EQ(out.recurrences, 3);
+      auto loss = torch::cross_entropy_loss(out.logits.reshape({-1, 64}),
+                                            tokens.narrow(1, 1, 6).reshape(-1));
+      optimizer.zero_grad();
+      loss.backward();
+      if (step == 0) optimizer.step();
+    }
+    const auto& grad = dreamer->embedding->weight.grad();
+    ASSERT_TRUE(grad.defined());
+    EXPECT_GT(grad.abs().sum().item<double>(), 0.0);
+  }
+}
+
+TEST(DreamerEmbeddingGradient, InjectionAddsTheEmbeddingToEveryLaterDepth) {
+  // Depth 1 is unchanged by injection; depth 2 starts from h_1 + x instead of h_1.
+  torch::manual_seed(6);
+  json overrides = {{"recurrence", {{"mean", 2}}}};
+  auto plain = models::build_model(ModelConfig::from_json(tiny("DR", overrides)));
+  overrides["input_injection"] = "add";
+  auto injected = models::build_model(ModelConfig::from_json(tiny("DR", overrides)));
+  torch::NoGradGuard no_grad;
+  for (auto& p : injected->named_parameters()) p.value().copy_(plain->named_parameters()[p.key()]);
+  plain->eval();
+  injected->eval();
+  auto* dreamer = dynamic_cast<models::DreamerModel*>(plain.get());
+  auto tokens = torch::randint(0, 64, {2, 5});
+  models::ForwardOptions o;
+  o.record_states = true;
+  auto a = plain->forward(tokens, nullptr, o), b = injected->forward(tokens, nullptr, o);
+  EXPECT_TENSOR_NEAR(a.states[0], b.states[0], 0.0);
+  auto x = dreamer->embedding(tokens);
+  models::DreamerLayerImpl::Context ctx;
+  models::DepthMemory memory;
+  ctx.depth = 2;
+  ctx.total = 2;
+  ctx.memory = &memory;
+  EXPECT_TENSOR_NEAR(b.states[1], dreamer->layer(a.states[0] + x, ctx), 1e-6);
+  EXPECT_GT(max_abs_diff(a.states[1], b.states[1]), 1e-3);
+}
+
+// ---------------------------------------------------------------- parallel mixing costs
+
+TEST(DreamerParallelCost, SharedNormsMeanFewerParametersAndSavedActivations) {
+  auto cost = [](const json& overrides) {
+    auto config = ModelConfig::from_json(tiny("DR+DA+EA", overrides));
+    models::Workload w;
+    w.seq_len = 16;
+    w.batch = 2;
+    w.recurrences = 4;
+    return std::make_pair(models::family("dreamer").cost(config, w),
+                          models::count_parameters(*models::build_model(config)).total);
+  };
+  const auto [separate, separate_built] = cost({{"mix_mode", "separate"}});
+  const auto [after, after_built] = cost({{"parallel_expert", "after"}});
+  const auto [branch, branch_built] = cost(json::object());
+  // RMSNorm has d = 32 weights: separate has norm_sa, norm_da, norm_ffn; parallel-after
+  // norm_mix and norm_ffn; parallel-branch norm_mix only.
+  EXPECT_EQ(separate.params.total - after.params.total, 32);
+  EXPECT_EQ(separate.params.total - branch.params.total, 64);
+  EXPECT_EQ(separate.params.total, separate_built);
+  EXPECT_EQ(after.params.total, after_built);
+  EXPECT_EQ(branch.params.total, branch_built);
+  // Same matmuls in every arrangement.
+  EXPECT_DOUBLE_EQ(separate.flops_forward_per_token, branch.flops_forward_per_token);
+  EXPECT_DOUBLE_EQ(separate.flops_train_per_token, after.flops_train_per_token);
+  // Each shared norm saves one sub-layer input and its normed copy (2 d) per token and depth:
+  // 32 tokens x 4 depths x 2 d x 2 bytes (bf16).
+  const double per_norm = 32.0 * 4 * 2 * 32 * 2;
+  EXPECT_DOUBLE_EQ(separate.memory_activation_bytes - after.memory_activation_bytes, per_norm);
+  EXPECT_DOUBLE_EQ(separate.memory_activation_bytes - branch.memory_activation_bytes, 2 * per_norm);
 }
 
 TEST(DreamerConfigValidation, DisabledComponentsAddNoParameters) {

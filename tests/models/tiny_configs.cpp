@@ -35,7 +35,8 @@ nlohmann::json tiny_moeut(int64_t att_n_experts) {
 
 std::vector<TinyCase> tiny_model_cases() {
   return {
-      // Dreamer family: the four presets and the depth-attention / mixing / norm variants.
+      // Dreamer family: the four presets (parallel mixing, EA as a branch) and the
+      // depth-attention / mixing / norm / injection variants.
       {"dreamer_DR", tiny_dreamer("DR")},
       {"dreamer_DR_DA", tiny_dreamer("DR+DA")},
       {"dreamer_DR_EA", tiny_dreamer("DR+EA")},
@@ -44,6 +45,17 @@ std::vector<TinyCase> tiny_model_cases() {
       {"dreamer_da_no_depth0_forward_rope",
        tiny_dreamer("DR+DA", {{"depth_attention", {{"include_depth0", false}, {"rope", "forward"}}}})},
       {"dreamer_joint_sa_da", tiny_dreamer("DR+DA+EA", {{"mix_mode", "joint_sa_da"}})},
+      {"dreamer_separate", tiny_dreamer("DR+DA+EA", {{"mix_mode", "separate"}})},
+      {"dreamer_separate_all_tokens_peri",
+       tiny_dreamer("DR+DA+EA", {{"mix_mode", "separate"},
+                                 {"norm_placement", "peri"},
+                                 {"depth_attention", {{"scope", "all_tokens_causal"}}}})},
+      {"dreamer_parallel_expert_after", tiny_dreamer("DR+DA+EA", {{"parallel_expert", "after"}})},
+      {"dreamer_parallel_after_dense_ffn", tiny_dreamer("DR+DA", {{"parallel_expert", "after"}})},
+      {"dreamer_injection_truncated_backprop",
+       tiny_dreamer("DR+EA",
+                    {{"input_injection", "add"},
+                     {"recurrence", {{"sampling", "poisson_lognormal"}, {"backprop_depth", 1}}}})},
       {"dreamer_peri_norm_rope_routing",
        tiny_dreamer("DR+DA+EA", {{"norm_placement", "peri"},
                                  {"expert_attention", {{"depth_encoding", "rope"}, {"gate", "softmax"}}}})},
