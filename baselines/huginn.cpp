@@ -88,6 +88,12 @@ void HuginnConfig::validate(const std::string& p) const {
   require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
   require(state_init_std >= 0, p + ".state_init_std", "must be >= 0 (0 = sqrt(2 / (5 d)))");
   validate_schedule(recurrence, p + ".recurrence");
+  // Without injection the prelude's output reaches the loss only through the first recurrence,
+  // which truncated backprop runs without gradients: embedding and prelude would never train.
+  require(injection != Injection::kNone || recurrence.backprop_depth == 0,
+          p + ".recurrence.backprop_depth",
+          "truncated backprop with injection \"none\" leaves the embedding and the prelude "
+          "untrained (set injection to \"add\" or \"linear\", or backprop_depth to 0)");
 }
 
 models::TransformerBlockOptions HuginnConfig::block() const {

@@ -30,6 +30,10 @@ TEST(BaselineConfigErrors, NameTheField) {
   expect_error_at({{"family", "huginn"}, {"injection", "concat"}}, "$.injection");
   expect_error_at({{"family", "huginn"}, {"recurrence", {{"mean", 0}}}}, "$.recurrence.mean");
   expect_error_at({{"family", "huginn"}, {"n_core", 0}}, "$.n_core");
+  expect_error_at({{"family", "huginn"},
+                   {"injection", "none"},
+                   {"recurrence", {{"mean", 4}, {"backprop_depth", 2}}}},
+                  "$.recurrence.backprop_depth");
   expect_error_at({{"family", "huginn"}, {"init", "xavier"}}, "$.init");
   expect_error_at({{"family", "huginn"}, {"init_std", -0.1}}, "$.init_std");
   expect_error_at({{"family", "universal_transformer"}, {"act", {{"threshold", 1.5}}}}, "$.act.threshold");
