@@ -1,37 +1,47 @@
 #include "train/checkpoint.h"
 
-#include <filesystem>
 #include <fstream>
 
 #include "models/registry.h"
+#include "train/durable_io.h"
+#include "util/fs.h"
 #include "util/json_reader.h"
 
 namespace dreamer::train {
-
-namespace fs = std::filesystem;
 
 namespace {
 constexpr int64_t kVersion = 1;
 }
 
+void save_archive(torch::serialize::OutputArchive& archive, const std::string& file) {
+  DurableFile out(file);
+  try {
+    archive.save_to([&](const void* data, size_t n) { return out.write(data, n); });
+  } catch (const c10::Error& e) {
+    out.finish();  // throws the operating system's cause when a write failed
+    throw InputError(file, std::string("cannot write: ") + e.what_without_backtrace());
+  }
+  out.finish();
+}
+
 void save_checkpoint(const std::string& dir, models::LanguageModel& model,
                      const data::Tokenizer& tokenizer) {
-  fs::create_directories(dir);
+  make_directories(dir);
   const nlohmann::json config = {{"format", "dreamer-checkpoint"},
                                  {"version", kVersion},
                                  {"model", model.config().to_json()},
                                  {"tokenizer", tokenizer.to_json()}};
-  std::ofstream(fs::path(dir) / "config.json") << config.dump(2) << "\n";
+  write_file_durably(fs::join(dir, "config.json"), config.dump(2) + "\n");
   torch::serialize::OutputArchive archive;
   for (const auto& p : model.named_parameters()) archive.write(p.key(), p.value().detach());
   for (const auto& b : model.named_buffers()) archive.write(b.key(), b.value(), /*is_buffer=*/true);
-  archive.save_to((fs::path(dir) / "model.pt").string());
+  save_archive(archive, fs::join(dir, "model.pt"));
 }
 
 Checkpoint load_checkpoint(const std::string& dir) {
   if (!fs::is_directory(dir)) throw InputError(dir, "checkpoint directory does not exist");
-  const auto config_file = (fs::path(dir) / "config.json").string();
-  const auto weights_file = (fs::path(dir) / "model.pt").string();
+  const auto config_file = fs::join(dir, "config.json");
+  const auto weights_file = fs::join(dir, "model.pt");
   if (!fs::exists(config_file))
     throw InputError(config_file, "missing (not a checkpoint directory?)");
   if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
@@ -59,7 +69,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
 }
 
 void load_weights(const std::string& dir, models::LanguageModel& model) {
-  const auto weights_file = (fs::path(dir) / "model.pt").string();
+  const auto weights_file = fs::join(dir, "model.pt");
   if (!fs::exists(weights_file)) throw InputError(weights_file, "missing");
   torch::serialize::InputArchive archive;
   try {

@@ -67,8 +67,9 @@ TEST_F(RunnerTest, StoresRunsMetricsCheckpointsAndEvalsWithoutDuplicatesOnRerun)
   EXPECT_EQ(plan.runs[0].eval_depths, (std::vector<int64_t>{1, 2}));  // the default depth 2 is among them
   EXPECT_FALSE(plan.runs[1].recurrent);
 
-  const auto options = options_in(dir);
+  auto options = options_in(dir);
   for (int repeat = 0; repeat < 2; ++repeat) {
+    options.force = repeat == 1;  // a second run needs --force (RunnerLifecycle tests the refusal)
     run_experiment(plan, options);
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'"), 2);
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM train_metrics"), 2 * 4);  // every 2nd of 8 steps
@@ -102,15 +103,18 @@ TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
 
   const auto killed_dir = testing::temp_dir();
   auto killed = options_in(killed_dir);
-  killed.stop_after_step = 6;  // past the checkpoint at step 4, before the one at 8
+  // Past the checkpoint at step 4, before the one at 8, and inside a logging window (steps 7-8):
+  // the loss logged at step 8 below must still be the uninterrupted window's mean.
+  killed.stop_after_step = 7;
   run_experiment(tiny_plan(killed_dir, exp), killed);
   {
     results::Database d(killed.db);
     results::Statement s(d, "SELECT status, steps_trained FROM runs");
     ASSERT_TRUE(s.step());
-    EXPECT_EQ(s.column_text(0), "running");  // as a kill leaves it
-    EXPECT_EQ(s.column_int(1), 6);           // the steps done when it stopped
+    EXPECT_EQ(s.column_text(0), "paused");  // --max-steps pauses with a checkpoint
+    EXPECT_EQ(s.column_int(1), 7);
   }
+  EXPECT_TRUE(fs::is_directory(run_directory(killed, tiny_plan(killed_dir, exp).runs[0], "tiny") + "/step-000007"));
   killed.stop_after_step.reset();
   killed.resume = true;
   run_experiment(tiny_plan(killed_dir, exp), killed);
@@ -126,6 +130,7 @@ TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
                           "SELECT SUM(value) FROM eval_results WHERE checkpoint = 'step-000008'"})
     EXPECT_EQ(scalar(straight.db, sql), scalar(killed.db, sql)) << sql;
   EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM train_metrics"), 4);  // no rows doubled by the replay
+  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM checkpoints"), 2);  // the pause's is not an eval point
   // A second --resume finds the run finished and leaves it alone.
   run_experiment(tiny_plan(killed_dir, exp), killed);
   EXPECT_EQ(scalar(killed.db, "SELECT steps_trained FROM runs"), 8);
