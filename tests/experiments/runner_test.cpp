@@ -64,7 +64,8 @@ TEST_F(RunnerTest, StoresRunsMetricsCheckpointsAndEvalsWithoutDuplicatesOnRerun)
   EXPECT_EQ(plan.runs[0].total_steps, 8);
   EXPECT_EQ(plan.runs[0].eval_steps, (std::vector<int64_t>{4, 8}));
   EXPECT_TRUE(plan.runs[0].recurrent);
-  EXPECT_EQ(plan.runs[0].eval_depths, (std::vector<int64_t>{1, 2}));  // the default depth 2 is among them
+  EXPECT_EQ(plan.runs[0].eval_depths,
+            (std::vector<int64_t>{1, 2}));  // the default depth 2 is among them
   EXPECT_FALSE(plan.runs[1].recurrent);
 
   auto options = options_in(dir);
@@ -72,22 +73,32 @@ TEST_F(RunnerTest, StoresRunsMetricsCheckpointsAndEvalsWithoutDuplicatesOnRerun)
     options.force = repeat == 1;  // a second run needs --force (RunnerLifecycle tests the refusal)
     run_experiment(plan, options);
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'"), 2);
-    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM train_metrics"), 2 * 4);  // every 2nd of 8 steps
+    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM train_metrics"),
+              2 * 4);  // every 2nd of 8 steps
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM checkpoints"), 2 * 2);
     // dreamer: 2 checkpoints x 2 depths; dense: 2 checkpoints x depth 1; one exact_match metric.
-    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM eval_results WHERE metric LIKE 'exact_match%'"), 4 + 2);
+    EXPECT_EQ(
+        scalar(options.db, "SELECT COUNT(*) FROM eval_results WHERE metric LIKE 'exact_match%'"),
+        4 + 2);
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM experiments"), 1);
-    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM experiment_tasks WHERE metric = 'exact_match,whole'"), 1);
+    EXPECT_EQ(scalar(options.db,
+                     "SELECT COUNT(*) FROM experiment_tasks WHERE metric = 'exact_match,whole'"),
+              1);
   }
   // Evals join to the tokens trained through the checkpoint name.
-  EXPECT_EQ(scalar(options.db,
-                   "SELECT MAX(c.tokens) FROM eval_results e JOIN checkpoints c "
-                   "ON c.run_id = e.run_id AND c.name = e.checkpoint WHERE e.run_id = 'tiny/dense/seed0'"),
-            8 * 4 * 16);
+  EXPECT_EQ(
+      scalar(
+          options.db,
+          "SELECT MAX(c.tokens) FROM eval_results e JOIN checkpoints c "
+          "ON c.run_id = e.run_id AND c.name = e.checkpoint WHERE e.run_id = 'tiny/dense/seed0'"),
+      8 * 4 * 16);
   EXPECT_EQ(scalar(options.db, "SELECT default_depth FROM runs WHERE arm = 'dreamer'"), 2);
   // Training lowered the loss (the first logged window against the last).
-  EXPECT_LT(scalar(options.db, "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 8"),
-            scalar(options.db, "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 2"));
+  EXPECT_LT(
+      scalar(options.db,
+             "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 8"),
+      scalar(options.db,
+             "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 2"));
 }
 
 TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
@@ -114,7 +125,8 @@ TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
     EXPECT_EQ(s.column_text(0), "paused");  // --max-steps pauses with a checkpoint
     EXPECT_EQ(s.column_int(1), 7);
   }
-  EXPECT_TRUE(fs::is_directory(run_directory(killed, tiny_plan(killed_dir, exp).runs[0], "tiny") + "/step-000007"));
+  EXPECT_TRUE(fs::is_directory(run_directory(killed, tiny_plan(killed_dir, exp).runs[0], "tiny") +
+                               "/step-000007"));
   killed.stop_after_step.reset();
   killed.resume = true;
   run_experiment(tiny_plan(killed_dir, exp), killed);
@@ -129,8 +141,10 @@ TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
                           "SELECT grad_norm FROM train_metrics WHERE step = 8",
                           "SELECT SUM(value) FROM eval_results WHERE checkpoint = 'step-000008'"})
     EXPECT_EQ(scalar(straight.db, sql), scalar(killed.db, sql)) << sql;
-  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM train_metrics"), 4);  // no rows doubled by the replay
-  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM checkpoints"), 2);  // the pause's is not an eval point
+  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM train_metrics"),
+            4);  // no rows doubled by the replay
+  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM checkpoints"),
+            2);  // the pause's is not an eval point
   // A second --resume finds the run finished and leaves it alone.
   run_experiment(tiny_plan(killed_dir, exp), killed);
   EXPECT_EQ(scalar(killed.db, "SELECT steps_trained FROM runs"), 8);
@@ -143,7 +157,9 @@ TEST(RunnerCli, PlanAndRunRejectBadFilesWithTheJsonPath) {
   const std::string file = dir + "/bad.json";
   std::ofstream(file) << exp.dump();
   for (const char* command : {"plan", "run"}) {
-    const auto r = testing::run_cli(std::string(command) + " " + file + (std::string(command) == "run" ? " --db " + dir + "/r.db" : ""));
+    const auto r =
+        testing::run_cli(std::string(command) + " " + file +
+                         (std::string(command) == "run" ? " --db " + dir + "/r.db" : ""));
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find(file + ":$.train.schedule.kind"), std::string::npos) << r.output;
   }
