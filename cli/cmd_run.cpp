@@ -4,11 +4,13 @@
 
 #include "cli/commands.h"
 #include "experiments/runner.h"
+#include "train/run_control.h"
 
 namespace dreamer::cli {
 
 void add_run_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("run", "train and evaluate an experiment's runs into a results database");
+  auto* cmd =
+      app.add_subcommand("run", "train and evaluate an experiment's runs into a results database");
   static std::string file, tasks_dir, data_dir;
   static experiments::RunnerOptions options;
   static int64_t max_steps = 0;
@@ -17,11 +19,24 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--db", options.db, "SQLite results file")->capture_default_str();
   cmd->add_option("--out", options.out_dir, "directory for checkpoints")->capture_default_str();
   cmd->add_flag("--resume", options.resume,
-                "continue each run from its newest checkpoint; skip runs that finished");
+                "continue each run from its newest checkpoint (its fingerprint must match); skip "
+                "finished runs");
+  cmd->add_flag(
+      "--force", options.force,
+      "start runs that already exist afresh (their rows and checkpoints are replaced at the new "
+      "run's first checkpoint)");
+  cmd->add_option("--allow-changes", options.allow_changes,
+                  "with --resume: fingerprint fields (JSON paths such as train.optimizer.lr) that "
+                  "may differ "
+                  "from the stored run's; recorded in runs.allowed_changes_json")
+      ->expected(1, -1);
   cmd->add_option("--arm", options.arms, "run only this arm (repeatable)");
-  cmd->add_option("--max-steps", max_steps, "stop each run after this many optimizer steps (continue later with --resume)")
+  cmd->add_option("--max-steps", max_steps,
+                  "pause each run at this optimizer step with a checkpoint (status paused; "
+                  "continue with --resume)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--data-dir", data_dir, "data root for benchmark tasks (default: $DREAMER_DATA_DIR or ../shared/data)");
+  cmd->add_option("--data-dir", data_dir,
+                  "data root for benchmark tasks (default: $DREAMER_DATA_DIR or ../shared/data)");
   cmd->add_option("--tasks-dir", tasks_dir, "extra directory to look for task files in");
   cmd->add_flag("--no-progress", quiet, "no progress bar or per-step lines");
   cmd->callback([] {
@@ -30,8 +45,16 @@ void add_run_command(CLI::App& app) {
     options.data_root = data_dir;
     options.progress = !quiet;
     if (max_steps > 0) options.stop_after_step = max_steps;
-    experiments::run_experiment(plan, options);
-    std::cout << "results in " << options.db << " (dreamer report " << options.db << " --out DIR)\n";
+    // SIGINT/SIGTERM: checkpoint at the next step boundary, mark the run interrupted, exit 128+N.
+    train::install_stop_handlers();
+    const auto summary = experiments::run_experiment(plan, options);
+    for (const auto& d : summary.diverged) std::cout << "diverged: " << d << "\n";
+    std::cout << "results in " << options.db << " (dreamer report " << options.db
+              << " --out DIR)\n";
+    if (summary.interrupted_by) {
+      std::cout << "interrupted: continue with dreamer run " << file << " --resume\n";
+      throw CLI::RuntimeError(128 + summary.interrupted_by);
+    }
   });
 }
 

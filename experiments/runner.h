@@ -27,7 +27,7 @@ struct PlannedRun {
   int64_t tokens_per_step = 0, total_steps = 0;
   std::vector<int64_t> eval_steps;
   bool recurrent = false;
-  int64_t default_depth = 1;  // recurrences at evaluation when none are asked for
+  int64_t default_depth = 1;         // recurrences at evaluation when none are asked for
   std::vector<int64_t> eval_depths;  // empty for non-recurrent arms
   double train_flops = 0;            // flops_train_per_token * tokens
 };
@@ -40,26 +40,41 @@ struct ExperimentPlan {
 
 // Matches every arm (an arm outside its tolerance is an InputError naming it), builds each model
 // once to read its default depth and check its vocabulary against the tokenizer.
-ExperimentPlan plan_experiment(const ExperimentSpec& spec, const std::vector<std::string>& task_dirs);
+ExperimentPlan plan_experiment(const ExperimentSpec& spec,
+                               const std::vector<std::string>& task_dirs);
 
 // Tokens per second of a few training steps of the run's model on `device` (after one warm-up).
-double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun& run, const std::string& device,
-                                   int steps = 2);
+double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun& run,
+                                   const std::string& device, int steps = 2);
 
 struct RunnerOptions {
   std::string db = "results.db";
-  std::string out_dir = "runs";     // checkpoints: out_dir/<experiment>/<arm>/seed<k>/step-NNNNNN
-  bool resume = false;              // continue from each run's newest checkpoint; skip finished runs
-  std::vector<std::string> arms;    // only these arms (empty: all)
-  std::string data_root;            // for benchmark task files (default: eval::default_data_root())
+  std::string out_dir = "runs";  // checkpoints: out_dir/<experiment>/<arm>/seed<k>/step-NNNNNN
+  bool resume = false;           // continue from each run's newest checkpoint; skip finished runs
+  bool force = false;  // start runs that exist afresh (rows replaced at the first checkpoint)
+  std::vector<std::string> allow_changes;  // with resume: fingerprint fields that may differ
+  std::vector<std::string> arms;           // only these arms (empty: all)
+  std::string data_root;  // for benchmark task files (default: eval::default_data_root())
   bool progress = true;
-  std::optional<int64_t> stop_after_step;  // tests: stop each run early, as a kill would
-  bool keep_checkpoints = true;     // false: delete checkpoint directories once evaluated (not the last)
+  std::optional<int64_t>
+      stop_after_step;  // --max-steps: pause each run at this step (checkpointed)
+  bool keep_checkpoints =
+      true;  // false: delete checkpoint directories once evaluated (not the last)
+  double lease_stale_after_s = 120;  // a lease whose heartbeat is older than this may be taken over
 };
 
-// Trains and evaluates every (selected) run; results go to options.db as they happen.
-void run_experiment(const ExperimentPlan& plan, const RunnerOptions& options);
+// How a run_experiment call ended (an InputError is thrown for what stops it otherwise).
+struct RunSummary {
+  int interrupted_by = 0;             // SIGINT or SIGTERM stopped it (the run is `interrupted`)
+  std::vector<std::string> diverged;  // "run_id: loss is nan at step 5"
+  std::vector<std::string> paused;    // run ids stopped at --max-steps
+};
 
-std::string run_directory(const RunnerOptions& options, const PlannedRun& run, const std::string& experiment);
+// Trains and evaluates every (selected) run; results go to options.db as they happen. The run
+// lifecycle (fingerprints, refusals, leases, statuses) is in docs/EXPERIMENTS.md.
+RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& options);
+
+std::string run_directory(const RunnerOptions& options, const PlannedRun& run,
+                          const std::string& experiment);
 
 }  // namespace dreamer::experiments

@@ -64,6 +64,22 @@ const std::vector<std::string>& migrations() {
         path TEXT NOT NULL, created_at TEXT NOT NULL,
         PRIMARY KEY (run_id, name));
       )sql",
+      // 3: the run lifecycle (docs/EXPERIMENTS.md). `fingerprint_json` is what a resume must
+      // match (model, training, data and tokenizer hashes, evaluation plan, code version);
+      // `allowed_changes_json` lists the differences `--allow-changes` accepted; `start_id` tells
+      // the checkpoints of one start from a replaced one's; `status_detail` says why a run
+      // diverged or failed. A checkpoint's `evaluated_at` is set once every task's scores are
+      // stored. `run_leases` holds the process running a run (one at a time).
+      R"sql(
+      ALTER TABLE runs ADD COLUMN fingerprint_json TEXT;
+      ALTER TABLE runs ADD COLUMN allowed_changes_json TEXT;
+      ALTER TABLE runs ADD COLUMN start_id TEXT;
+      ALTER TABLE runs ADD COLUMN status_detail TEXT;
+      ALTER TABLE checkpoints ADD COLUMN evaluated_at TEXT;
+      CREATE TABLE run_leases(
+        run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+        started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL);
+      )sql",
   };
   return kMigrations;
 }
@@ -171,26 +187,92 @@ void ResultStore::write_experiment(const std::string& name, const std::string& f
 
 void ResultStore::write_run(const RunRow& run) {
   Transaction tx(db_);
+  upsert_run(run);
+  tx.commit();
+}
+
+void ResultStore::upsert_run(const RunRow& run) {
   Statement(db_, R"sql(
       INSERT INTO runs(run_id, experiment, arm, seed, family, config_json, train_json, params, active_params,
                        flops_per_token, train_flops_per_token, memory_bytes, default_depth, code_version,
-                       device, status)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                       device, status, fingerprint_json, allowed_changes_json, start_id)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, NULLIF(?17, ''),
+              NULLIF(?18, ''), NULLIF(?19, ''))
       ON CONFLICT(run_id) DO UPDATE SET experiment = excluded.experiment, arm = excluded.arm,
         seed = excluded.seed, family = excluded.family, config_json = excluded.config_json,
         train_json = excluded.train_json, params = excluded.params, active_params = excluded.active_params,
         flops_per_token = excluded.flops_per_token, train_flops_per_token = excluded.train_flops_per_token,
         memory_bytes = excluded.memory_bytes, default_depth = excluded.default_depth,
-        code_version = excluded.code_version, device = excluded.device, status = excluded.status)sql")
+        code_version = excluded.code_version, device = excluded.device, status = excluded.status,
+        fingerprint_json = excluded.fingerprint_json, allowed_changes_json = excluded.allowed_changes_json,
+        start_id = excluded.start_id)sql")
       .bind_all(run.run_id, run.experiment, run.arm, run.seed, run.family, run.config_json, run.train_json,
                 run.params, run.active_params, run.flops_per_token, run.train_flops_per_token, run.memory_bytes,
-                run.default_depth, run.code_version, run.device, run.status)
+                run.default_depth, run.code_version, run.device, run.status, run.fingerprint_json,
+                run.allowed_changes_json, run.start_id)
+      .run();
+}
+
+void ResultStore::start_run(const RunRow& run, const std::optional<CheckpointRow>& first) {
+  Transaction tx(db_);
+  delete_run_rows(run.run_id, 0, "");
+  upsert_run(run);
+  Statement(db_, std::string(R"sql(
+      UPDATE runs SET steps_trained = 0, tokens_trained = 0, wall_seconds = 0, status_detail = NULL,
+        started_at = )sql") + kNow + R"sql(, finished_at = NULL WHERE run_id = ?1)sql")
+      .bind(1, run.run_id)
+      .run();
+  if (first) insert_checkpoint(run.run_id, *first);
+  tx.commit();
+}
+
+void ResultStore::resume_run(const RunRow& run, int64_t step, const std::string& checkpoint, int64_t tokens,
+                             double wall_seconds) {
+  Transaction tx(db_);
+  delete_run_rows(run.run_id, step, checkpoint);
+  upsert_run(run);
+  Statement(db_, std::string(R"sql(
+      UPDATE runs SET steps_trained = ?2, tokens_trained = ?3, wall_seconds = ?4, status_detail = NULL,
+        started_at = COALESCE(started_at, )sql") + kNow + R"sql(), finished_at = NULL WHERE run_id = ?1)sql")
+      .bind_all(run.run_id, step, tokens, wall_seconds)
+      .run();
+  tx.commit();
+}
+
+std::optional<StoredRun> ResultStore::read_run(const std::string& run_id) {
+  Statement s(db_, R"sql(
+      SELECT status, steps_trained, COALESCE(fingerprint_json, ''), COALESCE(allowed_changes_json, ''),
+             COALESCE(start_id, ''), COALESCE(status_detail, '') FROM runs WHERE run_id = ?1)sql");
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  return StoredRun{s.column_text(0), s.column_int(1), s.column_text(2), s.column_text(3), s.column_text(4),
+                   s.column_text(5)};
+}
+
+std::set<std::string> ResultStore::evaluated_checkpoints(const std::string& run_id) {
+  Statement s(db_, "SELECT name FROM checkpoints WHERE run_id = ?1 AND evaluated_at IS NOT NULL");
+  s.bind(1, run_id);
+  std::set<std::string> names;
+  while (s.step()) names.insert(s.column_text(0));
+  return names;
+}
+
+void ResultStore::mark_evaluated(const std::string& run_id, const std::string& checkpoint) {
+  Transaction tx(db_);
+  Statement(db_, std::string("UPDATE checkpoints SET evaluated_at = ") + kNow +
+                     " WHERE run_id = ?1 AND name = ?2")
+      .bind_all(run_id, checkpoint)
       .run();
   tx.commit();
 }
 
 void ResultStore::truncate_run(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint) {
   Transaction tx(db_);
+  delete_run_rows(run_id, keep_step, keep_checkpoint);
+  tx.commit();
+}
+
+void ResultStore::delete_run_rows(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint) {
   Statement(db_, "DELETE FROM train_metrics WHERE run_id = ?1 AND step > ?2").bind_all(run_id, keep_step).run();
   Statement(db_, "DELETE FROM checkpoints WHERE run_id = ?1 AND step > ?2").bind_all(run_id, keep_step).run();
   // Checkpoint names sort by step ("step-000120"); "" keeps none.
@@ -198,7 +280,6 @@ void ResultStore::truncate_run(const std::string& run_id, int64_t keep_step, con
     Statement(db_, std::string("DELETE FROM ") + table + " WHERE run_id = ?1 AND checkpoint > ?2")
         .bind_all(run_id, keep_checkpoint)
         .run();
-  tx.commit();
 }
 
 void ResultStore::write_train_metrics(const std::string& run_id, const std::vector<TrainMetricRow>& rows) {
@@ -221,26 +302,75 @@ void ResultStore::write_train_metrics(const std::string& run_id, const std::vect
 void ResultStore::write_checkpoint(const std::string& run_id, const std::string& name, int64_t step, int64_t tokens,
                                    const std::string& path) {
   Transaction tx(db_);
+  insert_checkpoint(run_id, {name, step, tokens, path});
+  tx.commit();
+}
+
+void ResultStore::insert_checkpoint(const std::string& run_id, const CheckpointRow& c) {
   Statement(db_, std::string(R"sql(
       INSERT INTO checkpoints(run_id, name, step, tokens, path, created_at) VALUES (?1, ?2, ?3, ?4, ?5, )sql") +
                      kNow + R"sql()
       ON CONFLICT(run_id, name) DO UPDATE SET step = excluded.step, tokens = excluded.tokens, path = excluded.path,
-        created_at = excluded.created_at)sql")
-      .bind_all(run_id, name, step, tokens, path)
+        created_at = excluded.created_at, evaluated_at = NULL)sql")
+      .bind_all(run_id, c.name, c.step, c.tokens, c.path)
+      .run();
+}
+
+void ResultStore::set_run_progress(const std::string& run_id, const std::string& status, int64_t steps,
+                                   int64_t tokens, std::optional<double> wall_seconds, const std::string& detail) {
+  Transaction tx(db_);
+  Statement(db_, std::string(R"sql(
+      UPDATE runs SET status = ?2, steps_trained = ?3, tokens_trained = ?4,
+        wall_seconds = COALESCE(?5, wall_seconds), status_detail = NULLIF(?6, ''),
+        started_at = COALESCE(started_at, )sql") + kNow + R"sql(),
+        finished_at = CASE WHEN ?2 = 'finished' THEN )sql" + kNow + R"sql( ELSE NULL END
+      WHERE run_id = ?1)sql")
+      .bind_all(run_id, status, steps, tokens, wall_seconds, detail)
       .run();
   tx.commit();
 }
 
-void ResultStore::set_run_progress(const std::string& run_id, const std::string& status, int64_t steps,
-                                   int64_t tokens, std::optional<double> wall_seconds) {
-  Transaction tx(db_);
+namespace {
+std::optional<LeaseHolder> lease_of(Database& db, const std::string& run_id) {
+  Statement s(db, "SELECT pid, host, started_at, heartbeat_at, "
+                  "(julianday('now') - julianday(heartbeat_at)) * 86400 FROM run_leases WHERE run_id = ?1");
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  return LeaseHolder{s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_double(4)};
+}
+}  // namespace
+
+std::optional<LeaseHolder> ResultStore::read_lease(const std::string& run_id) { return lease_of(db_, run_id); }
+
+std::optional<LeaseHolder> ResultStore::acquire_lease(const std::string& run_id, int64_t pid, const std::string& host,
+                                                      const std::function<bool(const LeaseHolder&)>& stale) {
+  Transaction tx(db_);  // BEGIN IMMEDIATE: no other writer between the read and the insert
+  if (auto holder = lease_of(db_, run_id); holder && !(holder->pid == pid && holder->host == host) && !stale(*holder))
+    return holder;
   Statement(db_, std::string(R"sql(
-      UPDATE runs SET status = ?2, steps_trained = ?3, tokens_trained = ?4,
-        wall_seconds = COALESCE(?5, wall_seconds),
-        started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN )sql") + kNow + R"sql( ELSE started_at END,
-        finished_at = CASE WHEN ?2 = 'finished' THEN )sql" + kNow + R"sql( ELSE NULL END
-      WHERE run_id = ?1)sql")
-      .bind_all(run_id, status, steps, tokens, wall_seconds)
+      INSERT INTO run_leases(run_id, pid, host, started_at, heartbeat_at) VALUES (?1, ?2, ?3, )sql") + kNow + ", " +
+                     kNow + R"sql()
+      ON CONFLICT(run_id) DO UPDATE SET pid = excluded.pid, host = excluded.host, started_at = excluded.started_at,
+        heartbeat_at = excluded.heartbeat_at)sql")
+      .bind_all(run_id, pid, host)
+      .run();
+  tx.commit();
+  return std::nullopt;
+}
+
+void ResultStore::heartbeat_lease(const std::string& run_id, int64_t pid, const std::string& host) {
+  Transaction tx(db_);
+  Statement(db_, std::string("UPDATE run_leases SET heartbeat_at = ") + kNow +
+                     " WHERE run_id = ?1 AND pid = ?2 AND host = ?3")
+      .bind_all(run_id, pid, host)
+      .run();
+  tx.commit();
+}
+
+void ResultStore::release_lease(const std::string& run_id, int64_t pid, const std::string& host) {
+  Transaction tx(db_);
+  Statement(db_, "DELETE FROM run_leases WHERE run_id = ?1 AND pid = ?2 AND host = ?3")
+      .bind_all(run_id, pid, host)
       .run();
   tx.commit();
 }

@@ -3,8 +3,9 @@
 #include <fstream>
 
 #include "models/registry.h"
-#include "util/json_reader.h"
+#include "train/durable_io.h"
 #include "util/fs.h"
+#include "util/json_reader.h"
 
 namespace dreamer::train {
 
@@ -12,18 +13,29 @@ namespace {
 constexpr int64_t kVersion = 1;
 }
 
+void save_archive(torch::serialize::OutputArchive& archive, const std::string& file) {
+  DurableFile out(file);
+  try {
+    archive.save_to([&](const void* data, size_t n) { return out.write(data, n); });
+  } catch (const c10::Error& e) {
+    out.finish();  // throws the operating system's cause when a write failed
+    throw InputError(file, std::string("cannot write: ") + e.what_without_backtrace());
+  }
+  out.finish();
+}
+
 void save_checkpoint(const std::string& dir, models::LanguageModel& model,
                      const data::Tokenizer& tokenizer) {
-  fs::create_directories(dir);
+  make_directories(dir);
   const nlohmann::json config = {{"format", "dreamer-checkpoint"},
                                  {"version", kVersion},
                                  {"model", model.config().to_json()},
                                  {"tokenizer", tokenizer.to_json()}};
-  std::ofstream(fs::join(dir, "config.json")) << config.dump(2) << "\n";
+  write_file_durably(fs::join(dir, "config.json"), config.dump(2) + "\n");
   torch::serialize::OutputArchive archive;
   for (const auto& p : model.named_parameters()) archive.write(p.key(), p.value().detach());
   for (const auto& b : model.named_buffers()) archive.write(b.key(), b.value(), /*is_buffer=*/true);
-  archive.save_to(fs::join(dir, "model.pt"));
+  save_archive(archive, fs::join(dir, "model.pt"));
 }
 
 Checkpoint load_checkpoint(const std::string& dir) {

@@ -20,8 +20,12 @@ struct Checkpoint {
   std::shared_ptr<data::Tokenizer> tokenizer;
 };
 
+// Every file is fsynced (train/durable_io.h); a failed write is an InputError naming the file
+// and the cause. The caller renames a finished directory into place (the trainer does).
 void save_checkpoint(const std::string& dir, models::LanguageModel& model,
                      const data::Tokenizer& tokenizer);
+// Writes `archive` to `file` through a DurableFile: fsynced, failures as InputError.
+void save_archive(torch::serialize::OutputArchive& archive, const std::string& file);
 // Throws InputError naming the directory or file for a missing or malformed checkpoint.
 Checkpoint load_checkpoint(const std::string& dir);
 // Copies the checkpoint's model.pt into `model` (built from the same config); a missing or

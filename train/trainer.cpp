@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -10,7 +11,9 @@
 #include <sstream>
 
 #include "train/checkpoint.h"
+#include "train/durable_io.h"
 #include "train/progress.h"
+#include "train/run_control.h"
 #include "util/device.h"
 #include "util/errors.h"
 #include "util/fs.h"
@@ -31,7 +34,8 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(models::LanguageModel& model
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : model.named_parameters()) {
     bool exempt = p.value().dim() < 2;
-    for (const auto& pattern : o.no_decay) exempt = exempt || p.key().find(pattern) != std::string::npos;
+    for (const auto& pattern : o.no_decay)
+      exempt = exempt || p.key().find(pattern) != std::string::npos;
     (exempt ? no_decay : decay).push_back(p.value());
   }
   auto options = [&](double wd) {
@@ -41,8 +45,8 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(models::LanguageModel& model
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(o.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups),
-                                               torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
+  return std::make_unique<torch::optim::AdamW>(
+      std::move(groups), torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
 }
 
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
@@ -62,12 +66,6 @@ void set_cpu_rng_state(const torch::Tensor& state) {
   gen.set_state(state);
 }
 
-void write_text(const std::string& file, const std::string& text) {
-  std::ofstream out(file);
-  out << text;
-  if (!out) throw std::runtime_error(file + ": cannot write");
-}
-
 }  // namespace
 
 std::string checkpoint_name(int64_t step) {
@@ -83,7 +81,8 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
   for (const auto& name : fs::list_directory(run_dir)) {
     const std::string path = fs::join(run_dir, name);
     // Only renamed (complete) checkpoints: a ".partial" directory is an interrupted write.
-    if (!fs::is_directory(path) || name.rfind("step-", 0) != 0 || name.find('.') != std::string::npos)
+    if (!fs::is_directory(path) || name.rfind("step-", 0) != 0 ||
+        name.find('.') != std::string::npos)
       continue;
     if (!fs::exists(fs::join(path, kStateFile))) continue;
     if (!best || name > best_name) best = path, best_name = name;
@@ -91,82 +90,143 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
   return best;
 }
 
+RngScope::RngScope(const std::string& rng_file) : saved_(cpu_rng_state()) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(rng_file);
+  torch::Tensor state;
+  archive.read("cpu_rng_state", state);
+  set_cpu_rng_state(state);
+}
+
+RngScope::~RngScope() {
+  set_cpu_rng_state(saved_);
+}
+
+std::string checkpoint_start_id(const std::string& checkpoint_dir) {
+  const auto state = read_json_file(fs::join(checkpoint_dir, kStateFile));
+  return state.contains("start_id") && state["start_id"].is_string()
+             ? state["start_id"].get<std::string>()
+             : std::string();
+}
+
 TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16) {
   const int64_t t = tokens.size(1) - 1;
   CudaAutocast autocast(bf16);
   auto out = model.forward(tokens.narrow(1, 0, t));
-  auto ce = torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
-                                      tokens.narrow(1, 1, t).reshape(-1));
+  auto ce =
+      torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
+                                tokens.narrow(1, 1, t).reshape(-1));
   return {ce, out.aux_loss.to(torch::kFloat32)};
 }
 
 struct Trainer::Impl {
   data::PackedStream stream;
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  // The logging window: sums over the steps since the last log (float64, on the device). Saved
+  // in unplanned checkpoints so a resumed run logs the same means an uninterrupted one does.
+  torch::Tensor window_ce, window_aux;
+  int64_t window_steps = 0;
+  int64_t last_checkpoint_step = 0;  // step 0 needs none: the seed reproduces it
 };
 
 Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
                  data::PackedStream stream, TrainSettings settings, TrainerOptions options)
-    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), settings_(std::move(settings)),
-      options_(std::move(options)), device_(resolve_device(settings_.device, "train.device")),
-      impl_(new Impl{std::move(stream), nullptr}) {
+    : model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      settings_(std::move(settings)),
+      options_(std::move(options)),
+      device_(resolve_device(settings_.device, "train.device")),
+      impl_(new Impl{std::move(stream), nullptr, {}, {}, 0, 0}) {
   require(options_.micro_batch >= 1, "workload.batch", "must be >= 1");
-  tokens_per_step_ = train::tokens_per_step(settings_, options_.micro_batch, impl_->stream.seq_len());
+  tokens_per_step_ =
+      train::tokens_per_step(settings_, options_.micro_batch, impl_->stream.seq_len());
   total_steps_ = train::total_steps(settings_, tokens_per_step_);
   model_->to(device_);
   impl_->optimizer = make_optimizer(*model_, settings_.optimizer);
+  impl_->window_ce =
+      torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  impl_->window_aux = impl_->window_ce.clone();
 }
 
 Trainer::~Trainer() = default;
 
-CheckpointInfo Trainer::write_checkpoint() {
-  CheckpointInfo info{checkpoint_name(step_), "", step_, step_ * tokens_per_step_};
+CheckpointInfo Trainer::write_checkpoint(bool planned) {
+  CheckpointInfo info{checkpoint_name(step_), "", step_, step_ * tokens_per_step_, planned};
   const std::string final_dir = fs::join(options_.run_dir, info.name);
-  const std::string partial = fs::join(options_.run_dir, info.name + ".partial");
-  fs::remove_all(partial);
-  save_checkpoint(partial, *model_, *tokenizer_);
+  const std::string partial = final_dir + ".partial";
+  test_point("checkpoint-begin");
+  remove_tree(partial);  // an interrupted write's leftovers
   {
-    torch::serialize::OutputArchive archive;
-    impl_->optimizer->save(archive);
-    archive.save_to(fs::join(partial, "optimizer.pt"));
+    save_checkpoint(partial, *model_, *tokenizer_);
+    {
+      torch::serialize::OutputArchive archive;
+      impl_->optimizer->save(archive);
+      save_archive(archive, fs::join(partial, "optimizer.pt"));
+    }
+    {
+      torch::serialize::OutputArchive archive;
+      archive.write("cpu_rng_state", cpu_rng_state());
+      save_archive(archive, fs::join(partial, "rng.pt"));
+    }
+    nlohmann::json state = {{"step", step_},
+                            {"tokens", info.tokens},
+                            {"total_steps", total_steps_},
+                            {"tokens_per_step", tokens_per_step_},
+                            {"stream", impl_->stream.position().to_json()},
+                            {"settings", settings_.to_json()},
+                            {"train_seconds", train_seconds_},
+                            {"start_id", options_.start_id}};
+    if (impl_->window_steps > 0)
+      state["window"] = {{"steps", impl_->window_steps},
+                         {"ce", impl_->window_ce.item<double>()},
+                         {"aux", impl_->window_aux.item<double>()}};
+    write_file_durably(fs::join(partial, kStateFile), state.dump(2) + "\n");
+    sync_directory(partial);
+    test_point("checkpoint-before-rename");
   }
-  {
-    torch::serialize::OutputArchive archive;
-    archive.write("cpu_rng_state", cpu_rng_state());
-    archive.save_to(fs::join(partial, "rng.pt"));
-  }
-  const nlohmann::json state = {{"step", step_},
-                                {"tokens", info.tokens},
-                                {"total_steps", total_steps_},
-                                {"tokens_per_step", tokens_per_step_},
-                                {"stream", impl_->stream.position().to_json()},
-                                {"settings", settings_.to_json()}};
-  write_text(fs::join(partial, kStateFile), state.dump(2) + "\n");
   // Atomic on one filesystem: a reader sees the old checkpoint or the whole new one.
-  fs::remove_all(final_dir);
-  fs::rename(partial, final_dir);
+  remove_tree(final_dir);
+  rename_durably(partial, final_dir);
+  test_point("checkpoint-renamed");
+  impl_->last_checkpoint_step = step_;
   info.dir = final_dir;
   return info;
 }
 
 void Trainer::resume_from(const std::string& dir) {
   const std::string state_file = fs::join(dir, kStateFile);
-  require(fs::exists(state_file), dir, "not a trainer checkpoint (no " + std::string(kStateFile) + ")");
+  require(fs::exists(state_file), dir,
+          "not a trainer checkpoint (no " + std::string(kStateFile) + ")");
   const auto state = read_json_file(state_file);
   JsonReader r(state, state_file + ":$");
   int64_t step = 0, tokens = 0, total = 0, per_step = 0;
+  double seconds = 0;
+  std::string start_id;
   r.get("step", step);
   r.get("tokens", tokens);
   r.get("total_steps", total);
   r.get("tokens_per_step", per_step);
+  r.get("train_seconds", seconds);
+  r.get("start_id", start_id);
   const auto* stream = r.raw("stream");
+  const auto* window = r.raw("window");
   r.mark("settings");
   r.finish();
   require(per_step == tokens_per_step_ && total == total_steps_, state_file,
           "was written with " + std::to_string(total) + " steps of " + std::to_string(per_step) +
-              " tokens; this run has " + std::to_string(total_steps_) + " of " + std::to_string(tokens_per_step_) +
+              " tokens; this run has " + std::to_string(total_steps_) + " of " +
+              std::to_string(tokens_per_step_) +
               " (the experiment changed: start it afresh instead of resuming)");
   require(stream != nullptr, state_file, "has no stream position");
+  int64_t window_steps = 0;
+  double window_ce = 0, window_aux = 0;
+  if (window) {
+    JsonReader w(*window, state_file + ":$.window");
+    w.get("steps", window_steps);
+    w.get("ce", window_ce);
+    w.get("aux", window_aux);
+    w.finish();
+  }
 
   load_weights(dir, *model_);  // checks every tensor's name and shape
   torch::serialize::InputArchive optimizer_archive;
@@ -178,17 +238,41 @@ void Trainer::resume_from(const std::string& dir) {
   rng_archive.read("cpu_rng_state", rng);
   set_cpu_rng_state(rng);
   impl_->stream.restore(data::StreamPosition::from_json(*stream, state_file + ":$.stream"));
+  impl_->window_ce.fill_(window_ce);
+  impl_->window_aux.fill_(window_aux);
+  impl_->window_steps = window_steps;
+  impl_->last_checkpoint_step = step;
   step_ = step;
+  train_seconds_ = seconds;
+  options_.start_id = start_id;
 }
 
+namespace {
+// Why a step's numbers mean the run diverged ("" when they do not).
+std::string divergence(double loss, double grad_norm, double bound) {
+  std::ostringstream why;
+  if (!std::isfinite(loss))
+    why << "loss is " << loss;
+  else if (!std::isfinite(grad_norm))
+    why << "gradient norm is " << grad_norm;
+  else if (grad_norm > bound)
+    why << "gradient norm " << grad_norm << " exceeds " << bound;
+  return why.str();
+}
+}  // namespace
+
 StepMetrics Trainer::run(const TrainerHooks& hooks) {
+  stop_reason_ = StopReason::kFinished;
+  stop_detail_.clear();
   const int64_t end = std::min(total_steps_, options_.stop_after_step.value_or(total_steps_));
   const bool bf16 = device_.is_cuda() && settings_.precision != Precision::kFloat32;
   require(!(settings_.precision == Precision::kBfloat16 && !device_.is_cuda()), "train.precision",
           "bf16 autocast needs a CUDA device (use fp32 or auto on the CPU)");
-  const double max_norm = settings_.grad_clip > 0 ? settings_.grad_clip : std::numeric_limits<double>::infinity();
-  const std::optional<double> peak =
-      settings_.peak_flops > 0 ? std::optional<double>(settings_.peak_flops) : peak_bf16_flops(device_);
+  const double max_norm =
+      settings_.grad_clip > 0 ? settings_.grad_clip : std::numeric_limits<double>::infinity();
+  const std::optional<double> peak = settings_.peak_flops > 0
+                                         ? std::optional<double>(settings_.peak_flops)
+                                         : peak_bf16_flops(device_);
   auto params = model_->parameters();
   std::set<int64_t> checkpoints = options_.checkpoint_steps;
   checkpoints.insert(total_steps_);
@@ -197,36 +281,66 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
   model_->train();
   reset_peak_memory(device_);
   const int64_t first_step = step_;
-  double train_seconds = 0, window_seconds = 0;
-  int64_t window_steps = 0;
-  torch::Tensor window_ce = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-  torch::Tensor window_aux = window_ce.clone();
+  double session_seconds = 0;
+  auto& window_ce = impl_->window_ce;
+  auto& window_aux = impl_->window_aux;
   StepMetrics last;
   auto window_start = Clock::now();
+  auto add_window_time = [&] {
+    const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
+    session_seconds += seconds;
+    train_seconds_ += seconds;
+    return seconds;
+  };
+  auto checkpoint = [&](bool planned) {
+    const auto info = write_checkpoint(planned);
+    if (hooks.on_checkpoint) {
+      progress.finish();
+      const auto rng = cpu_rng_state();  // evaluation must not change the training run
+      hooks.on_checkpoint(info);
+      set_cpu_rng_state(rng);
+      model_->train();
+    }
+  };
+  double window_seconds = 0;  // training time in the window so far (a pause splits it)
 
-  while (step_ < end) {
+  while (step_ < end && !stop_requested()) {
     const double lr = learning_rate(settings_.optimizer, settings_.schedule, step_, total_steps_);
     set_learning_rate(*impl_->optimizer, lr);
     impl_->optimizer->zero_grad();
+    auto step_ce = torch::zeros_like(window_ce), step_aux = torch::zeros_like(window_aux);
     for (int64_t micro = 0; micro < settings_.grad_accumulation; ++micro) {
       const auto batch = impl_->stream.next_batch(options_.micro_batch);
       const auto [ce, aux] = training_loss(*model_, batch.tokens.to(device_), bf16);
       ((ce + aux) / static_cast<double>(settings_.grad_accumulation)).backward();
-      window_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
-      window_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
+      step_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
+      step_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
     }
     const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+    // clip_grad_norm_ has synchronised already: reading the loss costs nothing more.
+    const double step_loss = step_ce.item<double>();
+    if (auto why = divergence(step_loss, grad_norm, options_.divergence_grad_norm); !why.empty()) {
+      impl_->optimizer->zero_grad();
+      stop_reason_ = StopReason::kDiverged;
+      stop_detail_ = why + " at step " + std::to_string(step_ + 1);
+      add_window_time();
+      progress.finish();
+      return last;
+    }
     impl_->optimizer->step();
     model_->after_optimizer_step();
+    window_ce += step_ce;
+    window_aux += step_aux;
     ++step_;
-    ++window_steps;
+    ++impl_->window_steps;
+    test_point("step");
 
-    const bool log_now = step_ % settings_.log_every == 0 || step_ == end;
+    const bool log_now = step_ % settings_.log_every == 0 || step_ == total_steps_;
     const bool checkpoint_now = checkpoints.count(step_) > 0;
     if (log_now || checkpoint_now) {
       if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-      window_seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
-      train_seconds += window_seconds;
+      window_seconds += add_window_time();
+      const int64_t window_steps = impl_->window_steps;
       last.step = step_;
       last.tokens = step_ * tokens_per_step_;
       last.loss = window_ce.item<double>() / window_steps;
@@ -238,27 +352,25 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       last.mfu.reset();
       if (peak && options_.train_flops_per_token > 0)
         last.mfu = last.tokens_per_s * options_.train_flops_per_token / *peak;
-      last.elapsed_s = train_seconds;
+      last.elapsed_s = train_seconds_;
       if (hooks.on_log) hooks.on_log(last);
       std::ostringstream stats;
-      stats << "loss " << std::fixed << std::setprecision(4) << last.loss << " " << std::setprecision(0)
-            << last.tokens_per_s << " tok/s";
-      progress.update(step_, step_ - first_step, train_seconds, stats.str());
+      stats << "loss " << std::fixed << std::setprecision(4) << last.loss << " "
+            << std::setprecision(0) << last.tokens_per_s << " tok/s";
+      progress.update(step_, step_ - first_step, session_seconds, stats.str());
       window_ce.zero_();
       window_aux.zero_();
-      window_steps = 0;
-      if (checkpoint_now) {
-        const auto info = write_checkpoint();
-        if (hooks.on_checkpoint) {
-          progress.finish();
-          const auto rng = cpu_rng_state();  // evaluation must not change the training run
-          hooks.on_checkpoint(info);
-          set_cpu_rng_state(rng);
-          model_->train();
-        }
-      }
+      impl_->window_steps = 0;
+      window_seconds = 0;
+      if (checkpoint_now) checkpoint(true);
       window_start = Clock::now();
     }
+  }
+  if (step_ < total_steps_) {
+    // Paused (--max-steps) or stopped by a signal: leave a checkpoint to resume from.
+    stop_reason_ = stop_requested() ? StopReason::kInterrupted : StopReason::kPaused;
+    if (impl_->window_steps > 0) add_window_time();
+    if (impl_->last_checkpoint_step != step_) checkpoint(false);
   }
   progress.finish();
   return last;

@@ -4,8 +4,15 @@
 // `log_every` steps, and full checkpoints (train/train_state.h) at chosen steps and at the end.
 //
 // Resuming: resume_from(dir) restores the weights, the optimizer moments, the step, the data
-// stream's position and the RNG state saved there; run() then continues to the same final
-// state an uninterrupted run reaches (bit for bit on the CPU with a fixed thread count).
+// stream's position, the RNG state, the training time and a partly filled logging window saved
+// there; run() then continues to the same final state and the same logged rows an
+// uninterrupted run reaches (bit for bit on the CPU with a fixed thread count).
+//
+// run() stops early, with a checkpoint to resume from, at `stop_after_step` (paused) or at the
+// first step boundary after SIGINT/SIGTERM (interrupted, train/run_control.h); it stops without
+// taking the step when the loss or the gradient norm is not finite or the norm passes
+// `divergence_grad_norm` (diverged). Checkpoint files are fsynced before the directory is
+// renamed into place (train/durable_io.h); a failed write is an InputError naming the file.
 #include <c10/core/Device.h>
 
 #include <functional>
@@ -31,29 +38,37 @@ struct StepMetrics {
   double tokens_per_s = 0;
   double memory_bytes = 0;
   std::optional<double> mfu;  // when the device's peak is known
-  double elapsed_s = 0;       // training time of this process (resumed runs restart it)
+  double elapsed_s = 0;       // training time of the run so far, across resumes (no evaluation)
 };
 
 struct CheckpointInfo {
   std::string name;  // "step-000120"
   std::string dir;
   int64_t step = 0, tokens = 0;
+  bool planned = true;  // one of checkpoint_steps or the last step; false: written to pause or stop
 };
 
+enum class StopReason { kFinished, kPaused, kInterrupted, kDiverged };
+
 struct TrainerOptions {
-  int64_t micro_batch = 8;  // sequences per forward (workload.batch)
-  std::string run_dir;      // checkpoints go to run_dir/step-NNNNNN/
-  std::set<int64_t> checkpoint_steps;  // the last step is always added
-  double train_flops_per_token = 0;    // for MFU (models/cost.h); 0 = no MFU
-  std::optional<int64_t> stop_after_step;  // stop early without a final checkpoint (tests: a kill)
+  int64_t micro_batch = 8;                 // sequences per forward (workload.batch)
+  std::string run_dir;                     // checkpoints go to run_dir/step-NNNNNN/
+  std::set<int64_t> checkpoint_steps;      // the last step is always added
+  double train_flops_per_token = 0;        // for MFU (models/cost.h); 0 = no MFU
+  std::optional<int64_t> stop_after_step;  // pause at this step (with a checkpoint to resume from)
   bool progress = true;                    // progress bar on a terminal, plain lines otherwise
   std::string label;                       // printed before progress lines
+  // Which start of the run the checkpoints belong to (recorded in trainer_state.json; the runner
+  // uses it to tell a forced restart's checkpoints from the replaced run's).
+  std::string start_id;
+  double divergence_grad_norm = 1e6;  // a gradient norm above this (before clipping) diverged
 };
 
 struct TrainerHooks {
   std::function<void(const StepMetrics&)> on_log;
   // After a checkpoint is written, before training continues (evaluation goes here). The RNG
   // state is restored afterwards, so what the hook draws never changes the training run.
+  // Unplanned checkpoints (pause, stop) call it too, with info.planned false.
   std::function<void(const CheckpointInfo&)> on_checkpoint;
 };
 
@@ -66,17 +81,23 @@ class Trainer {
   int64_t total_steps() const { return total_steps_; }
   int64_t tokens_per_step() const { return tokens_per_step_; }
   int64_t step() const { return step_; }
+  double train_seconds() const { return train_seconds_; }  // across resumes, evaluation excluded
+  StopReason stop_reason() const { return stop_reason_; }
+  const std::string& stop_detail() const { return stop_detail_; }  // why it diverged
+  // Later checkpoints go here (the runner moves a forced restart's directory into place).
+  void set_run_dir(const std::string& dir) { options_.run_dir = dir; }
   const c10::Device& device() const { return device_; }
   models::LanguageModel& model() { return *model_; }
 
   // Loads a checkpoint written by this trainer (same model config and settings).
   void resume_from(const std::string& checkpoint_dir);
-  // Trains until total_steps() (or options.stop_after_step). Returns the last metrics.
+  // Trains until total_steps(), a pause, a stop signal or divergence (stop_reason() says
+  // which). Returns the last logged metrics.
   StepMetrics run(const TrainerHooks& hooks = {});
 
  private:
   struct Impl;
-  CheckpointInfo write_checkpoint();
+  CheckpointInfo write_checkpoint(bool planned);
 
   models::LanguageModelPtr model_;
   std::shared_ptr<const data::Tokenizer> tokenizer_;
@@ -84,6 +105,9 @@ class Trainer {
   TrainerOptions options_;
   c10::Device device_;
   int64_t tokens_per_step_ = 0, total_steps_ = 0, step_ = 0;
+  double train_seconds_ = 0;
+  StopReason stop_reason_ = StopReason::kFinished;
+  std::string stop_detail_;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -95,8 +119,23 @@ struct TrainingLoss {
 // targets tokens[:, 1:], under bf16 autocast when `bf16` (CUDA only).
 TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16);
 
+// Sets the CPU generator to the state a checkpoint's rng.pt saved, and back on destruction: a
+// checkpoint evaluated again on resume sees the state its first evaluation saw.
+class RngScope {
+ public:
+  explicit RngScope(const std::string& rng_file);
+  ~RngScope();
+  RngScope(const RngScope&) = delete;
+  RngScope& operator=(const RngScope&) = delete;
+
+ private:
+  torch::Tensor saved_;
+};
+
 // The newest complete checkpoint directory under run_dir (highest step), if any.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 std::string checkpoint_name(int64_t step);
+// The start_id a checkpoint's trainer_state.json records ("" when it records none).
+std::string checkpoint_start_id(const std::string& checkpoint_dir);
 
 }  // namespace dreamer::train

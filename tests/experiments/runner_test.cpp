@@ -63,29 +63,41 @@ TEST_F(RunnerTest, StoresRunsMetricsCheckpointsAndEvalsWithoutDuplicatesOnRerun)
   EXPECT_EQ(plan.runs[0].total_steps, 8);
   EXPECT_EQ(plan.runs[0].eval_steps, (std::vector<int64_t>{4, 8}));
   EXPECT_TRUE(plan.runs[0].recurrent);
-  EXPECT_EQ(plan.runs[0].eval_depths, (std::vector<int64_t>{1, 2}));  // the default depth 2 is among them
+  EXPECT_EQ(plan.runs[0].eval_depths,
+            (std::vector<int64_t>{1, 2}));  // the default depth 2 is among them
   EXPECT_FALSE(plan.runs[1].recurrent);
 
-  const auto options = options_in(dir);
+  auto options = options_in(dir);
   for (int repeat = 0; repeat < 2; ++repeat) {
+    options.force = repeat == 1;  // a second run needs --force (RunnerLifecycle tests the refusal)
     run_experiment(plan, options);
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'"), 2);
-    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM train_metrics"), 2 * 4);  // every 2nd of 8 steps
+    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM train_metrics"),
+              2 * 4);  // every 2nd of 8 steps
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM checkpoints"), 2 * 2);
     // dreamer: 2 checkpoints x 2 depths; dense: 2 checkpoints x depth 1; one exact_match metric.
-    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM eval_results WHERE metric LIKE 'exact_match%'"), 4 + 2);
+    EXPECT_EQ(
+        scalar(options.db, "SELECT COUNT(*) FROM eval_results WHERE metric LIKE 'exact_match%'"),
+        4 + 2);
     EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM experiments"), 1);
-    EXPECT_EQ(scalar(options.db, "SELECT COUNT(*) FROM experiment_tasks WHERE metric = 'exact_match,whole'"), 1);
+    EXPECT_EQ(scalar(options.db,
+                     "SELECT COUNT(*) FROM experiment_tasks WHERE metric = 'exact_match,whole'"),
+              1);
   }
   // Evals join to the tokens trained through the checkpoint name.
-  EXPECT_EQ(scalar(options.db,
-                   "SELECT MAX(c.tokens) FROM eval_results e JOIN checkpoints c "
-                   "ON c.run_id = e.run_id AND c.name = e.checkpoint WHERE e.run_id = 'tiny/dense/seed0'"),
-            8 * 4 * 16);
+  EXPECT_EQ(
+      scalar(
+          options.db,
+          "SELECT MAX(c.tokens) FROM eval_results e JOIN checkpoints c "
+          "ON c.run_id = e.run_id AND c.name = e.checkpoint WHERE e.run_id = 'tiny/dense/seed0'"),
+      8 * 4 * 16);
   EXPECT_EQ(scalar(options.db, "SELECT default_depth FROM runs WHERE arm = 'dreamer'"), 2);
   // Training lowered the loss (the first logged window against the last).
-  EXPECT_LT(scalar(options.db, "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 8"),
-            scalar(options.db, "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 2"));
+  EXPECT_LT(
+      scalar(options.db,
+             "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 8"),
+      scalar(options.db,
+             "SELECT loss FROM train_metrics WHERE run_id = 'tiny/dreamer/seed0' AND step = 2"));
 }
 
 TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
@@ -101,15 +113,19 @@ TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
 
   const auto killed_dir = testing::temp_dir();
   auto killed = options_in(killed_dir);
-  killed.stop_after_step = 6;  // past the checkpoint at step 4, before the one at 8
+  // Past the checkpoint at step 4, before the one at 8, and inside a logging window (steps 7-8):
+  // the loss logged at step 8 below must still be the uninterrupted window's mean.
+  killed.stop_after_step = 7;
   run_experiment(tiny_plan(killed_dir, exp), killed);
   {
     results::Database d(killed.db);
     results::Statement s(d, "SELECT status, steps_trained FROM runs");
     ASSERT_TRUE(s.step());
-    EXPECT_EQ(s.column_text(0), "running");  // as a kill leaves it
-    EXPECT_EQ(s.column_int(1), 6);           // the steps done when it stopped
+    EXPECT_EQ(s.column_text(0), "paused");  // --max-steps pauses with a checkpoint
+    EXPECT_EQ(s.column_int(1), 7);
   }
+  EXPECT_TRUE(fs::is_directory(run_directory(killed, tiny_plan(killed_dir, exp).runs[0], "tiny") +
+                               "/step-000007"));
   killed.stop_after_step.reset();
   killed.resume = true;
   run_experiment(tiny_plan(killed_dir, exp), killed);
@@ -124,7 +140,10 @@ TEST_F(RunnerTest, ResumingAKilledRunEndsWithTheSameWeightsAndMetrics) {
                           "SELECT grad_norm FROM train_metrics WHERE step = 8",
                           "SELECT SUM(value) FROM eval_results WHERE checkpoint = 'step-000008'"})
     EXPECT_EQ(scalar(straight.db, sql), scalar(killed.db, sql)) << sql;
-  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM train_metrics"), 4);  // no rows doubled by the replay
+  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM train_metrics"),
+            4);  // no rows doubled by the replay
+  EXPECT_EQ(scalar(killed.db, "SELECT COUNT(*) FROM checkpoints"),
+            2);  // the pause's is not an eval point
   // A second --resume finds the run finished and leaves it alone.
   run_experiment(tiny_plan(killed_dir, exp), killed);
   EXPECT_EQ(scalar(killed.db, "SELECT steps_trained FROM runs"), 8);
@@ -137,7 +156,9 @@ TEST(RunnerCli, PlanAndRunRejectBadFilesWithTheJsonPath) {
   const std::string file = dir + "/bad.json";
   std::ofstream(file) << exp.dump();
   for (const char* command : {"plan", "run"}) {
-    const auto r = testing::run_cli(std::string(command) + " " + file + (std::string(command) == "run" ? " --db " + dir + "/r.db" : ""));
+    const auto r =
+        testing::run_cli(std::string(command) + " " + file +
+                         (std::string(command) == "run" ? " --db " + dir + "/r.db" : ""));
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find(file + ":$.train.schedule.kind"), std::string::npos) << r.output;
   }
