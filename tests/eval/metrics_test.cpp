@@ -2,11 +2,16 @@
 // names a task emits are the ones the planner accepts, and perplexities are lower-is-better.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "data/tokenizer.h"
 #include "eval/metrics.h"
 #include "eval/runner.h"
+#include "results/experiment_data.h"
+#include "results/query.h"
+#include "results/store.h"
+#include "tests/test_util.h"
 #include "tests/eval/fake_models.h"
 #include "util/errors.h"
 
@@ -119,6 +124,25 @@ TEST(TaskSpecFilters, TwoFiltersWithOneNameAreAnError) {
   } catch (const InputError& e) {
     EXPECT_EQ(e.where(), "$.filters[1].name") << e.what();
   }
+}
+
+TEST(MetricTable, TheReportTakesDirectionsFromTheTableNotFromOldRows) {
+  // Databases written before the table stored perplexity as higher-is-better; the report must
+  // still call the lower perplexity better. An unknown metric keeps its stored flag.
+  const std::string file = dreamer::testing::temp_dir() + "/old.db";
+  {
+    results::ResultStore store(file);
+    store.db().exec(R"sql(
+        INSERT INTO experiments VALUES ('e', 'e.json', '{}', NULL, 't', 't');
+        INSERT INTO experiment_tasks VALUES ('e', 'ppl', 'perplexity', 1),
+          ('e', 'bytes', 'byte_perplexity', 1), ('e', 'mc', 'acc', 0), ('e', 'x', 'custom', 0);
+    )sql");
+  }
+  const auto data = results::load_experiment(results::ReadOnlyDatabase(file), "e");
+  std::map<std::string, bool> higher;
+  for (const auto& t : data.tasks) higher[t.task] = t.higher_is_better;
+  EXPECT_EQ(higher, (std::map<std::string, bool>{
+                        {"bytes", false}, {"mc", true}, {"ppl", false}, {"x", false}}));
 }
 
 }  // namespace
