@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "results/query.h"
 #include "results/query_format.h"
+#include "results/store.h"
 #include "util/errors.h"
 
 namespace dreamer::cli {
@@ -38,6 +39,9 @@ void add_query_command(CLI::App& app) {
                        "expected a database file and a query: dreamer query DB QUERY "
                        "(named queries: dreamer query --list)");
     const results::ReadOnlyDatabase database(db);
+    if (const auto warning = results::schema_warning(database); !warning.empty())
+      std::cerr << "warning: " << warning << "
+";
     const auto result = results::run_query(database, query);
     if (format == "csv")
       std::cout << results::format_csv(result);

@@ -3,7 +3,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "results/query.h"
 #include "results/report.h"
+#include "results/store.h"
 
 namespace dreamer::cli {
 
@@ -19,6 +21,9 @@ void add_report_command(CLI::App& app) {
   cmd->add_flag("--no-plots", no_plots, "skip the gnuplot figures");
   cmd->callback([] {
     options.plots = !no_plots;
+    if (const auto warning = results::schema_warning(results::ReadOnlyDatabase(options.db));
+        !warning.empty())
+      std::cerr << "warning: " << warning << "\n";
     std::cout << results::write_report(options);
   });
 }

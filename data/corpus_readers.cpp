@@ -31,7 +31,7 @@ std::vector<std::string> read_jsonl_documents(const std::string& file,
     nlohmann::json record;
     try {
       record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse errors, numbers too large
       throw InputError(where, std::string("expected one JSON object per line: ") + e.what());
     }
     if (!record.is_object())

@@ -1,4 +1,9 @@
 // make_source: the one place that maps a source's JSON spec to a DocumentSource.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "data/corpus_readers.h"
 #include "data/source.h"
 #include "data/synthetic_source.h"
@@ -15,8 +20,19 @@ std::string required_string(JsonReader& reader, const std::string& key, const st
   return value;
 }
 
+// A data file that cannot be read is reported at the JSON path that named it (an experiment
+// file's "$.data.train.path"), not only by its own name.
+void require_readable(const std::string& file, const std::string& where) {
+  struct stat info {};
+  if (stat(file.c_str(), &info) != 0)
+    throw InputError(where, "cannot read data file \"" + file + "\": " + std::strerror(errno));
+  if (S_ISDIR(info.st_mode))
+    throw InputError(where, "\"" + file + "\" is a directory (expected a data file)");
+}
+
 std::shared_ptr<DocumentSource> make_jsonl(JsonReader& reader) {
   const std::string file = required_string(reader, "path", "a JSONL file");
+  require_readable(file, reader.path_of("path"));
   bool shuffle = true;
   reader.get("shuffle", shuffle);
   const bool has_template = reader.has("template"), has_fields = reader.has("fields");
@@ -45,6 +61,7 @@ std::shared_ptr<DocumentSource> make_jsonl(JsonReader& reader) {
 
 std::shared_ptr<DocumentSource> make_text(JsonReader& reader) {
   const std::string file = required_string(reader, "path", "a text file");
+  require_readable(file, reader.path_of("path"));
   bool shuffle = true;
   reader.get("shuffle", shuffle);
   TextSplit split = TextSplit::kParagraph;

@@ -53,7 +53,7 @@ std::vector<nlohmann::json> read_jsonl(const std::string& file) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
       docs.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse errors, numbers too large
       throw InputError(file + ":" + std::to_string(number),
                        std::string("invalid JSON: ") + e.what());
     }

@@ -97,6 +97,11 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
       const std::string where = r.path_of("filters") + "[" + std::to_string(i) + "]";
       t.filters.push_back(FilterSpec::from_json((*filters)[i], where));
       Filter check(t.filters.back(), where);  // compile the regex now, not mid-run
+      // Each filter's score is stored as "exact_match,<name>": two alike would overwrite.
+      for (size_t j = 0; j + 1 < t.filters.size(); ++j)
+        if (t.filters[j].name == t.filters.back().name)
+          throw InputError(where + ".name", "filter name \"" + t.filters[j].name +
+                                                "\" is used twice (each names a stored score)");
     }
   }
   if (const auto* m = r.raw("match")) t.match = MatchSpec::from_json(*m, r.path_of("match"));

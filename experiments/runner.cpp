@@ -22,6 +22,7 @@
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
 #include "eval/documents.h"
+#include "eval/metrics.h"
 #include "eval/runner.h"
 #include "experiments/fingerprint.h"
 #include "models/registry.h"
@@ -37,24 +38,6 @@
 namespace dreamer::experiments {
 
 namespace {
-
-// The score a task's results are read by when the experiment names none.
-std::string default_metric(const eval::TaskSpec& task) {
-  switch (task.output_type) {
-    case eval::OutputType::kGenerateUntil:
-      return "exact_match," +
-             (task.filters.empty() ? std::string("none") : task.filters.front().name);
-    case eval::OutputType::kMultipleChoice:
-      return "acc";
-    case eval::OutputType::kLoglikelihoodRolling:
-      return "bits_per_byte";
-  }
-  return "acc";
-}
-
-bool lower_is_better(const std::string& metric) {
-  return metric == "bits_per_byte" || metric == "word_perplexity";
-}
 
 std::string safe_path_part(std::string s) {
   for (auto& c : s)
@@ -106,8 +89,9 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec,
     PlannedTask task;
     task.spec = t.task.is_string() ? eval::load_task(t.task.get<std::string>(), task_dirs)
                                    : eval::TaskSpec::from_json(t.task, path + ".task");
-    task.metric = t.metric.empty() ? default_metric(task.spec) : t.metric;
-    task.higher_is_better = !lower_is_better(task.metric);
+    task.metric = t.metric.empty() ? eval::default_metric(task.spec) : t.metric;
+    eval::check_metric(task.spec, task.metric, path + ".metric");
+    task.higher_is_better = eval::higher_is_better(task.metric);
     task.limit = t.limit;
     for (const auto& other : plan.tasks)
       require(other.spec.name != task.spec.name, path,

@@ -3,6 +3,7 @@
 #include <map>
 #include <tuple>
 
+#include "eval/metrics.h"
 #include "util/errors.h"
 
 namespace dreamer::results {
@@ -97,7 +98,10 @@ ExperimentData load_experiment(const ReadOnlyDatabase& db, const std::string& na
       ORDER BY task)sql",
                                   {name})
                              .rows)
-    data.tasks.push_back({row[0].to_string(), row[1].to_string(), integer(row[2]) != 0});
+    // The metric table decides the direction: databases written before it stored perplexities
+    // as higher-is-better. The stored flag only speaks for names the eval code does not emit.
+    data.tasks.push_back({row[0].to_string(), row[1].to_string(),
+                          eval::higher_is_better(row[1].to_string(), integer(row[2]) != 0)});
 
   for (const auto& row : db.query(R"sql(
       SELECT run_id, arm, seed, family, params, active_params, flops_per_token, memory_bytes,

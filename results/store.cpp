@@ -1,5 +1,8 @@
 #include "results/store.h"
 
+#include "results/query.h"
+#include "util/errors.h"
+
 namespace dreamer::results {
 
 const std::vector<std::string>& migrations() {
@@ -102,15 +105,30 @@ void ResultStore::migrate() {
   const int64_t current = schema_version();
   const auto& all = migrations();
   if (current > static_cast<int64_t>(all.size()))
-    throw std::runtime_error(db_.file() + ": schema version " + std::to_string(current) +
-                             " is newer than this program knows (" + std::to_string(all.size()) +
-                             ")");
+    throw InputError(db_.file(), "schema version " + std::to_string(current) +
+                                     " was written by a newer dreamer (this one knows up to " +
+                                     std::to_string(all.size()) +
+                                     "): refusing to write to it; update dreamer (dreamer query "
+                                     "and dreamer report can still read it)");
   for (int64_t v = current; v < static_cast<int64_t>(all.size()); ++v) db_.exec(all[v]);
   db_.exec("DELETE FROM schema_version");
   Statement(db_, "INSERT INTO schema_version(version) VALUES (?)")
       .bind(1, static_cast<int64_t>(all.size()))
       .run();
   tx.commit();
+}
+
+std::string schema_warning(const ReadOnlyDatabase& db) {
+  if (!db.has_table("schema_version"))
+    return db.file() + ": no schema_version table: not a dreamer results database";
+  const auto rows = db.query("SELECT COALESCE(MAX(version), 0) FROM schema_version").rows;
+  const auto version = rows.empty() ? std::nullopt : rows[0][0].number();
+  const auto known = static_cast<double>(migrations().size());
+  if (version && *version <= known) return "";
+  return db.file() + ": schema version " + (version ? rows[0][0].to_string() : "?") +
+         " was written by a newer dreamer (this one knows up to " +
+         std::to_string(migrations().size()) +
+         "); reading it anyway: tables or columns added since may be missing from the output";
 }
 
 void ResultStore::write(const std::string& run_id, const std::string& checkpoint,

@@ -62,8 +62,16 @@ struct ReportTask {
   bool higher_is_better = true;
 };
 
+class ReadOnlyDatabase;
+
+// For read-only tools (query, report): a warning when `db` was written with a newer schema
+// than this program knows, or has no schema_version table; "" when it is current or older.
+std::string schema_warning(const ReadOnlyDatabase& db);
+
 class ResultStore {
  public:
+  // Opens (creating if needed) and migrates `file`. InputErrors name the file: an empty path,
+  // a missing directory, a file that is not a database, and a newer schema (writers refuse).
   explicit ResultStore(const std::string& file);
   int64_t schema_version();
   // Scores, samples, expert counts and metrics of one task evaluation: one transaction.

@@ -114,6 +114,8 @@ json read_json_file(const std::string& file) {
     }
     throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(col),
                      std::string("invalid JSON: ") + e.what());
+  } catch (const json::exception& e) {  // a number too large for a double (found by fuzzing)
+    throw InputError(file, std::string("invalid JSON: ") + e.what());
   }
 }
 

@@ -96,8 +96,10 @@ TEST(JsonlSource, SpecErrorsNameThePath) {
   expect_error(
       {{"type", "jsonl"}, {"path", kGsm8kTrain}, {"template", "{question}"}, {"shufle", true}},
       "$.shufle");
-  expect_error({{"type", "jsonl"}, {"path", "/nonexistent.jsonl"}, {"template", "{q}"}},
-               "/nonexistent.jsonl");
+  // A missing file is reported where the spec named it, with the file and the OS's reason.
+  expect_input_error(
+      [&] { make_source({{"type", "jsonl"}, {"path", "/nonexistent.jsonl"}, {"template", "{q}"}}); },
+      "$.path", "cannot read data file \"/nonexistent.jsonl\": No such file or directory");
   expect_error({{"type", "parquet"}}, "$.type");
 }
 

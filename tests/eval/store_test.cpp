@@ -2,7 +2,14 @@
 // the file.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "results/query.h"
 #include "results/store.h"
+#include "util/errors.h"
 #include "tests/test_util.h"
 
 namespace dreamer::results {
@@ -66,6 +73,118 @@ TEST(ResultStore, ErrorsNameTheDatabaseFile) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent_dir/sub/results.db"), std::string::npos)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace dreamer::results
+
+namespace dreamer::results {
+namespace {
+
+// Runs `body`, returning the InputError it throws (a test failure when it throws none).
+InputError input_error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const InputError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no InputError";
+  return InputError("", "");
+}
+
+// Sets the process-wide lock timeout for one test and restores the default after.
+struct LockTimeout {
+  explicit LockTimeout(double seconds) { set_lock_timeout_seconds(seconds); }
+  ~LockTimeout() { set_lock_timeout_seconds(120); }
+};
+
+TEST(ResultStorePaths, EmptyPathAndMemoryAreErrorsNotTemporaryDatabases) {
+  for (const char* path : {"", ":memory:"}) {
+    const auto e = input_error_of([&] { ResultStore store(path); });
+    EXPECT_EQ(e.where(), "--db") << path;
+    EXPECT_NE(std::string(e.what()).find("temporary database"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ResultStorePaths, MissingDirectoryIsNamed) {
+  const auto dir = testing::temp_dir() + "/no_such_dir";
+  const auto e = input_error_of([&] { ResultStore store(dir + "/results.db"); });
+  EXPECT_EQ(e.where(), dir + "/results.db");
+  EXPECT_EQ(e.message(), "cannot create the results database: directory \"" + dir +
+                             "\" does not exist (No such file or directory)");
+}
+
+TEST(ResultStorePaths, ADirectoryOrAFileOfOtherBytesIsAnInputErrorNamingIt) {
+  const auto dir = testing::temp_dir();
+  EXPECT_EQ(input_error_of([&] { ResultStore store(dir); }).message(),
+            "is a directory (expected an SQLite results database file)");
+  const auto notes = dir + "/notes.db";
+  std::ofstream(notes)
+      << "these are not the bytes of an SQLite database, but long enough to look\n";
+  const auto e = input_error_of([&] { ResultStore store(notes); });
+  EXPECT_EQ(e.where(), notes);
+  EXPECT_NE(e.message().find("file is not a database"), std::string::npos) << e.what();
+}
+
+TEST(ResultStoreSchema, NewerSchemaIsRefusedByWritersAndWarnedAboutByReaders) {
+  const auto file = testing::temp_dir() + "/results.db";
+  const auto known = static_cast<int64_t>(migrations().size());
+  {
+    ResultStore store(file);
+    EXPECT_EQ(schema_warning(ReadOnlyDatabase(file)), "");
+    Statement(store.db(), "UPDATE schema_version SET version = ?1").bind(1, known + 1).run();
+  }
+  const auto e = input_error_of([&] { ResultStore store(file); });
+  EXPECT_EQ(e.where(), file);
+  EXPECT_NE(e.message().find("schema version " + std::to_string(known + 1) +
+                             " was written by a newer dreamer (this one knows up to " +
+                             std::to_string(known) + "): refusing to write"),
+            std::string::npos)
+      << e.what();
+  EXPECT_NE(schema_warning(ReadOnlyDatabase(file))
+                .find(file + ": schema version " + std::to_string(known + 1) + " was written"),
+            std::string::npos);
+}
+
+TEST(ResultStoreLocking, AWriterWaitsForALockHeldLessThanTheTimeout) {
+  EXPECT_EQ(lock_timeout_seconds(), 120);  // the default
+  const auto file = testing::temp_dir() + "/results.db";
+  ResultStore{file};
+  LockTimeout timeout(20);
+  Database holder(file);
+  holder.exec("BEGIN IMMEDIATE");
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    holder.exec("COMMIT");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  ResultStore writer(file);
+  writer.write("run1", "ck", sample_result(0.5));
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  release.join();
+  EXPECT_GE(waited, 1.4);  // it waited for the holder instead of failing
+  EXPECT_EQ(count_rows(writer.db(), "eval_results"), 2);
+}
+
+TEST(ResultStoreLocking, AWriterGivesUpAfterTheTimeoutNamingTheFlag) {
+  const auto file = testing::temp_dir() + "/results.db";
+  ResultStore store(file);
+  LockTimeout timeout(0.3);
+  Database holder(file);
+  holder.exec("BEGIN IMMEDIATE");
+  const auto start = std::chrono::steady_clock::now();
+  const auto e = input_error_of([&] { ResultStore(file).write("run1", "ck", sample_result(0.5)); });
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  holder.exec("ROLLBACK");
+  EXPECT_EQ(e.where(), file);
+  EXPECT_NE(e.message().find("database is locked (another process held the lock for more than "
+                             "0.3 s; wait longer with --db-timeout SECONDS)"),
+            std::string::npos)
+      << e.what();
+  EXPECT_GE(waited, 0.3);
+  EXPECT_LT(waited, 2.0);
 }
 
 }  // namespace
