@@ -1,12 +1,14 @@
-// dreamer eval: score a checkpoint on a benchmark task (eval/tasks/NAME.json or a task file),
-// optionally at several recurrence depths, and store the results in SQLite.
+// dreamer eval: score a checkpoint on a benchmark task or group of tasks (eval/tasks/NAME.json
+// or a task file), optionally at several recurrence depths, and store the results in SQLite.
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/eval_common.h"
 #include "eval/documents.h"
+#include "eval/group.h"
 #include "eval/runner.h"
 #include "results/store.h"
 #include "train/checkpoint.h"
@@ -40,19 +42,53 @@ std::vector<int64_t> parse_depths(const std::string& text) {
 
 }  // namespace
 
+void print_scores(const eval::TaskResult& result, size_t n_docs, size_t n_shots) {
+  std::cout << result.task << ": ";
+  if (n_docs > 0) std::cout << n_docs << " documents, " << n_shots << " shots";
+  std::cout << "\n";
+  for (const auto& s : result.scores) {
+    std::cout << "  depth " << std::setw(3) << s.depth << "  " << std::left << std::setw(30)
+              << s.metric << std::right << std::fixed << std::setprecision(4) << s.value;
+    if (s.stderr_) std::cout << " +- " << *s.stderr_;
+    std::cout << "\n";
+  }
+  for (const auto& w : result.warnings) std::cout << "  warning: " << w << "\n";
+}
+
+void apply_task_overrides(eval::TaskSpec& spec, int64_t max_new_tokens) {
+  if (max_new_tokens <= 0) return;
+  if (spec.output_type != eval::OutputType::kGenerateUntil)
+    throw InputError("--max-new-tokens", "task " + spec.name + " does not generate");
+  spec.generation.max_new_tokens = max_new_tokens;
+}
+
 void add_eval_command(CLI::App& app) {
-  auto* cmd =
-      app.add_subcommand("eval", "score a checkpoint on a benchmark task and store the results");
+  auto* cmd = app.add_subcommand(
+      "eval", "score a checkpoint on a benchmark task or group and store the results");
   static std::string checkpoint, task, depths, db, data_dir, tasks_dir, run_id;
-  static int64_t limit = 0, batch_size = 8;
+  static int64_t limit = 0, batch_size = 8, num_fewshot = -1, fewshot_seed = -1, max_length = 2048,
+                 max_new_tokens = 0;
   static bool samples = false, quiet = false;
   cmd->add_option("--checkpoint", checkpoint, "checkpoint directory (config.json + model.pt)")
       ->required();
-  cmd->add_option("--task", task, "task name (eval/tasks/NAME.json) or a task file")->required();
+  cmd->add_option("--task", task, "task or group name (eval/tasks/NAME.json) or a task file")
+      ->required();
   cmd->add_option("--depths", depths,
                   "recurrences to evaluate at, e.g. 1,4,8 (recurrent families)");
-  cmd->add_option("--limit", limit, "score only the first N documents")
+  cmd->add_option("--limit", limit, "score only the first N documents (of each group subtask)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--num-fewshot", num_fewshot, "shots per document instead of the task's")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  cmd->add_option("--fewshot-seed", fewshot_seed,
+                  "seed of the random shot sampler (default: the task's, 1234 as lm-eval)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
+  cmd->add_option("--max-length", max_length,
+                  "model context in tokens: longer prompts are left-truncated (default 2048, "
+                  "lm-eval's; 0: never truncate)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--max-new-tokens", max_new_tokens,
+                  "generation budget in tokens of the model's tokenizer instead of the task's")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_option("--batch-size", batch_size, "sequences per forward call")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--db", db, "SQLite results file (default: results.db)");
@@ -61,13 +97,23 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--tasks-dir", tasks_dir, "extra directory to look for task files in");
   cmd->add_option("--run-id", run_id,
                   "run id stored with the results (default: the checkpoint path)");
-  cmd->add_flag("--samples", samples, "also store every sample's prompt, output and extraction");
+  cmd->add_flag("--samples", samples,
+                "also store every sample (lm-eval samples records: dreamer query DB samples)");
   cmd->add_flag("--quiet", quiet, "print nothing but errors");
   cmd->callback([] {
     const auto depth_list = parse_depths(depths);
-    const auto spec = eval::load_task(task, eval::task_search_dirs(tasks_dir));
+    auto selection = eval::load_tasks(task, eval::task_search_dirs(tasks_dir));
     const auto root = data_dir.empty() ? eval::default_data_root() : data_dir;
-    const auto data = eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), limit);
+    eval::DataOptions data_options;
+    data_options.limit = limit;
+    if (num_fewshot >= 0) data_options.num_fewshot = num_fewshot;
+    if (fewshot_seed >= 0) data_options.fewshot_seed = fewshot_seed;
+    std::vector<eval::TaskData> data;
+    for (auto& spec : selection.tasks) {
+      apply_task_overrides(spec, max_new_tokens);
+      data.push_back(
+          eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), data_options));
+    }
     auto ck = train::load_checkpoint(checkpoint);
     if (!depth_list.empty() && !ck.model->is_recurrent() && !quiet)
       std::cout << "note: family " << ck.model->config().family
@@ -77,21 +123,29 @@ void add_eval_command(CLI::App& app) {
     options.depths = depth_list;
     options.batch_size = batch_size;
     options.keep_samples = samples;
-    const auto result = eval::run_task(*ck.model, *ck.tokenizer, spec, data, options);
-
+    options.max_length = max_length;
     const std::string checkpoint_path = fs::weakly_canonical(checkpoint);
+    const std::string id = run_id.empty() ? checkpoint_path : run_id;
     results::ResultStore store(db.empty() ? "results.db" : db);
-    store.write(run_id.empty() ? checkpoint_path : run_id, checkpoint_path, result);
-    if (quiet) return;
-    std::cout << spec.name << ": " << data.docs.size() << " documents, " << data.shots.size()
-              << " shots\n";
-    for (const auto& s : result.scores) {
-      std::cout << "  depth " << std::setw(3) << s.depth << "  " << std::left << std::setw(30)
-                << s.metric << std::right << std::fixed << std::setprecision(4) << s.value;
-      if (s.stderr_) std::cout << " +- " << *s.stderr_;
-      std::cout << "\n";
+    std::vector<eval::TaskResult> results;
+    for (size_t t = 0; t < selection.tasks.size(); ++t) {
+      const auto& spec = selection.tasks[t];
+      results.push_back(eval::run_task(*ck.model, *ck.tokenizer, spec, data[t], options));
+      store.write(id, checkpoint_path, results.back());
+      if (quiet) continue;
+      for (const auto& note : spec.notes)
+        std::cout << "note (" << spec.name << "): " << note << "\n";
+      print_scores(results.back(), data[t].docs.size(), data[t].shots.size());
     }
-    std::cout << "stored in " << store.db().file() << "\n";
+    if (selection.group) {
+      const auto group = eval::aggregate_group(*selection.group, results);
+      store.write(id, checkpoint_path, group);
+      if (!quiet) {
+        for (const auto& note : selection.group->notes) std::cout << "note: " << note << "\n";
+        print_scores(group, 0, 0);
+      }
+    }
+    if (!quiet) std::cout << "stored in " << store.db().file() << "\n";
   });
 }
 

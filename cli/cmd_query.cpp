@@ -29,8 +29,8 @@ void add_query_command(CLI::App& app) {
   static bool list = false;
   cmd->add_option("db", db, "SQLite results file");
   cmd->add_option("query", query, "a named query (see --list) or one SQL statement");
-  cmd->add_option("--format", format, "table (default), csv or json")
-      ->check(CLI::IsMember({"table", "csv", "json"}));
+  cmd->add_option("--format", format, "table (default), csv, json or jsonl")
+      ->check(CLI::IsMember({"table", "csv", "json", "jsonl"}));
   cmd->add_flag("--list", list, "list the named queries and exit");
   cmd->callback([] {
     if (list) return list_named_queries();
@@ -47,6 +47,8 @@ void add_query_command(CLI::App& app) {
       std::cout << results::format_csv(result);
     else if (format == "json")
       std::cout << results::format_json(result);
+    else if (format == "jsonl")
+      std::cout << results::format_jsonl(result);
     else
       std::cout << results::format_table(result);
   });

@@ -9,6 +9,7 @@ void add_doctor_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_match_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_score_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_query_command(CLI::App& app);

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   dreamer::cli::add_demo_command(app);
   dreamer::cli::add_match_command(app);
   dreamer::cli::add_eval_command(app);
+  dreamer::cli::add_score_command(app);
   dreamer::cli::add_plan_command(app);
   dreamer::cli::add_run_command(app);
   dreamer::cli::add_query_command(app);

@@ -19,6 +19,7 @@ struct ScoringOptions {
   int64_t recurrences = 0;  // ForwardOptions.recurrences (0: the model's default)
   TraceSink on_trace;       // optional
   int64_t vocab_size = 0;   // if set, token ids at or above it are an input error, not a crash
+  int64_t max_length = 0;   // > 0: log-likelihood inputs keep their last max_length tokens
 };
 
 // The device the model's parameters live on (token batches are moved there; results come back

@@ -1,5 +1,7 @@
 #include "eval/decoding.h"
 
+#include "util/errors.h"
+
 namespace dreamer::eval {
 
 bool cut_at_stop(std::string& text, const std::vector<std::string>& until) {
@@ -16,21 +18,45 @@ std::vector<std::string> greedy_generate(models::LanguageModel& model,
                                          const std::vector<std::string>& prompts,
                                          const GenerationOptions& generation,
                                          const ScoringOptions& scoring) {
+  std::vector<std::string> texts;
+  for (auto& g : greedy_generate_detailed(model, tokenizer, prompts, generation, scoring))
+    texts.push_back(std::move(g.text));
+  return texts;
+}
+
+std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
+                                                 const data::Tokenizer& tokenizer,
+                                                 const std::vector<std::string>& prompts,
+                                                 const GenerationOptions& generation,
+                                                 const ScoringOptions& scoring) {
   torch::NoGradGuard no_grad;
   std::vector<std::vector<int64_t>> encoded;
   std::vector<size_t> lengths;
-  for (const auto& p : prompts) {
-    encoded.push_back(tokenizer.encode(p));
+  std::vector<Generation> outputs(prompts.size());
+  int64_t keep = 0;
+  if (generation.max_length > 0) {
+    keep = generation.max_length - generation.max_new_tokens;
+    if (keep < 1)
+      throw InputError("--max-length", "max length " + std::to_string(generation.max_length) +
+                                           " leaves no room for a prompt beside max_new_tokens " +
+                                           std::to_string(generation.max_new_tokens));
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    encoded.push_back(tokenizer.encode(prompts[i]));
+    auto& ids = encoded.back();
+    if (keep > 0 && static_cast<int64_t>(ids.size()) > keep) {
+      outputs[i].prompt_tokens_dropped = static_cast<int64_t>(ids.size()) - keep;
+      ids.erase(ids.begin(), ids.end() - keep);
+    }
     // An empty prompt starts from the end-of-text token, as lm-eval does.
-    if (encoded.back().empty()) encoded.back().push_back(tokenizer.eos_id());
-    lengths.push_back(encoded.back().size());
+    if (ids.empty()) ids.push_back(tokenizer.eos_id());
+    lengths.push_back(ids.size());
   }
   models::ForwardOptions options;
   options.recurrences = scoring.recurrences;
   options.record_trace = static_cast<bool>(scoring.on_trace);
 
   const torch::Device device = model_device(model);
-  std::vector<std::string> outputs(prompts.size());
   for (const auto& batch : group_by_length(lengths, scoring.batch_size)) {
     const int64_t b = static_cast<int64_t>(batch.size());
     std::vector<const std::vector<int64_t>*> rows;
@@ -67,9 +93,11 @@ std::vector<std::string> greedy_generate(models::LanguageModel& model,
       }
     }
     for (int64_t j = 0; j < b; ++j) {
-      std::string text = tokenizer.decode(generated[j]);
-      cut_at_stop(text, generation.until);
-      outputs[batch[j]] = text;
+      auto& g = outputs[batch[j]];
+      g.text = tokenizer.decode(generated[j]);
+      cut_at_stop(g.text, generation.until);
+      g.new_tokens = static_cast<int64_t>(generated[j].size());
+      g.hit_max_new_tokens = !done[j];
     }
   }
   return outputs;

@@ -14,7 +14,24 @@ struct GenerationOptions {
   std::vector<std::string> until;  // stop strings; the output is cut before the first one
   int64_t max_new_tokens = 256;
   bool stop_at_eos = true;
+  // > 0: prompts keep only their last max_length - max_new_tokens tokens (lm-eval's left
+  // truncation of generation contexts).
+  int64_t max_length = 0;
 };
+
+struct Generation {
+  std::string text;
+  int64_t new_tokens = 0;             // tokens generated (before cutting at a stop string)
+  bool hit_max_new_tokens = false;    // stopped by the budget, not by a stop string or EOT
+  int64_t prompt_tokens_dropped = 0;  // left truncation of the prompt
+};
+
+// Each prompt's continuation, with how it ended.
+std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
+                                                 const data::Tokenizer& tokenizer,
+                                                 const std::vector<std::string>& prompts,
+                                                 const GenerationOptions& generation,
+                                                 const ScoringOptions& scoring);
 
 // The continuation of each prompt, cut at the first stop string or end-of-text token.
 std::vector<std::string> greedy_generate(models::LanguageModel& model,

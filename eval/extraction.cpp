@@ -1,5 +1,6 @@
 #include "eval/extraction.h"
 
+#include "eval/lmeval_math.h"
 #include "eval/regex.h"
 #include "util/json_reader.h"
 
@@ -9,7 +10,19 @@ namespace {
 
 const std::vector<std::pair<std::string, FilterKind>>& kind_names() {
   static const std::vector<std::pair<std::string, FilterKind>> kNames = {
-      {"regex", FilterKind::kRegex}, {"boxed", FilterKind::kBoxed}, {"whole", FilterKind::kWhole}};
+      {"regex", FilterKind::kRegex},
+      {"boxed", FilterKind::kBoxed},
+      {"whole", FilterKind::kWhole},
+      {"none", FilterKind::kNone},
+      {"dollars", FilterKind::kDollars},
+      {"boxed_answer", FilterKind::kBoxedAnswer},
+      {"minerva_answer", FilterKind::kMinervaAnswer}};
+  return kNames;
+}
+
+const std::vector<std::pair<std::string, AnswerNormalizer>>& normalizer_names() {
+  static const std::vector<std::pair<std::string, AnswerNormalizer>> kNames = {
+      {"none", AnswerNormalizer::kNone}, {"minerva", AnswerNormalizer::kMinerva}};
   return kNames;
 }
 
@@ -34,6 +47,7 @@ FilterSpec FilterSpec::from_json(const nlohmann::json& j, const std::string& pat
   r.get("group_select", f.group_select);
   r.get("fallback", f.fallback);
   r.get("dollars_fallback", f.dollars_fallback);
+  r.get_enum("normalize", f.normalize, normalizer_names());
   r.finish();
   if (f.kind == FilterKind::kRegex && f.pattern.empty())
     throw InputError(path + ".pattern", "a regex filter needs a pattern");
@@ -50,6 +64,8 @@ nlohmann::json FilterSpec::to_json() const {
     j["group_select"] = group_select;
   }
   if (kind == FilterKind::kBoxed) j["dollars_fallback"] = dollars_fallback;
+  if (normalize != AnswerNormalizer::kNone)
+    j["normalize"] = enum_name(normalize, normalizer_names());
   return j;
 }
 
@@ -58,7 +74,21 @@ Filter::Filter(FilterSpec spec, const std::string& path) : spec_(std::move(spec)
 }
 
 std::string Filter::apply(const std::string& text) const {
+  const auto extracted = extract(text);
+  return spec_.normalize == AnswerNormalizer::kMinerva ? lmeval::minerva_normalize(extracted)
+                                                       : extracted;
+}
+
+std::string Filter::extract(const std::string& text) const {
   switch (spec_.kind) {
+    case FilterKind::kNone:
+      return text;
+    case FilterKind::kDollars:
+      return lmeval::dollars_answer(text);
+    case FilterKind::kBoxedAnswer:
+      return lmeval::boxed_answer(text).value_or(spec_.fallback);
+    case FilterKind::kMinervaAnswer:
+      return lmeval::minerva_unnormalized_answer(text);
     case FilterKind::kWhole:
       return strip(text);
     case FilterKind::kBoxed: {
@@ -71,20 +101,22 @@ std::string Filter::apply(const std::string& text) const {
     case FilterKind::kRegex: {
       // Python re.findall: with groups, each match contributes its groups; lm-eval then takes
       // the first non-empty group of the selected match.
-      std::vector<std::string> matches;
+      // A match whose groups are all empty yields the fallback (lm-eval filters the tuple).
+      std::vector<std::optional<std::string>> matches;
       for (auto it = std::sregex_iterator(text.begin(), text.end(), *regex_);
            it != std::sregex_iterator(); ++it) {
         const auto& m = *it;
-        std::string picked = m.size() > 1 ? "" : m.str(0);
-        for (size_t g = 1; g < m.size() && picked.empty(); ++g)
-          if (m[g].matched) picked = m.str(g);
+        std::optional<std::string> picked;
+        if (m.size() == 1) picked = m.str(0);
+        for (size_t g = 1; g < m.size() && !picked; ++g)
+          if (m[g].matched && m[g].length() > 0) picked = m.str(g);
         matches.push_back(picked);
       }
       if (matches.empty()) return spec_.fallback;
       int64_t i = spec_.group_select < 0 ? static_cast<int64_t>(matches.size()) + spec_.group_select
                                          : spec_.group_select;
       if (i < 0 || i >= static_cast<int64_t>(matches.size())) return spec_.fallback;
-      return strip(matches[i]);
+      return matches[i] ? strip(*matches[i]) : spec_.fallback;
     }
   }
   return spec_.fallback;

@@ -11,9 +11,18 @@
 namespace dreamer::eval {
 
 enum class FilterKind {
-  kRegex,  // lm-eval RegexFilter: findall, pick match `group_select`, first non-empty group
-  kBoxed,  // content of the last \boxed{...} / \fbox{...} (nested braces), MATH style
-  kWhole,  // the whole output, stripped
+  kRegex,          // lm-eval RegexFilter: findall, pick match `group_select`, first non-empty group
+  kBoxed,          // lenient MATH: content of the last \boxed{...} / \fbox{...}, stripped
+  kWhole,          // the whole output, stripped
+  kNone,           // the output unchanged (lm-eval's "none" filter, take_first)
+  kDollars,        // hendrycks_math process_results: between the first and last `$`, else all
+  kBoxedAnswer,    // lm-eval remove_boxed(last_boxed_only_string(x)); `fallback` if it fails
+  kMinervaAnswer,  // minerva_math get_unnormalized_answer ("Final Answer: ... is X. I hope")
+};
+
+enum class AnswerNormalizer {
+  kNone,
+  kMinerva,  // minerva_math normalize_final_answer, applied to the extracted answer
 };
 
 struct FilterSpec {
@@ -25,6 +34,7 @@ struct FilterSpec {
   // kBoxed: when no \boxed{} is present, use the text between the first and last `$`
   // (lm-eval hendrycks_math), else the whole output. Off: use `fallback`.
   bool dollars_fallback = false;
+  AnswerNormalizer normalize = AnswerNormalizer::kNone;
 
   static FilterSpec from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;
@@ -33,10 +43,11 @@ struct FilterSpec {
 class Filter {
  public:
   explicit Filter(FilterSpec spec, const std::string& path = "$");
-  std::string apply(const std::string& text) const;
+  std::string apply(const std::string& text) const;  // extraction, then the normaliser
   const FilterSpec& spec() const { return spec_; }
 
  private:
+  std::string extract(const std::string& text) const;
   FilterSpec spec_;
   std::optional<std::regex> regex_;
 };

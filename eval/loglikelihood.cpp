@@ -15,6 +15,15 @@ std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model,
       throw std::invalid_argument("score_tokens: empty context or continuation");
     std::vector<int64_t> input = r.context;
     input.insert(input.end(), r.continuation.begin(), r.continuation.end() - 1);
+    // lm-eval: (context + continuation)[-(max_length + 1):][:-1], the left truncated away.
+    if (options.max_length > 0 && static_cast<int64_t>(input.size()) > options.max_length) {
+      if (static_cast<int64_t>(r.continuation.size()) > options.max_length)
+        throw InputError("--max-length", "a continuation of " +
+                                             std::to_string(r.continuation.size()) +
+                                             " tokens does not fit in max length " +
+                                             std::to_string(options.max_length));
+      input.erase(input.begin(), input.end() - options.max_length);
+    }
     lengths.push_back(input.size());
     inputs.push_back(std::move(input));
   }
@@ -26,9 +35,11 @@ std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model,
   for (const auto& batch : group_by_length(lengths, options.batch_size)) {
     std::vector<const std::vector<int64_t>*> rows;
     for (size_t i : batch) rows.push_back(&inputs[i]);
-    auto out = model.forward(stack_rows(rows, options.vocab_size).to(model_device(model)), nullptr, forward);
+    auto out = model.forward(stack_rows(rows, options.vocab_size).to(model_device(model)), nullptr,
+                             forward);
     if (options.on_trace) options.on_trace(out.trace);
-    auto logprobs = torch::log_softmax(out.logits.to(torch::kCPU, torch::kFloat64), -1);  // [b, T, V]
+    auto logprobs =
+        torch::log_softmax(out.logits.to(torch::kCPU, torch::kFloat64), -1);  // [b, T, V]
     const int64_t t = logprobs.size(1);
     for (size_t j = 0; j < batch.size(); ++j) {
       const auto& cont = requests[batch[j]].continuation;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <regex>
 
+#include "eval/lmeval_math.h"
 #include "eval/regex.h"
 #include "util/json_reader.h"
 
@@ -13,7 +14,9 @@ namespace {
 
 const std::vector<std::pair<std::string, Equivalence>>& equivalence_names() {
   static const std::vector<std::pair<std::string, Equivalence>> kNames = {
-      {"string", Equivalence::kString}, {"math", Equivalence::kMath}};
+      {"string", Equivalence::kString},
+      {"math", Equivalence::kMath},
+      {"hendrycks_math", Equivalence::kHendrycks}};
   return kNames;
 }
 
@@ -84,9 +87,8 @@ std::string fix_sqrt(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-std::string strip_math_answer(std::string s) {
+// One pass of the lenient normaliser.
+std::string strip_math_once(std::string s) {
   // Spacing, delimiters and degree marks that do not change the value.
   static const std::vector<std::pair<std::string, std::string>> kRewrites = {
       {"\n", ""},      {"\\!", ""},       {"\\,", ""},       {"\\;", ""},
@@ -122,6 +124,20 @@ std::string strip_math_answer(std::string s) {
   return s;
 }
 
+}  // namespace
+
+std::string strip_math_answer(std::string s) {
+  // A wrapper can hide what a later step removes ("\text{X}\%": the % sits outside the
+  // wrapper, so the first pass drops it and the second unwraps). Each pass only shortens or
+  // rewrites towards a canonical form; four passes reach the fixed point in practice.
+  for (int pass = 0; pass < 4; ++pass) {
+    const auto next = strip_math_once(s);
+    if (next == s) break;
+    s = next;
+  }
+  return s;
+}
+
 MatchSpec MatchSpec::from_json(const nlohmann::json& j, const std::string& path) {
   MatchSpec m;
   JsonReader r(j, path);
@@ -144,16 +160,26 @@ AnswerMatcher::AnswerMatcher(MatchSpec spec, const std::string& path) : spec_(st
                                     path + ".regexes_to_ignore[" + std::to_string(i) + "]"));
 }
 
-std::string AnswerMatcher::normalize(const std::string& answer) const {
+std::string AnswerMatcher::ignore_and_fold(const std::string& answer) const {
   std::string s = answer;
   for (const auto& re : ignore_) s = std::regex_replace(s, re, "");
   if (spec_.ignore_case)
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string AnswerMatcher::normalize(const std::string& answer) const {
+  std::string s = ignore_and_fold(answer);
   if (spec_.equivalence == Equivalence::kMath) s = strip_math_answer(s);
+  if (spec_.equivalence == Equivalence::kHendrycks) s = lmeval::strip_string(s).value_or(s);
   return s;
 }
 
 bool AnswerMatcher::match(const std::string& prediction, const std::string& reference) const {
+  if (spec_.equivalence == Equivalence::kHendrycks) {
+    // is_equiv falls back to the raw strings when strip_string raises on either.
+    return lmeval::is_equiv(ignore_and_fold(prediction), ignore_and_fold(reference));
+  }
   return normalize(prediction) == normalize(reference);
 }
 

@@ -2,8 +2,9 @@
 // Answer comparison after normalisation.
 //  - exact match as lm-eval's `exact_match` metric: delete every `regexes_to_ignore` match from
 //    both strings, optionally lower-case, then compare (GSM8K: ",", "\$", "(?s).*#### ", "\.$").
-//  - MATH equivalence as lm-eval hendrycks_math `is_equiv`: both strings through
-//    `strip_math_answer` (\dfrac -> \frac, \left/\right, spaces, degrees, trailing units, ...).
+//  - "hendrycks_math": lm-eval hendrycks_math `is_equiv` exactly (eval/lmeval_math.h).
+//  - "math": a lenient MATH equivalence, `strip_math_answer` (hendrycks' strip_string plus
+//    thin spaces, bare %, \text{} wrappers, trailing periods and thousands separators).
 #include <nlohmann/json.hpp>
 
 #include <regex>
@@ -12,7 +13,7 @@
 
 namespace dreamer::eval {
 
-enum class Equivalence { kString, kMath };
+enum class Equivalence { kString, kMath, kHendrycks };
 
 struct MatchSpec {
   std::vector<std::string> regexes_to_ignore;
@@ -31,12 +32,14 @@ class AnswerMatcher {
   const MatchSpec& spec() const { return spec_; }
 
  private:
+  std::string ignore_and_fold(const std::string& answer) const;  // regexes_to_ignore, case
   MatchSpec spec_;
   std::vector<std::regex> ignore_;
 };
 
-// hendrycks_math strip_string, plus thin spaces (\, \! \;), \text{...} wrapping the whole
-// answer, and a trailing period.
+// The lenient normaliser: hendrycks_math strip_string, plus thin spaces (\, \! \;), bare %,
+// \text{...} wrapping the whole answer, trailing periods and thousands separators, applied
+// until nothing changes (so "\text{X}\%" and "\text{X}." both become X).
 std::string strip_math_answer(std::string s);
 
 }  // namespace dreamer::eval

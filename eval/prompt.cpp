@@ -8,17 +8,75 @@
 
 namespace dreamer::eval {
 
+namespace {
+
+// "['a ) 1', 'b ) 2']" -> "a ) 1<sep>b ) 2"; anything that is not a list of quoted strings
+// without escapes is returned unchanged.
+std::string join_python_list(const std::string& text, const std::string& separator) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return text;
+  std::string out;
+  size_t i = 1;
+  bool first = true;
+  while (i < text.size() - 1) {
+    const char quote = text[i];
+    if (quote != '\'' && quote != '"') return text;
+    const size_t close = text.find(quote, i + 1);
+    if (close == std::string::npos) return text;
+    const std::string item = text.substr(i + 1, close - i - 1);
+    if (item.find('\\') != std::string::npos) return text;
+    out += (first ? "" : separator) + item;
+    first = false;
+    i = close + 1;
+    if (text.compare(i, 2, ", ") == 0) {
+      i += 2;
+    } else if (i != text.size() - 1) {
+      return text;
+    }
+  }
+  return out;
+}
+
+// Python choice[slice_from:].rstrip(chars), counting characters as code points.
+std::string trim_choice(std::string c, const ChoiceSpec& spec) {
+  size_t at = 0;
+  for (int64_t k = 0; k < spec.slice_from && at < c.size(); ++k) {
+    ++at;
+    while (at < c.size() && (static_cast<unsigned char>(c[at]) & 0xC0) == 0x80) ++at;
+  }
+  c = c.substr(at);
+  if (!spec.rstrip.empty()) {
+    const auto last = c.find_last_not_of(spec.rstrip);
+    c.resize(last == std::string::npos ? 0 : last + 1);
+  }
+  return c;
+}
+
+}  // namespace
+
 PromptBuilder::PromptBuilder(const TaskSpec& task, const std::vector<nlohmann::json>& shots)
-    : task_(task) {
-  if (!task.description.empty())
-    prefix_ = render_template(task.description, nlohmann::json::object(), "$.description");
-  for (const auto& shot : shots)
-    prefix_ += render_template(task.prompt, shot, "$.prompt (shot)") + task.target_delimiter +
-               target_text(shot) + task.fewshot_delimiter;
+    : task_(task), prefix_(prefix_of(shots)) {}
+
+std::string PromptBuilder::prefix_of(const std::vector<nlohmann::json>& shots) const {
+  std::string prefix;
+  if (!task_.description.empty())
+    prefix = render_template(task_.description, nlohmann::json::object(), "$.description");
+  for (const auto& shot : shots) {
+    const std::string answer = task_.shots.target.empty()
+                                   ? target_text(shot)
+                                   : render_template(task_.shots.target, shot, "$.shots.target");
+    prefix += render_template(task_.prompt, shot, "$.prompt (shot)") + task_.target_delimiter +
+              answer + task_.fewshot_delimiter;
+  }
+  return prefix;
 }
 
 std::string PromptBuilder::context(const nlohmann::json& doc) const {
   return prefix_ + render_template(task_.prompt, doc, "$.prompt");
+}
+
+std::string PromptBuilder::context(const nlohmann::json& doc,
+                                   const std::vector<nlohmann::json>& shots) const {
+  return prefix_of(shots) + render_template(task_.prompt, doc, "$.prompt");
 }
 
 std::vector<std::string> PromptBuilder::choices(const nlohmann::json& doc) const {
@@ -32,11 +90,12 @@ std::vector<std::string> PromptBuilder::choices(const nlohmann::json& doc) const
     // A string of lettered options ("a ) 12 , b ) 16 , ..."): group 1 of every match.
     if (!value.is_string())
       throw InputError("$.choices.field", "\"" + spec.field + "\" is not a string");
-    const auto text = value.get<std::string>();
+    auto text = value.get<std::string>();
+    if (!spec.python_list_join.empty()) text = join_python_list(text, spec.python_list_join);
     const auto re = compile_regex(spec.regex, "$.choices.regex");
     for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
          ++it)
-      out.push_back((*it).size() > 1 ? (*it).str(1) : (*it).str(0));
+      out.push_back(trim_choice((*it).size() > 1 ? (*it).str(1) : (*it).str(0), spec));
     return out;
   }
   if (!value.is_array())

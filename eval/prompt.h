@@ -16,7 +16,9 @@ class PromptBuilder {
   // Renders the shots once; every document reuses that prefix.
   PromptBuilder(const TaskSpec& task, const std::vector<nlohmann::json>& shots);
 
-  std::string context(const nlohmann::json& doc) const;
+  std::string context(const nlohmann::json& doc) const;  // with the constructor's shots
+  // With this document's own shots (samplers that draw per document).
+  std::string context(const nlohmann::json& doc, const std::vector<nlohmann::json>& shots) const;
   std::vector<std::string> choices(const nlohmann::json& doc) const;
   int64_t gold(const nlohmann::json& doc) const;
   // The answer text a shot shows after the question (the gold choice for multiple choice).
@@ -26,6 +28,7 @@ class PromptBuilder {
   const std::string& shot_prefix() const { return prefix_; }
 
  private:
+  std::string prefix_of(const std::vector<nlohmann::json>& shots) const;
   const TaskSpec& task_;
   std::string prefix_;
 };

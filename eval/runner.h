@@ -23,6 +23,8 @@ struct RunOptions {
   int64_t batch_size = 8;
   bool keep_samples = false;
   bool diversity = true;
+  // > 0: the model's context in tokens; longer inputs are left-truncated (lm-eval max_length).
+  int64_t max_length = 0;
 };
 
 struct Score {
@@ -37,8 +39,11 @@ struct SampleRecord {
   int64_t depth = 0;
   int64_t doc_index = 0;  // index among the scored documents
   std::string prompt;
-  std::string output;      // generated text, or the chosen option for multiple choice
-  nlohmann::json details;  // extracted answers, reference, per-choice log-likelihoods, ...
+  std::string output;  // generated text, or the chosen option for multiple choice
+  // Extracted answers, reference, per-choice log-likelihoods, ..., and under "records" one
+  // lm-eval samples-file record per filter (doc_id, doc, target, arguments, resps,
+  // filtered_resps, filter, metrics, each metric's value, doc_hash, prompt_hash, target_hash).
+  nlohmann::json details;
 };
 
 struct DepthRouting {
@@ -53,9 +58,36 @@ struct TaskResult {
   std::vector<Score> scores;
   std::vector<SampleRecord> samples;
   std::vector<DepthRouting> routing;  // one per depth, when the model has expert sites
+  std::vector<std::string> warnings;  // also in settings["warnings"]
 };
 
 TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokenizer,
                     const TaskSpec& task, const TaskData& data, const RunOptions& options);
+
+// Outputs produced elsewhere, by document position among data.docs.
+struct ExternalGeneration {
+  std::string output;
+  std::optional<std::string> prompt;  // the prompt they were generated from, when known
+};
+struct ExternalChoices {
+  std::vector<double> loglikelihoods;  // one per choice
+  std::vector<bool> is_greedy;
+  std::optional<std::string> prompt;
+};
+
+// Scores generations / choice log-likelihoods made by another program exactly as run_task
+// scores its own (depth 0: not run here). Documents without an entry are skipped; a prompt
+// that differs from the one this task builds is counted in a warning.
+TaskResult score_generations(const TaskSpec& task, const TaskData& data,
+                             const std::vector<std::optional<ExternalGeneration>>& outputs,
+                             bool keep_samples);
+TaskResult score_choice_loglikelihoods(const TaskSpec& task, const TaskData& data,
+                                       const std::vector<std::optional<ExternalChoices>>& lls,
+                                       bool keep_samples);
+
+// numpy.argmax: the first NaN if there is one, else the first maximum.
+size_t numpy_argmax(const std::vector<double>& values);
+// Characters of a UTF-8 string as Python's len() counts them (code points).
+size_t python_len(const std::string& s);
 
 }  // namespace dreamer::eval

@@ -2,11 +2,10 @@
 
 #include <cstdlib>
 
-
 #include "eval/regex.h"
 #include "eval/template.h"
-#include "util/json_reader.h"
 #include "util/fs.h"
+#include "util/json_reader.h"
 
 namespace dreamer::eval {
 
@@ -17,6 +16,12 @@ const std::vector<std::pair<std::string, OutputType>>& output_type_names() {
       {"generate_until", OutputType::kGenerateUntil},
       {"multiple_choice", OutputType::kMultipleChoice},
       {"loglikelihood_rolling", OutputType::kLoglikelihoodRolling}};
+  return kNames;
+}
+
+const std::vector<std::pair<std::string, ShotSampler>>& sampler_names() {
+  static const std::vector<std::pair<std::string, ShotSampler>> kNames = {
+      {"first_n", ShotSampler::kFirstN}, {"random", ShotSampler::kRandom}};
   return kNames;
 }
 
@@ -68,6 +73,9 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
     c.get("field", t.choices.field);
     c.get("regex", t.choices.regex);
     c.get("list", t.choices.list);
+    c.get("slice_from", t.choices.slice_from);
+    c.get("rstrip", t.choices.rstrip);
+    c.get("python_list_join", t.choices.python_list_join);
     c.finish();
   }
   {
@@ -79,8 +87,26 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
   {
     auto s = r.child("shots");
     s.get("n", t.shots.n);
+    s.get_enum("sampler", t.shots.sampler, sampler_names());
+    s.get("seed", t.shots.seed);
     s.get("path", t.shots.path);
+    if (const auto* ex = s.raw("exemplars")) {
+      if (!ex->is_array()) throw InputError(s.path_of("exemplars"), "expected an array of objects");
+      for (size_t i = 0; i < ex->size(); ++i) {
+        if (!(*ex)[i].is_object())
+          throw InputError(s.path_of("exemplars") + "[" + std::to_string(i) + "]",
+                           "expected an object (a document)");
+        t.shots.exemplars.push_back((*ex)[i]);
+      }
+    }
+    s.get("target", t.shots.target);
+    s.get("unavailable", t.shots.unavailable);
     s.finish();
+    if (!t.shots.path.empty() && !t.shots.exemplars.empty())
+      throw InputError(s.path(), "give at most one of \"path\" and \"exemplars\"");
+    if (!t.shots.unavailable.empty() && t.shots.n > 0)
+      throw InputError(s.path_of("n"), "must be 0 when the pool is unavailable");
+    if (t.shots.seed < 0) throw InputError(s.path_of("seed"), "must be >= 0");
   }
   r.get("target_delimiter", t.target_delimiter);
   r.get("fewshot_delimiter", t.fewshot_delimiter);
@@ -107,6 +133,8 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
   if (const auto* m = r.raw("match")) t.match = MatchSpec::from_json(*m, r.path_of("match"));
   AnswerMatcher check_match(t.match, r.path_of("match"));
   r.get("max_length", t.max_length);
+  r.get("metrics", t.metrics);
+  r.get("notes", t.notes);
   r.finish();
 
   // Cross-field checks, each naming the field to fix.
@@ -115,6 +143,14 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
   check_template(t.prompt, r.path_of("prompt"));
   check_template(t.target, r.path_of("target"));
   check_template(t.description, r.path_of("description"));
+  check_template(t.shots.target, r.path_of("shots.target"));
+  if (!t.shots.exemplars.empty() && t.shots.n > static_cast<int64_t>(t.shots.exemplars.size()))
+    throw InputError(r.path_of("shots.n"),
+                     "exceeds the " + std::to_string(t.shots.exemplars.size()) + " exemplars");
+  for (const auto& m : t.metrics)
+    if (m != "acc" && m != "acc_norm" && m != "acc_bytes")
+      throw InputError(r.path_of("metrics"),
+                       "expected metrics among {acc, acc_norm, acc_bytes}, got \"" + m + "\"");
   if (t.shots.n < 0) throw InputError(r.path_of("shots.n"), "must be >= 0");
   const bool mc = t.output_type == OutputType::kMultipleChoice;
   if (mc) {
@@ -149,7 +185,15 @@ nlohmann::json TaskSpec::to_json() const {
                       {"description", description},
                       {"prompt", prompt},
                       {"target", target},
-                      {"shots", {{"n", shots.n}, {"path", shots.path}}},
+                      {"shots",
+                       {{"n", shots.n},
+                        {"sampler", enum_name(shots.sampler, sampler_names())},
+                        {"seed", shots.seed},
+                        {"path", shots.path},
+                        {"exemplars", shots.exemplars},
+                        {"target", shots.target},
+                        {"unavailable", shots.unavailable}}},
+                      {"notes", notes},
                       {"target_delimiter", target_delimiter},
                       {"fewshot_delimiter", fewshot_delimiter}};
   nlohmann::json d = {{"format", data.format}};
@@ -163,8 +207,11 @@ nlohmann::json TaskSpec::to_json() const {
   j["data"] = d;
   if (has_target_filter) j["target_filter"] = target_filter.to_json();
   if (output_type == OutputType::kMultipleChoice) {
-    j["choices"] = {{"field", choices.field}, {"regex", choices.regex}, {"list", choices.list}};
+    j["choices"] = {{"field", choices.field},   {"regex", choices.regex},
+                    {"list", choices.list},     {"slice_from", choices.slice_from},
+                    {"rstrip", choices.rstrip}, {"python_list_join", choices.python_list_join}};
     j["gold"] = {{"field", gold.field}, {"map", gold.map}};
+    j["metrics"] = metrics;
   }
   if (output_type == OutputType::kGenerateUntil) {
     j["generation"] = {{"until", generation.until}, {"max_new_tokens", generation.max_new_tokens}};
@@ -176,26 +223,81 @@ nlohmann::json TaskSpec::to_json() const {
   return j;
 }
 
-TaskSpec load_task(const std::string& name_or_path, const std::vector<std::string>& search_dirs) {
-  std::string file;
-  if (name_or_path.size() > 5 && name_or_path.substr(name_or_path.size() - 5) == ".json") {
-    file = name_or_path;
-    if (!fs::exists(file)) throw InputError("--task", "task file " + file + " does not exist");
-  } else {
-    std::string looked;
-    for (const auto& dir : search_dirs) {
-      const auto candidate = fs::join(dir, name_or_path + ".json");
-      if (fs::exists(candidate)) {
-        file = candidate;
-        break;
-      }
-      looked += (looked.empty() ? "" : ", ") + dir;
-    }
-    if (file.empty())
-      throw InputError("--task", "unknown task \"" + name_or_path + "\" (looked for " +
-                                     name_or_path + ".json in: " + looked + ")");
+GroupSpec GroupSpec::from_json(const nlohmann::json& j, const std::string& path) {
+  GroupSpec g;
+  JsonReader r(j, path);
+  r.get("group", g.name);
+  r.get("version", g.version);
+  r.get("tasks", g.tasks);
+  r.get("aggregate", g.aggregate);
+  r.get("notes", g.notes);
+  r.finish();
+  if (g.name.empty()) throw InputError(r.path_of("group"), "missing");
+  if (g.tasks.empty()) throw InputError(r.path_of("tasks"), "a group needs at least one task");
+  return g;
+}
+
+nlohmann::json read_task_json(const std::string& file) {
+  std::vector<std::string> chain = {file};
+  nlohmann::json j = read_json_file(file);
+  while (j.is_object() && j.contains("include")) {
+    if (!j["include"].is_string())
+      throw InputError(chain.back() + ":$.include", "expected a file name");
+    const auto base_file = fs::join(fs::parent_path(chain.back()), j["include"].get<std::string>());
+    for (const auto& seen : chain)
+      if (seen == base_file) throw InputError(base_file, "includes itself");
+    if (!fs::exists(base_file))
+      throw InputError(chain.back() + ":$.include", "no such file " + base_file);
+    chain.push_back(base_file);
+    nlohmann::json base = read_json_file(base_file);
+    if (!base.is_object()) throw InputError(base_file, "expected a JSON object");
+    j.erase("include");
+    base.merge_patch(j);
+    j = std::move(base);
   }
-  return TaskSpec::from_json(read_json_file(file), file + ":$");
+  return j;
+}
+
+std::string find_task_file(const std::string& name_or_path,
+                           const std::vector<std::string>& search_dirs) {
+  if (name_or_path.size() > 5 && name_or_path.substr(name_or_path.size() - 5) == ".json") {
+    if (!fs::exists(name_or_path))
+      throw InputError("--task", "task file " + name_or_path + " does not exist");
+    return name_or_path;
+  }
+  std::string looked;
+  for (const auto& dir : search_dirs) {
+    const auto candidate = fs::join(dir, name_or_path + ".json");
+    if (fs::exists(candidate)) return candidate;
+    looked += (looked.empty() ? "" : ", ") + dir;
+  }
+  throw InputError("--task", "unknown task \"" + name_or_path + "\" (looked for " + name_or_path +
+                                 ".json in: " + looked + ")");
+}
+
+TaskSpec load_task(const std::string& name_or_path, const std::vector<std::string>& search_dirs) {
+  const auto file = find_task_file(name_or_path, search_dirs);
+  const auto j = read_task_json(file);
+  if (j.is_object() && j.contains("group"))
+    throw InputError(file,
+                     "is a group of tasks (\"group\"), not one task; dreamer eval runs "
+                     "groups, or name one of its tasks");
+  return TaskSpec::from_json(j, file + ":$");
+}
+
+TaskSelection load_tasks(const std::string& name_or_path,
+                         const std::vector<std::string>& search_dirs) {
+  const auto file = find_task_file(name_or_path, search_dirs);
+  const auto j = read_task_json(file);
+  TaskSelection selection;
+  if (!(j.is_object() && j.contains("group"))) {
+    selection.tasks.push_back(TaskSpec::from_json(j, file + ":$"));
+    return selection;
+  }
+  selection.group = GroupSpec::from_json(j, file + ":$");
+  for (const auto& name : selection.group->tasks)
+    selection.tasks.push_back(load_task(name, search_dirs));
+  return selection;
 }
 
 std::vector<std::string> task_search_dirs(const std::string& extra) {

@@ -4,6 +4,7 @@
 // Parsing is strict: unknown keys are errors naming their JSON path.
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,17 +31,36 @@ struct DataSpec {
   nlohmann::json synthetic_params = nlohmann::json::object();
 };
 
+enum class ShotSampler {
+  kFirstN,  // lm-eval "first_n": the first n documents of the pool
+  kRandom,  // lm-eval "default": random.Random(seed).sample(pool, n) per document, one
+            // generator advanced across the documents in order
+};
+
+// Where a document's few-shot examples come from (lm-eval fewshot_config). The pool is, in
+// order of precedence: `exemplars` (fixed list, lm-eval `samples`), the file `path` (lm-eval
+// fewshot_split), or the evaluated data itself, with the document being scored left out of
+// its own shots (lm-eval's rule when the fewshot split is the test split).
 struct ShotSpec {
   int64_t n = 0;
-  // Few-shot examples are the first n documents of this file (lm-eval "first_n" sampler).
-  // Empty: the first n documents of the evaluated data, which are then not scored.
+  ShotSampler sampler = ShotSampler::kFirstN;
+  int64_t seed = 1234;  // lm-eval's default fewshot_random_seed
   std::string path;
+  std::vector<nlohmann::json> exemplars;
+  std::string target;       // template of a shot's answer; empty: the task's `target`
+  std::string unavailable;  // set: there is no pool offline (this text says why); n must be 0
 };
 
 struct ChoiceSpec {
   std::string field;              // document field holding the choices
   std::string regex;              // if set: field is a string, choices are group 1 of each match
+                                  // (the whole match when the regex has no group)
   std::vector<std::string> list;  // fixed choices (MMLU's "A".."D") instead of a field
+  int64_t slice_from = 0;         // drop this many leading characters of each choice
+  std::string rstrip;             // then strip these characters from its end (Python rstrip)
+  // If set and the field's string is a Python list literal of strings ("['a ) 1', 'b ) 2']"),
+  // its elements are first joined with this separator (MathQA's 16 list-form items).
+  std::string python_list_join;
 };
 
 struct GoldSpec {
@@ -50,7 +70,7 @@ struct GoldSpec {
 
 struct GenerationSpec {
   std::vector<std::string> until;  // stop strings (the end-of-text token always stops)
-  int64_t max_new_tokens = 256;
+  int64_t max_new_tokens = 256;    // tokens of the model's tokenizer (lm-eval max_gen_toks)
 };
 
 struct TaskSpec {
@@ -71,7 +91,10 @@ struct TaskSpec {
   GenerationSpec generation;
   std::vector<FilterSpec> filters;  // generate_until: one exact-match score per filter
   MatchSpec match;
-  int64_t max_length = 1024;  // loglikelihood_rolling: tokens per window
+  // multiple_choice metrics: "acc", "acc_norm" (per character, lm-eval), "acc_bytes".
+  std::vector<std::string> metrics = {"acc", "acc_norm"};
+  std::vector<std::string> notes;  // where the task cannot equal lm-eval, and why
+  int64_t max_length = 1024;       // loglikelihood_rolling: tokens per window
 
   static TaskSpec from_json(const nlohmann::json& j, const std::string& path = "$");
   nlohmann::json to_json() const;  // stored with every result
@@ -81,8 +104,37 @@ struct TaskSpec {
 // source tree this program was built from.
 std::vector<std::string> task_search_dirs(const std::string& extra = "");
 
-// Finds a task by name (NAME.json in each of `search_dirs`, first hit) or by file path.
-// Throws InputError listing the places it looked.
+// A group of tasks scored together (lm-eval group): every subtask's rows, plus the group's
+// rows for each aggregated metric: `M` = the size-weighted mean (lm-eval weight_by_size) and
+// `M_macro` = the unweighted mean of the subtasks, both with lm-eval's pooled stderr.
+struct GroupSpec {
+  std::string name;
+  int64_t version = 1;
+  std::vector<std::string> tasks;
+  std::vector<std::string> aggregate;  // metrics to aggregate, e.g. ["acc"]
+  std::vector<std::string> notes;
+  static GroupSpec from_json(const nlohmann::json& j, const std::string& path = "$");
+};
+
+// The JSON of a task or group file with its `include` chain resolved: the included file
+// (relative to the including one) is the base, the including file's keys are merged over it
+// (RFC 7386 merge patch: objects merge key by key, everything else replaces).
+nlohmann::json read_task_json(const std::string& file);
+
+// The file a task or group name resolves to (NAME.json in each of `search_dirs`, first hit),
+// or the path itself when it ends in .json. Throws InputError listing the places it looked.
+std::string find_task_file(const std::string& name_or_path,
+                           const std::vector<std::string>& search_dirs);
+
+// Finds a task by name or by file path. A group file is an InputError (see load_tasks).
 TaskSpec load_task(const std::string& name_or_path, const std::vector<std::string>& search_dirs);
+
+// A task, or a group with its subtasks in order (their names resolve in the same dirs).
+struct TaskSelection {
+  std::optional<GroupSpec> group;
+  std::vector<TaskSpec> tasks;
+};
+TaskSelection load_tasks(const std::string& name_or_path,
+                         const std::vector<std::string>& search_dirs);
 
 }  // namespace dreamer::eval

@@ -8,10 +8,12 @@ namespace dreamer::eval {
 
 namespace {
 
+// Python str.strip() for ASCII whitespace (space, \t \n \v \f \r and \x1c-\x1f).
 std::string trim(const std::string& s) {
-  const auto begin = s.find_first_not_of(" \t\r\n");
+  static const std::string kSpace = " \t\n\v\f\r\x1c\x1d\x1e\x1f";
+  const auto begin = s.find_first_not_of(kSpace);
   if (begin == std::string::npos) return "";
-  const auto end = s.find_last_not_of(" \t\r\n");
+  const auto end = s.find_last_not_of(kSpace);
   return s.substr(begin, end - begin + 1);
 }
 

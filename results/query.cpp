@@ -160,6 +160,14 @@ LEFT JOIN runs r ON r.run_id = m.run_id
 ORDER BY r.experiment, r.arm, r.seed, m.run_id, m.checkpoint, m.task, m.recurrences, m.site,
          m.depth, m.metric)sql",
        nullptr},
+      {"samples",
+       "per-sample records as lm-eval's samples files (eval --samples; --format jsonl)",
+       R"sql(SELECT json_set(r.value, '$.dreamer',
+         json_object('run_id', s.run_id, 'checkpoint', s.checkpoint, 'task', s.task,
+                     'depth', s.depth)) AS sample_json
+FROM eval_samples s, json_each(s.details_json, '$.records') r
+ORDER BY s.run_id, s.checkpoint, s.task, s.depth, s.doc_index, r.key)sql",
+       nullptr},
       {"checkpoints", "saved checkpoints: step and tokens trained",
        R"sql(SELECT run_id, name, step, tokens, path, created_at
 FROM checkpoints ORDER BY run_id, tokens, name)sql",

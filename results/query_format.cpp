@@ -120,4 +120,47 @@ std::string format_json(const QueryResult& result) {
   return rows.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+bool is_json_column(const std::string& name) {
+  return name.size() >= 5 && name.compare(name.size() - 5, 5, "_json") == 0;
+}
+
+nlohmann::ordered_json cell_json(const Cell& cell, bool embed) {
+  switch (cell.type) {
+    case Cell::Type::kNull:
+      return nullptr;
+    case Cell::Type::kInteger:
+      return cell.integer;
+    case Cell::Type::kReal:
+      return cell.real;
+    case Cell::Type::kText:
+      if (embed) {
+        auto parsed = nlohmann::ordered_json::parse(cell.text, nullptr, false);
+        if (!parsed.is_discarded()) return parsed;
+      }
+      return cell.text;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string format_jsonl(const QueryResult& result) {
+  std::string out;
+  const bool single = result.columns.size() == 1 && is_json_column(result.columns[0]);
+  for (const auto& row : result.rows) {
+    nlohmann::ordered_json line;
+    if (single) {
+      line = cell_json(row[0], true);
+    } else {
+      line = nlohmann::ordered_json::object();
+      for (size_t c = 0; c < row.size(); ++c)
+        line[result.columns[c]] = cell_json(row[c], is_json_column(result.columns[c]));
+    }
+    out += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+  return out;
+}
+
 }  // namespace dreamer::results

@@ -19,6 +19,11 @@ std::string format_csv(const QueryResult& result);
 // [{"column": value, ...}, ...] in column order: numbers as JSON numbers, NULL as null.
 std::string format_json(const QueryResult& result);
 
+// One compact JSON object per row, "\n" line ends (JSON Lines). A column whose name ends in
+// "_json" holds JSON text and is embedded as JSON; when it is the only column, each line is
+// that JSON itself (the `samples` query: lm-eval samples-file records).
+std::string format_jsonl(const QueryResult& result);
+
 // The table form of one number (exposed for the report and the tests).
 std::string format_number_for_table(const Cell& cell);
 

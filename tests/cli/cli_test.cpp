@@ -8,7 +8,6 @@
 
 #include <array>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "results/store.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
+#include "util/fs.h"
 
 namespace dreamer::testing {
 namespace {
@@ -165,7 +165,7 @@ TEST(CliErrors, EmptyOrMissingDbDirectoryIsAnErrorBeforeAnythingTrains) {
       contains(r.output, dir + "/missing/r.db: cannot create the results database: directory \"" +
                              dir + "/missing\" does not exist"))
       << r.output;
-  EXPECT_FALSE(std::filesystem::exists(dir + "/runs/tiny/dense/seed0/step-000008"));
+  EXPECT_FALSE(fs::exists(dir + "/runs/tiny/dense/seed0/step-000008"));
 }
 
 TEST(CliErrors, OutPointingAtAFileIsAnError) {
@@ -183,7 +183,7 @@ TEST(CliErrors, OutPointingAtAFileIsAnError) {
         << command << "\n"
         << r.output;
   }
-  EXPECT_FALSE(std::filesystem::exists(dir + "/r.db"));
+  EXPECT_FALSE(fs::exists(dir + "/r.db"));
 }
 
 TEST(CliErrors, MissingDataFileNamesTheExperimentsJsonPath) {
@@ -211,7 +211,7 @@ TEST(CliErrors, MetricTypoNamesTheJsonPathAndTheTasksMetrics) {
                                        "\"exact_match,wholee\" (its metrics: exact_match,whole)"))
         << r.output;
   }
-  EXPECT_FALSE(std::filesystem::exists(dir + "/r.db"));  // nothing written
+  EXPECT_FALSE(fs::exists(dir + "/r.db"));  // nothing written
 }
 
 TEST(CliErrors, NewerSchemaDatabaseIsReadWithAWarningAndNotWritten) {

@@ -76,7 +76,7 @@ TEST(Gsm8kExtraction, NormalisationIgnoresCommasDollarsAndTrailingPeriod) {
 }
 
 TEST(MathExtraction, BoxedAnswerOfNearlyEverySolution) {
-  const auto task = shipped("math");
+  const auto task = shipped("math_lenient");
   const Filter boxed(task.target_filter);
   const AnswerMatcher matcher(task.match);
   const auto docs = read_jsonl(kData + "/math/test.jsonl");
@@ -108,7 +108,7 @@ TEST(MathExtraction, BoxedHandlesNestedBracesAndTheLastBox) {
 }
 
 TEST(MathExtraction, EquivalentFormsMatch) {
-  const AnswerMatcher m(shipped("math").match);
+  const AnswerMatcher m(shipped("math_lenient").match);
   EXPECT_TRUE(m.match("\\dfrac{1}{2}", "\\frac12"));
   EXPECT_TRUE(m.match("1/2", "\\frac{1}{2}"));
   EXPECT_TRUE(m.match("0.5", "\\tfrac{1}{2}"));
@@ -121,6 +121,9 @@ TEST(MathExtraction, EquivalentFormsMatch) {
   EXPECT_TRUE(m.match("\\text{(C)}", "(C)"));
   EXPECT_TRUE(m.match(".5", "\\frac{1}{2}"));
   EXPECT_TRUE(m.match("10000", "10,\\!000"));
+  // The ordering bug: a wrapper hid what a later step removes.
+  EXPECT_TRUE(m.match("\\text{B}\\%", "B"));
+  EXPECT_TRUE(m.match("\\text{B}.", "B"));
   EXPECT_FALSE(m.match("3,4", "34"));  // a pair, not a thousands separator
   EXPECT_FALSE(m.match("\\frac{1}{3}", "\\frac{1}{2}"));
   EXPECT_FALSE(m.match("-5", "5"));

@@ -72,41 +72,36 @@ TEST(TaskSpec, UnknownTaskNamesWhereItLooked) {
 }
 
 TEST(ShippedTasks, EveryTaskFileLoadsAndRendersOnTheRealData) {
-  int count = 0;
+  int count = 0, groups = 0;
   for (const auto& file : fs::list_directory(kTaskDirs[0])) {
     const auto name = fs::stem(file);
+    if (name[0] == '_') continue;  // a template other task files include
     SCOPED_TRACE(name);
-    const auto task = load_task(name, kTaskDirs);
+    const auto selection = load_tasks(name, kTaskDirs);
+    if (selection.group) {
+      EXPECT_EQ(selection.group->name, name);
+      EXPECT_EQ(selection.tasks.size(), selection.group->tasks.size());
+      ++groups;
+      continue;
+    }
+    const auto& task = selection.tasks.at(0);
     EXPECT_EQ(task.name, name);
     const auto data = load_task_data(task, kData, builtin_synthetic_sources(), 3);
     EXPECT_EQ(data.docs.size(), 3u);
     EXPECT_EQ(static_cast<int64_t>(data.shots.size()), task.shots.n);
     const PromptBuilder prompts(task, data.shots);
-    for (const auto& doc : data.docs) {
-      EXPECT_FALSE(prompts.context(doc).empty());
+    for (size_t i = 0; i < data.docs.size(); ++i) {
+      EXPECT_FALSE(prompts.context(data.docs[i], data.shots_of(i)).empty());
       if (task.output_type != OutputType::kLoglikelihoodRolling) {
-        EXPECT_FALSE(prompts.reference(doc).empty());
+        EXPECT_FALSE(prompts.reference(data.docs[i]).empty());
       }
     }
     // The settings stored with a result parse back to the same task.
     EXPECT_EQ(TaskSpec::from_json(task.to_json()).to_json(), task.to_json());
     ++count;
   }
-  EXPECT_GE(count, 6);
-}
-
-TEST(ShippedTasks, Gsm8kPromptIsFiveTrainShotsThenTheQuestion) {
-  const auto task = load_task("gsm8k", kTaskDirs);
-  const auto data = load_task_data(task, kData, builtin_synthetic_sources(), 2);
-  const auto train = read_jsonl(kData + "/gsm8k/train.jsonl");
-  const auto test = read_jsonl(kData + "/gsm8k/test.jsonl");
-  const PromptBuilder prompts(task, data.shots);
-  std::string expected;
-  for (int i = 0; i < 5; ++i)
-    expected += "Question: " + train[i]["question"].get<std::string>() +
-                "\nAnswer: " + train[i]["answer"].get<std::string>() + "\n\n";
-  expected += "Question: " + test[0]["question"].get<std::string>() + "\nAnswer:";
-  EXPECT_EQ(prompts.context(data.docs[0]), expected);
+  EXPECT_GE(count, 25);
+  EXPECT_EQ(groups, 3);  // hendrycks_math, minerva_math, mmlu_math
 }
 
 TEST(ShippedTasks, MathQaChoicesAndGoldForEveryItem) {
@@ -136,25 +131,55 @@ TEST(ShippedTasks, MathQaChoicesAndGoldForEveryItem) {
 }
 
 TEST(ShippedTasks, MmluMathIsTheFiveMathSubjects) {
-  const auto task = load_task("mmlu_math", kTaskDirs);
-  const auto data = load_task_data(task, kData, builtin_synthetic_sources());
-  EXPECT_EQ(data.docs.size(), 1064u);
-  const PromptBuilder prompts(task, data.shots);
+  const auto selection = load_tasks("mmlu_math", kTaskDirs);
+  size_t docs = 0;
+  for (const auto& task : selection.tasks)
+    docs += load_task_data(task, kData, builtin_synthetic_sources()).docs.size();
+  EXPECT_EQ(docs, 1064u);  // the data README's count
+  const auto data = load_task_data(selection.tasks[0], kData, builtin_synthetic_sources());
+  const PromptBuilder prompts(selection.tasks[0], data.shots);
   const auto& doc = data.docs[0];
   EXPECT_EQ(prompts.target_text(doc),
             std::string(1, static_cast<char>('A' + doc["answer"].get<int>())));
   EXPECT_NE(prompts.context(doc).find("\nD. " + doc["choices"][3].get<std::string>() + "\nAnswer:"),
             std::string::npos);
+  // A group is not one task.
+  EXPECT_THROW(load_task("mmlu_math", kTaskDirs), InputError);
 }
 
-TEST(ShippedTasks, ShotsFromTheEvaluatedFileAreNotScored) {
-  const auto task = load_task("math", kTaskDirs);
+TEST(ShippedTasks, ShotsFromTheEvaluatedFileLeaveTheDocumentOut) {
+  // lm-eval FirstNSampler on the test split: the first n documents other than the one scored;
+  // every document is scored.
+  const auto task = load_task("math_lenient", kTaskDirs);
   ASSERT_TRUE(task.shots.path.empty());
-  const auto data = load_task_data(task, kData, builtin_synthetic_sources(), 5);
+  const auto data = load_task_data(task, kData, builtin_synthetic_sources(), 6);
   const auto all = read_jsonl(kData + "/math/test.jsonl");
-  ASSERT_EQ(data.shots.size(), 4u);
-  EXPECT_EQ(data.shots[3], all[3]);
-  EXPECT_EQ(data.docs[0], all[4]);
+  ASSERT_EQ(data.docs.size(), 6u);
+  EXPECT_EQ(data.docs[0], all[0]);
+  EXPECT_EQ(data.shots_of(0), (std::vector<nlohmann::json>{all[1], all[2], all[3], all[4]}));
+  EXPECT_EQ(data.shots_of(2), (std::vector<nlohmann::json>{all[0], all[1], all[3], all[4]}));
+  EXPECT_EQ(data.shots_of(5), (std::vector<nlohmann::json>{all[0], all[1], all[2], all[3]}));
+}
+
+TEST(ShippedTasks, ShotsThatTheDataLacksAreAnErrorSayingWhy) {
+  const auto task = load_task("hendrycks_math_algebra", kTaskDirs);
+  DataOptions options;
+  options.num_fewshot = 4;
+  try {
+    load_task_data(task, kData, builtin_synthetic_sources(), options);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("train split"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TaskSpec, IncludeMergesTheBaseFileUnderTheIncludingOne) {
+  const auto task = load_task("mmlu_college_mathematics", kTaskDirs);
+  EXPECT_EQ(task.description,
+            "The following are multiple choice questions (with answers) about college "
+            "mathematics.\n\n");
+  EXPECT_EQ(task.data.where_in, std::vector<std::string>{"college_mathematics"});
+  EXPECT_EQ(task.metrics, std::vector<std::string>{"acc"});  // from _mmlu.json
 }
 
 TEST(ShippedTasks, MissingDataFileNamesTheDataRoot) {
@@ -182,9 +207,11 @@ TEST(SyntheticTasks, APluggedInSourceBecomesDocuments) {
   j["shots"] = {{"n", 1}};
   const auto task = TaskSpec::from_json(j);
   const auto data = load_task_data(task, "unused", sources);
-  ASSERT_EQ(data.docs.size(), 3u);
-  EXPECT_EQ(data.docs[0]["prompt"], "1+1=");
-  EXPECT_EQ(data.docs[0]["answer"], "2");
+  ASSERT_EQ(data.docs.size(), 4u);  // the shot pool is the documents, each left out of its own
+  EXPECT_EQ(data.docs[1]["prompt"], "1+1=");
+  EXPECT_EQ(data.docs[1]["answer"], "2");
+  EXPECT_EQ(data.shots_of(0).at(0)["prompt"], "1+1=");
+  EXPECT_EQ(data.shots_of(1).at(0)["prompt"], "0+1=");
   j["data"]["synthetic"]["source"] = "nope";
   EXPECT_THROW(load_task_data(TaskSpec::from_json(j), "unused", sources), InputError);
 }

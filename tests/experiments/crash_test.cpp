@@ -10,7 +10,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -18,6 +17,7 @@
 #include "tests/experiments/db_rows.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
+#include "util/fs.h"
 
 namespace dreamer::testing {
 namespace {
@@ -150,8 +150,8 @@ TEST_F(CrashTest, SigintCheckpointsAndExitsNonZeroAndASecondOneExitsAtOnce) {
   // (130), the half-written checkpoint left as .partial, which the resume ignores.
   const auto dir2 = make_experiment_dir();
   EXPECT_EQ(wait_for(start(dir2, false, "step@3:2,checkpoint-write@1:2")), 130) << log_of(dir2);
-  EXPECT_TRUE(std::filesystem::is_directory(dir2 + "/runs/tiny/dreamer/seed0/step-000003.partial"));
-  EXPECT_FALSE(std::filesystem::exists(dir2 + "/runs/tiny/dreamer/seed0/step-000003"));
+  EXPECT_TRUE(fs::is_directory(dir2 + "/runs/tiny/dreamer/seed0/step-000003.partial"));
+  EXPECT_FALSE(fs::exists(dir2 + "/runs/tiny/dreamer/seed0/step-000003"));
   resume_to_the_end(dir);
   resume_to_the_end(dir2);
   EXPECT_EQ(result_rows(dir + "/results.db"), *reference_rows_) << log_of(dir);

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <filesystem>
 #include <fstream>
 
 #include "experiments/runner.h"
@@ -13,6 +12,7 @@
 #include "tests/experiments/db_rows.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
+#include "util/fs.h"
 #include "train/durable_io.h"
 #include "train/run_control.h"
 #include "util/errors.h"
@@ -20,7 +20,6 @@
 namespace dreamer::experiments {
 namespace {
 
-namespace fs = std::filesystem;
 
 struct Dir {
   std::string path = testing::temp_dir();
@@ -256,7 +255,7 @@ TEST_F(RunnerLifecycle, ACheckpointThatCannotBeWrittenFailsTheRunWithThePathAndK
     EXPECT_EQ(std::string(e.what()), "/dev/full: cannot write: no space left on device");
   }
 
-  fs::remove(partial);
+  fs::remove_all(partial);
   auto resume = options_in(dir);
   resume.resume = true;
   run_experiment(plan_in(dir, one_arm()), resume);
