@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "train/checkpoint.h"
+#include "train/optim.h"
 #include "train/progress.h"
 #include "util/device.h"
 #include "util/errors.h"
@@ -42,8 +43,9 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(models::LanguageModel& model
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(o.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups),
-                                               torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
+  // torch::optim::AdamW's update and state, fused on a GPU (train/optim.h).
+  return std::make_unique<FusedAdamW>(std::move(groups),
+                                      torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
 }
 
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
@@ -215,7 +217,7 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       window_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
       window_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
     }
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+    const torch::Tensor grad_norm = clip_grad_norm(params, max_norm);  // read only when logging
     impl_->optimizer->step();
     model_->after_optimizer_step();
     ++step_;
@@ -232,7 +234,7 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       last.loss = window_ce.item<double>() / window_steps;
       last.aux_loss = window_aux.item<double>() / window_steps;
       last.lr = lr;
-      last.grad_norm = grad_norm;
+      last.grad_norm = grad_norm.item<double>();
       last.tokens_per_s = window_steps * tokens_per_step_ / std::max(window_seconds, 1e-9);
       last.memory_bytes = peak_memory_bytes(device_);
       last.mfu.reset();
