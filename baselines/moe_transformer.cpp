@@ -89,7 +89,14 @@ ParameterCounts MoETransformerConfig::parameter_counts() const {
 
 torch::Tensor switch_aux_loss(const models::RouterOutput& routed, int64_t n_experts) {
   const auto n_slots = static_cast<double>(routed.ids.numel());
-  auto f = torch::bincount(routed.ids.reshape(-1), {}, n_experts).to(torch::kFloat32) / n_slots;
+  // Counted with scatter_add on the device: bincount sizes its output from the maximum id,
+  // which reads it on the host (a synchronisation per layer on a GPU).
+  const auto flat = routed.ids.reshape(-1);
+  auto f =
+      torch::zeros({n_experts}, routed.scores.options().dtype(torch::kFloat32))
+          .scatter_add_(0, flat,
+                        torch::ones(flat.sizes(), routed.scores.options().dtype(torch::kFloat32))) /
+      n_slots;
   auto probs = routed.scores / routed.scores.sum(-1, true);
   return static_cast<double>(n_experts) * (f * probs.mean(0)).sum();
 }

@@ -2,11 +2,14 @@
 #include <torch/torch.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
+#include "cli/bench_commands.h"
 #include "cli/commands.h"
 #include "results/sqlite.h"
 #include "util/errors.h"
@@ -88,9 +91,21 @@ const CLI::Validator kOutputFolder(
     },
     "FOLDER");
 
+// libgomp (LibTorch's OpenMP) reads OMP_WAIT_POLICY once, when it is loaded, before main. Its
+// default spins idle threads for a while at every barrier; when another process takes a core,
+// the spinning threads and the neighbour starve the one thread doing work (measured: 18k ->
+// 200 tokens/s on 2 cores beside a compiler). PASSIVE threads sleep instead. So, unless the user
+// chose a policy, set it and run this binary again once, before anything else happens.
+void prefer_passive_openmp_waits(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: carry on with the default policy
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waits(argv);
   // Progress lines reach a log file as they are printed, so a killed run's log shows how far
   // it got (stdout is block-buffered when redirected; stderr is unbuffered already).
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -125,6 +140,7 @@ int main(int argc, char** argv) {
   dreamer::cli::add_report_command(app);
   for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
     if (auto* out = sub->get_option_no_throw("--out")) out->check(kOutputFolder);
+  dreamer::cli::add_bench_step_command(app);
 
   try {
     app.parse(argc, argv);

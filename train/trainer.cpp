@@ -12,6 +12,7 @@
 
 #include "train/checkpoint.h"
 #include "train/durable_io.h"
+#include "train/optim.h"
 #include "train/progress.h"
 #include "train/run_control.h"
 #include "util/device.h"
@@ -45,8 +46,9 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(models::LanguageModel& model
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, options(o.weight_decay));
   groups.emplace_back(no_decay, options(0.0));
-  return std::make_unique<torch::optim::AdamW>(
-      std::move(groups), torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
+  // torch::optim::AdamW's update and state, fused on a GPU (train/optim.h).
+  return std::make_unique<FusedAdamW>(std::move(groups),
+                                      torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}));
 }
 
 void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
@@ -316,16 +318,23 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       step_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
       step_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
     }
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
-    // clip_grad_norm_ has synchronised already: reading the loss costs nothing more.
-    const double step_loss = step_ce.item<double>();
-    if (auto why = divergence(step_loss, grad_norm, options_.divergence_grad_norm); !why.empty()) {
-      impl_->optimizer->zero_grad();
-      stop_reason_ = StopReason::kDiverged;
-      stop_detail_ = why + " at step " + std::to_string(step_ + 1);
-      add_window_time();
-      progress.finish();
-      return last;
+    const torch::Tensor grad_norm = clip_grad_norm(params, max_norm);
+    {
+      // Divergence is checked before the step is applied: one host read of the loss and the
+      // norm together, the only synchronisation of a step that does not log.
+      const auto both =
+          torch::stack({step_ce.detach().to(torch::kFloat64).reshape({}),
+                        grad_norm.detach().to(torch::kFloat64).reshape({})})
+              .cpu();
+      const double step_loss = both[0].item<double>(), norm = both[1].item<double>();
+      if (auto why = divergence(step_loss, norm, options_.divergence_grad_norm); !why.empty()) {
+        impl_->optimizer->zero_grad();
+        stop_reason_ = StopReason::kDiverged;
+        stop_detail_ = why + " at step " + std::to_string(step_ + 1);
+        add_window_time();
+        progress.finish();
+        return last;
+      }
     }
     impl_->optimizer->step();
     model_->after_optimizer_step();
@@ -346,7 +355,7 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       last.loss = window_ce.item<double>() / window_steps;
       last.aux_loss = window_aux.item<double>() / window_steps;
       last.lr = lr;
-      last.grad_norm = grad_norm;
+      last.grad_norm = grad_norm.item<double>();
       last.tokens_per_s = window_steps * tokens_per_step_ / std::max(window_seconds, 1e-9);
       last.memory_bytes = peak_memory_bytes(device_);
       last.mfu.reset();

@@ -2,9 +2,14 @@
 
 #include <cmath>
 
+#include <torch/version.h>
+
 #if TORCH_VERSION_MAJOR >= 2
 #include <ATen/ops/scaled_dot_product_attention.h>
 #endif
+// SDPA's enable_gqa (grouped key/value heads read in place, no repeat) from LibTorch 2.5.
+#define DREAMER_SDPA_GQA \
+  (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5))
 
 namespace dreamer::models {
 
@@ -41,6 +46,12 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v) {
 #if TORCH_VERSION_MAJOR >= 2
   const int64_t h = q.size(1), tq = q.size(2), tk = k.size(2);
+#if DREAMER_SDPA_GQA
+  // Without a mask the flash kernel reads the grouped heads directly.
+  if (k.size(1) != h && (tq == tk || tq == 1))
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/tq == tk,
+                                            /*scale=*/c10::nullopt, /*enable_gqa=*/true);
+#endif
   auto kk = repeat_kv(k, h), vv = repeat_kv(v, h);
   if (tq == tk) return at::scaled_dot_product_attention(q, kk, vv, {}, 0.0, /*is_causal=*/true);
   if (tq == 1) return at::scaled_dot_product_attention(q, kk, vv, {}, 0.0, /*is_causal=*/false);

@@ -45,9 +45,13 @@ struct DepthAttentionOptions {
 
 // The keys/values of every level written so far for the tokens of this forward call
 // ([B, H, T, Dh] each), plus, for the all-tokens scope, the decoding cache of earlier tokens.
+// Same-token scope: each entry is also copied once into level buffers [B, H, T, total+1, Dh]
+// that reads take a narrow view of, so a forward of R depths holds O(R) keys, not the
+// O(R^2) that stacking levels 0..r at every depth r would.
 struct DepthMemory {
   std::vector<int64_t> levels;  // depth index of each entry
   std::vector<torch::Tensor> keys, values;
+  torch::Tensor key_buffer, value_buffer;  // entry i at index i of dim 3 (no autograd history)
 };
 
 struct DepthAttentionImpl : torch::nn::Module {
@@ -56,15 +60,20 @@ struct DepthAttentionImpl : torch::nn::Module {
   // Projects one level's state ([B, T, d]; x_v feeds the values) into memory, with depth RoPE
   // at `level` of `total`. With the all-tokens scope and a cache, the entry is appended to
   // the level's cache (earlier tokens) and memory holds the whole cache.
-  void write(DepthMemory& memory, const torch::Tensor& x_k, const torch::Tensor& x_v,
-             int64_t level, int64_t total, KVCache* cache);
+  void write(DepthMemory& memory, const torch::Tensor& x_k, const torch::Tensor& x_v, int64_t level,
+             int64_t total, KVCache* cache);
 
   // Queries from x_q [B, T, d] at depth `level` over the memory entries with level <= `level`;
   // returns [B, T, d]. For the all-tokens scope, query t sees tokens <= t of every level.
   torch::Tensor read(const DepthMemory& memory, const torch::Tensor& x_q, int64_t level,
                      int64_t total);
+  // The same function by stacking the entries at every read (the reference the level-buffer
+  // path is tested against, and the path when the buffers cannot serve a read).
+  torch::Tensor read_reference(const DepthMemory& memory, const torch::Tensor& x_q, int64_t level,
+                               int64_t total);
 
   DepthAttentionOptions options;
+  bool use_level_buffers = true;  // false: write no buffers and always stack (tests, benchmarks)
   torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
 
  private:

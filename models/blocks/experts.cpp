@@ -1,6 +1,18 @@
 #include "models/blocks/experts.h"
 
+#include <torch/version.h>
+
 #include <cmath>
+
+// at::_grouped_mm (with autograd) from LibTorch 2.9, in CUDA builds.
+#if defined(DREAMER_WITH_CUDA) && \
+    (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9))
+#define DREAMER_GROUPED_MM 1
+#include <ATen/autocast_mode.h>
+#include <ATen/ops/_grouped_mm.h>
+#else
+#define DREAMER_GROUPED_MM 0
+#endif
 
 #include "models/blocks/attention_core.h"
 #include "models/blocks/rope.h"
@@ -67,7 +79,7 @@ void RouterImpl::update_bias() {
 }
 
 ExpertFFNImpl::ExpertFFNImpl(int64_t n, int64_t d, int64_t de, Activation act)
-    : n_experts(n), expert_dim(de), activation(act) {
+    : n_experts(n), d_model(d), expert_dim(de), activation(act) {
   w_up = register_parameter("w_up", torch::randn({n, d, de}) * 0.02);
   if (act == Activation::kSwiGLU) w_gate = register_parameter("w_gate", torch::randn({n, d, de}) * 0.02);
   w_down = register_parameter("w_down", torch::randn({n, de, d}) * 0.02);
@@ -80,34 +92,112 @@ torch::Tensor ExpertFFNImpl::apply_expert(int64_t e, const torch::Tensor& x) {
   return torch::matmul(h, w_down[e]);
 }
 
+ExpertSlots sort_slots(const torch::Tensor& ids, int64_t n_experts) {
+  const int64_t k = ids.size(1);
+  auto flat_ids = ids.reshape(-1);  // [N*k]
+  auto [sorted_ids, order] = flat_ids.sort(c10::optional<bool>(true), 0, false);
+  ExpertSlots slots;
+  slots.order = order;
+  slots.token_of_slot = torch::div(order, k, "floor");
+  // ends[e] = number of slots with expert <= e; searchsorted stays on the device where
+  // bincount (which sizes its output from the maximum) would read it on the host.
+  auto experts = torch::arange(n_experts, flat_ids.options());
+  slots.ends = torch::searchsorted(sorted_ids, experts, /*out_int32=*/false, /*right=*/true);
+  slots.position =
+      torch::empty_like(order).scatter_(0, order, torch::arange(order.numel(), order.options()));
+  return slots;
+}
+
+torch::Tensor combine_slots(const torch::Tensor& y_sorted, const ExpertSlots& slots,
+                            const torch::Tensor& gates, int64_t n_tokens, int64_t k) {
+  // Gathering back to slot order and reducing the k choices with one batched product is
+  // deterministic (index_add would use atomics on a GPU).
+  auto y = y_sorted.index_select(0, slots.position).view({n_tokens, k, y_sorted.size(1)});
+  if (!gates.defined()) return y.sum(1);
+  return torch::matmul(gates.to(y.scalar_type()).unsqueeze(1), y).squeeze(1);  // [N, dout]
+}
+
 torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& ids,
                                   const torch::Tensor& gates, int64_t n_experts,
                                   const ExpertFn& expert) {
-  const int64_t k = ids.size(1);
-  auto flat_ids = ids.reshape(-1);                                  // [N*k]
-  auto order = std::get<1>(flat_ids.sort(c10::optional<bool>(true), 0, false));  // slots grouped by expert
-  auto token_of_slot = torch::div(order, k, "floor");               // [N*k]
-  auto counts = torch::bincount(flat_ids, {}, n_experts).to(torch::kCPU);
-  auto x_sorted = x.index_select(0, token_of_slot);                 // [N*k, din]
+  const ExpertSlots slots = sort_slots(ids, n_experts);
+  auto ends = slots.ends.to(torch::kCPU);  // the loop needs the counts on the host
+  const int64_t* end = ends.data_ptr<int64_t>();
+  auto x_sorted = x.index_select(0, slots.token_of_slot);  // [N*k, din]
   std::vector<torch::Tensor> outputs;
-  const int64_t* count = counts.data_ptr<int64_t>();
   int64_t offset = 0;
   for (int64_t e = 0; e < n_experts; ++e) {
-    if (count[e] == 0) continue;
-    outputs.push_back(expert(e, x_sorted.narrow(0, offset, count[e])));
-    offset += count[e];
+    if (end[e] == offset) continue;
+    outputs.push_back(expert(e, x_sorted.narrow(0, offset, end[e] - offset)));
+    offset = end[e];
   }
-  auto y_sorted = torch::cat(outputs, 0);                           // [N*k, dout]
-  if (gates.defined())
-    y_sorted = y_sorted * gates.reshape(-1).index_select(0, order).unsqueeze(1).to(y_sorted.scalar_type());
-  return torch::zeros({x.size(0), y_sorted.size(1)}, y_sorted.options())
-      .index_add(0, token_of_slot, y_sorted);
+  return combine_slots(torch::cat(outputs, 0), slots, gates, x.size(0), ids.size(1));
+}
+
+torch::Tensor ExpertFFNImpl::forward_loop(const torch::Tensor& x, const torch::Tensor& ids,
+                                          const torch::Tensor& gates) {
+  // unbind once: its backward stacks the per-expert gradients into one tensor, where w_up[e]
+  // per expert would write a zero-filled full-size gradient for each.
+  const auto up = w_up.unbind(0), down = w_down.unbind(0);
+  const auto gate = w_gate.defined() ? w_gate.unbind(0) : std::vector<torch::Tensor>{};
+  return dispatch_to_experts(x, ids, gates, n_experts, [&](int64_t e, const torch::Tensor& rows) {
+    auto u = torch::matmul(rows, up[e]);
+    auto h = activation == Activation::kSwiGLU ? torch::silu(torch::matmul(rows, gate[e])) * u
+                                               : activate(u, activation);
+    return torch::matmul(h, down[e]);
+  });
+}
+
+bool grouped_experts_compiled() {
+  return DREAMER_GROUPED_MM != 0;
+}
+
+namespace {
+// The dtype the expert matmuls run in: autocast's on a GPU where it is on, else x's.
+torch::ScalarType compute_dtype(const torch::Tensor& x) {
+#if DREAMER_GROUPED_MM
+  if (x.is_cuda() && at::autocast::is_autocast_enabled(at::kCUDA))
+    return at::autocast::get_autocast_dtype(at::kCUDA);
+#endif
+  return x.scalar_type();
+}
+}  // namespace
+
+bool ExpertFFNImpl::grouped_available(const torch::Tensor& x) const {
+  return DREAMER_GROUPED_MM && x.is_cuda() && compute_dtype(x) == torch::kBFloat16 &&
+         d_model % 8 == 0 && expert_dim % 8 == 0 && n_experts < 1024;
+}
+
+torch::Tensor ExpertFFNImpl::forward_grouped(const torch::Tensor& x, const torch::Tensor& ids,
+                                             const torch::Tensor& gates) {
+#if DREAMER_GROUPED_MM
+  TORCH_CHECK(x.is_cuda(), "grouped experts need a CUDA tensor");
+  const auto dtype = compute_dtype(x);
+  const bool autocast = at::autocast::is_autocast_enabled(at::kCUDA);
+  // Autocast's cached cast converts each weight once per autocast region (shared by every
+  // depth of a recurrent layer), as it does for nn::Linear.
+  auto cast = [&](const torch::Tensor& w) {
+    return autocast ? at::autocast::cached_cast(dtype, w, c10::DeviceType::CUDA) : w.to(dtype);
+  };
+  const ExpertSlots slots = sort_slots(ids, n_experts);
+  const auto offsets = slots.ends.to(torch::kInt32);  // cumulative row ends, on the device
+  auto rows = x.index_select(0, slots.token_of_slot).to(dtype);  // [N*k, d]
+  auto up = at::_grouped_mm(rows, cast(w_up), offsets);
+  auto h = activation == Activation::kSwiGLU
+               ? torch::silu(at::_grouped_mm(rows, cast(w_gate), offsets)) * up
+               : activate(up, activation);
+  auto y = at::_grouped_mm(h, cast(w_down), offsets);  // [N*k, d]
+  return combine_slots(y, slots, gates, x.size(0), ids.size(1));
+#else
+  (void)x, (void)ids, (void)gates;
+  TORCH_CHECK(false, "grouped experts need LibTorch >= 2.9 built with CUDA");
+#endif
 }
 
 torch::Tensor ExpertFFNImpl::forward(const torch::Tensor& x, const torch::Tensor& ids,
                                      const torch::Tensor& gates) {
-  return dispatch_to_experts(x, ids, gates, n_experts,
-                             [this](int64_t e, const torch::Tensor& rows) { return apply_expert(e, rows); });
+  if (use_grouped && grouped_available(x)) return forward_grouped(x, ids, gates);
+  return forward_loop(x, ids, gates);
 }
 
 }  // namespace dreamer::models

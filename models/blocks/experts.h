@@ -60,9 +60,9 @@ struct RouterOptions {
   double bias_update_rate = 1e-3;   // gamma of the sign rule
   BiasPlacement bias_placement = BiasPlacement::kLogits;
   RouterQuery query = RouterQuery::kLinear;
-  int64_t router_dim = 0;           // query/key dimension (identity query: d_model)
+  int64_t router_dim = 0;  // query/key dimension (identity query: d_model)
   DepthEncoding depth_encoding = DepthEncoding::kNone;
-  int64_t max_depth = 0;            // rows of the learned per-depth offset (depths 0..max)
+  int64_t max_depth = 0;  // rows of the learned per-depth offset (depths 0..max)
   double rope_base = 10000.0;
 };
 
@@ -83,36 +83,67 @@ struct RouterImpl : torch::nn::Module {
 
   RouterOptions options;
   torch::nn::Linear query{nullptr};
-  torch::Tensor expert_keys;    // [E, router_dim]
-  torch::Tensor depth_offset;   // [max_depth + 1, router_dim] (learned_offset only)
-  torch::Tensor selection_bias; // buffer [E]
-  torch::Tensor expert_load;    // buffer [E]: selections counted since the last update
+  torch::Tensor expert_keys;     // [E, router_dim]
+  torch::Tensor depth_offset;    // [max_depth + 1, router_dim] (learned_offset only)
+  torch::Tensor selection_bias;  // buffer [E]
+  torch::Tensor expert_load;     // buffer [E]: selections counted since the last update
 };
 TORCH_MODULE(Router);
 
 // Dropless sort-based dispatch (megablocks' histogram -> sort -> gather, in plain ATen):
 // y_n = sum_j gates[n,j] * expert(ids[n,j], x_n) for x [N, din], ids/gates [N, k]. `expert`
 // maps (e, rows [M, din]) to [M, dout]; experts that received no rows are never called.
-// Undefined gates mean weight 1. Returns [N, dout].
+// Undefined gates mean weight 1. Returns [N, dout]. Reads the per-expert row counts on the host
+// (one synchronisation per call on a GPU): ExpertFFN's grouped path avoids it.
 using ExpertFn = std::function<torch::Tensor(int64_t e, const torch::Tensor& rows)>;
 torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& ids,
                                   const torch::Tensor& gates, int64_t n_experts,
                                   const ExpertFn& expert);
 
+// The routing slots (token n's j-th choice is slot n*k + j) sorted by expert, all on the
+// device of `ids`: no host synchronisation.
+struct ExpertSlots {
+  torch::Tensor order;          // [N*k] slot at each sorted position
+  torch::Tensor token_of_slot;  // [N*k] token of each sorted position
+  torch::Tensor ends;           // [E] int64: sorted positions [ends[e-1], ends[e]) go to expert e
+  torch::Tensor position;       // [N*k] sorted position of each slot (inverse of order)
+};
+ExpertSlots sort_slots(const torch::Tensor& ids, int64_t n_experts);
+// y_n = sum_j gates[n,j] * y_sorted[position[n*k+j]] for y_sorted [N*k, dout]; [N, dout].
+torch::Tensor combine_slots(const torch::Tensor& y_sorted, const ExpertSlots& slots,
+                            const torch::Tensor& gates, int64_t n_tokens, int64_t k);
+
 struct ExpertFFNImpl : torch::nn::Module {
   ExpertFFNImpl(int64_t n_experts, int64_t d_model, int64_t expert_dim, Activation activation);
-  // x [N, d]; ids, gates [N, k]. y_n = sum_j gates[n,j] * expert_{ids[n,j]}(x_n).
+  // x [N, d]; ids, gates [N, k]. y_n = sum_j gates[n,j] * expert_{ids[n,j]}(x_n). The grouped
+  // path where grouped_available(x) (and use_grouped), else the loop.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& ids,
                         const torch::Tensor& gates);
-  // One expert applied to rows of x (used by forward and by reference computations).
+  // One matmul per expert that received rows (the fallback; reads counts on the host). The
+  // weights are split once per call, so the backward writes one gradient per weight tensor,
+  // not one full-size gradient per expert.
+  torch::Tensor forward_loop(const torch::Tensor& x, const torch::Tensor& ids,
+                             const torch::Tensor& gates);
+  // Three at::_grouped_mm calls (up, gate, down) over the expert-sorted rows with device-side
+  // offsets: no host synchronisation, no per-expert weight slices. Throws where unavailable.
+  torch::Tensor forward_grouped(const torch::Tensor& x, const torch::Tensor& ids,
+                                const torch::Tensor& gates);
+  // LibTorch >= 2.9 with CUDA, x on a GPU, bf16 compute (autocast or bf16 x), widths that
+  // are multiples of 8 (16-byte rows), fewer than 1024 experts.
+  bool grouped_available(const torch::Tensor& x) const;
+  // One expert applied to rows of x (used by reference computations).
   torch::Tensor apply_expert(int64_t e, const torch::Tensor& x);
 
-  int64_t n_experts, expert_dim;
+  int64_t n_experts, d_model, expert_dim;
   Activation activation;
-  torch::Tensor w_up;    // [E, d, de]
-  torch::Tensor w_gate;  // [E, d, de] (SwiGLU only)
-  torch::Tensor w_down;  // [E, de, d]
+  bool use_grouped = true;  // false: always the loop (tests, benchmarks)
+  torch::Tensor w_up;       // [E, d, de]
+  torch::Tensor w_gate;     // [E, d, de] (SwiGLU only)
+  torch::Tensor w_down;     // [E, de, d]
 };
 TORCH_MODULE(ExpertFFN);
+
+// Whether this build has at::_grouped_mm (LibTorch >= 2.9 built with CUDA).
+bool grouped_experts_compiled();
 
 }  // namespace dreamer::models

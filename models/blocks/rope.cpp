@@ -1,5 +1,8 @@
 #include "models/blocks/rope.h"
 
+#include <map>
+#include <mutex>
+
 namespace dreamer::models {
 
 namespace {
@@ -27,9 +30,46 @@ torch::Tensor depth_rope_angles_forward_reverse(const torch::Tensor& depths, int
 }
 
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& angles) {
+  return apply_rope_cos_sin(x, angles.cos().to(x.scalar_type()), angles.sin().to(x.scalar_type()));
+}
+
+std::pair<torch::Tensor, torch::Tensor> RopeTable::rows(int64_t start, int64_t n,
+                                                        const torch::Device& device,
+                                                        torch::ScalarType dtype) {
+  if (start == last_start_ && n == last_n_ && last_cos_.device() == device &&
+      last_cos_.scalar_type() == dtype)
+    return {last_cos_, last_sin_};
+  const int64_t needed = start + n;
+  if (!cos64_.defined() || cos64_.size(0) < needed || cos64_.device() != device) {
+    // Grow geometrically so that decoding one token at a time rebuilds O(log T) times.
+    const int64_t size = std::max<int64_t>(needed, cos64_.defined() ? 2 * cos64_.size(0) : 0);
+    auto angles = rope_angles(torch::arange(size, torch::dtype(torch::kLong).device(device)),
+                              head_dim_, base_);
+    cos64_ = angles.cos();
+    sin64_ = angles.sin();
+  }
+  last_start_ = start;
+  last_n_ = n;
+  last_cos_ = cos64_.narrow(0, start, n).to(dtype);
+  last_sin_ = sin64_.narrow(0, start, n).to(dtype);
+  return {last_cos_, last_sin_};
+}
+
+std::pair<torch::Tensor, torch::Tensor> shared_rope_rows(int64_t head_dim, double base,
+                                                         int64_t start, int64_t n,
+                                                         const torch::Device& device,
+                                                         torch::ScalarType dtype) {
+  // Never destroyed: tensors freed by static destructors at exit can outlive the CUDA runtime.
+  static auto* tables = new std::map<std::pair<int64_t, double>, RopeTable>();
+  static auto* mutex = new std::mutex();
+  std::lock_guard<std::mutex> lock(*mutex);
+  auto it = tables->try_emplace({head_dim, base}, head_dim, base).first;
+  return it->second.rows(start, n, device, dtype);
+}
+
+torch::Tensor apply_rope_cos_sin(const torch::Tensor& x, const torch::Tensor& cos,
+                                 const torch::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
-  auto cos = angles.cos().to(x.scalar_type());
-  auto sin = angles.sin().to(x.scalar_type());
   auto x1 = x.narrow(-1, 0, half);
   auto x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);

@@ -16,5 +16,36 @@ torch::Tensor depth_rope_angles_forward_reverse(const torch::Tensor& depths, int
 
 // Rotates x [..., P, Dh] by angles [P, Dh/2] (rotate-half pairing: i with i + Dh/2).
 torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& angles);
+// The same rotation from precomputed cos/sin [P, Dh/2] in x's dtype.
+torch::Tensor apply_rope_cos_sin(const torch::Tensor& x, const torch::Tensor& cos,
+                                 const torch::Tensor& sin);
+
+// cos/sin of rope_angles over positions 0..P-1, computed once (in float64, as apply_rope does)
+// and reused by every call with the same head_dim/base: a recurrent layer applied R times per
+// forward, and every training step of one shape, build them once. Not thread-safe (see
+// shared_rope_rows).
+class RopeTable {
+ public:
+  RopeTable(int64_t head_dim, double base) : head_dim_(head_dim), base_(base) {}
+  // cos, sin [n, Dh/2] for positions start..start+n-1 on `device` in `dtype`.
+  std::pair<torch::Tensor, torch::Tensor> rows(int64_t start, int64_t n,
+                                               const torch::Device& device,
+                                               torch::ScalarType dtype);
+
+ private:
+  int64_t head_dim_;
+  double base_;
+  torch::Tensor cos64_, sin64_;  // [P, Dh/2] float64, positions 0..P-1
+  // The last rows handed out, already cast (the common case: one shape every call).
+  int64_t last_start_ = -1, last_n_ = -1;
+  torch::Tensor last_cos_, last_sin_;
+};
+
+// RopeTable::rows of one process-wide table per (head_dim, base), behind a mutex: every
+// attention module with that geometry (all layers, all depths) shares it.
+std::pair<torch::Tensor, torch::Tensor> shared_rope_rows(int64_t head_dim, double base,
+                                                         int64_t start, int64_t n,
+                                                         const torch::Device& device,
+                                                         torch::ScalarType dtype);
 
 }  // namespace dreamer::models

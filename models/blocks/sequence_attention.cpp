@@ -44,9 +44,11 @@ QKV SequenceAttentionImpl::project(const torch::Tensor& x_qk, const torch::Tenso
   QKV out{heads(q(x_qk), options.n_heads), heads(k(x_qk), options.n_kv_heads),
           heads(v(x_v), options.n_kv_heads)};
   if (options.rope) {
-    auto angles = rope_angles(torch::arange(start, start + t, x_qk.device()), dh, options.rope_base);
-    out.q = apply_rope(out.q, angles);
-    out.k = apply_rope(out.k, angles);
+    // One table per head_dim/base for the process: built once, not at every depth and step.
+    const auto [cos, sin] =
+        shared_rope_rows(dh, options.rope_base, start, t, x_qk.device(), out.q.scalar_type());
+    out.q = apply_rope_cos_sin(out.q, cos, sin);
+    out.k = apply_rope_cos_sin(out.k, cos.to(out.k.scalar_type()), sin.to(out.k.scalar_type()));
   }
   return out;
 }

@@ -1,0 +1,11 @@
+#pragma once
+// bench-step and bench-experts (cli/cmd_bench_step.cpp): timing commands that bench/gpu and
+// scripts/gpu-bench.sh drive. Declared apart from commands.h so that adding them rebuilt no
+// other command.
+#include <CLI/CLI.hpp>
+
+namespace dreamer::cli {
+
+void add_bench_step_command(CLI::App& app);  // registers bench-step and bench-experts
+
+}  // namespace dreamer::cli

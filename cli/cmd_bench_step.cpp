@@ -1,0 +1,208 @@
+// dreamer bench-step: times the trainer's training step (train::training_loss, backward,
+// device-side clipping, FusedAdamW, the model's after-step hook) on random tokens of one shape,
+// and prints one JSON line: median and mean step time, tokens/s, peak memory, MFU where the
+// cost model and the device's peak are known. bench/gpu/ compares it with PyTorch's Python API
+// on the same shapes.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+
+#include "cli/bench_commands.h"
+#include "models/blocks/experts.h"
+#include "models/registry.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+#include "util/device.h"
+#include "util/errors.h"
+
+namespace dreamer::cli {
+
+namespace {
+
+struct BenchStepArgs {
+  std::string config;
+  std::string device = "auto";
+  std::string precision = "auto";  // auto: bf16 autocast on CUDA, fp32 on the CPU
+  int64_t batch = 8, seq = 2048, steps = 20, warmup = 3, seed = 0;
+  double lr = 3e-4, grad_clip = 1.0;
+  std::string label, out;
+};
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+nlohmann::json bench_step(const BenchStepArgs& a) {
+  const auto config = models::ModelConfig::from_file(a.config);
+  const c10::Device device = resolve_device(a.device, "--device");
+  require(a.precision == "auto" || a.precision == "fp32" || a.precision == "bf16", "--precision",
+          "expected auto, fp32 or bf16, got \"" + a.precision + "\"");
+  require(!(a.precision == "bf16" && !device.is_cuda()), "--precision",
+          "bf16 autocast needs a CUDA device");
+  const bool bf16 = device.is_cuda() && a.precision != "fp32";
+  torch::manual_seed(a.seed);
+  auto model = models::build_model(config);
+  model->to(device);
+  model->train();
+  const auto counts = models::count_parameters(*model);
+  train::FusedAdamW optimizer(
+      model->parameters(), torch::optim::AdamWOptions(a.lr).betas({0.9, 0.95}).weight_decay(0.1));
+  const int64_t vocab = config.params.value("vocab_size", int64_t{256});
+  auto tokens = torch::randint(0, vocab, {a.batch, a.seq + 1},
+                               torch::TensorOptions().dtype(torch::kLong).device(device));
+  auto params = model->parameters();
+  torch::Tensor last_loss;
+  auto step = [&] {
+    optimizer.zero_grad();
+    const auto loss = train::training_loss(*model, tokens, bf16);
+    (loss.cross_entropy + loss.aux).backward();
+    train::clip_grad_norm(params, a.grad_clip);
+    optimizer.step();
+    model->after_optimizer_step();
+    last_loss = loss.cross_entropy.detach();
+  };
+  for (int64_t i = 0; i < a.warmup; ++i) step();
+  synchronize(device);
+  reset_peak_memory(device);
+  std::vector<double> seconds;
+  for (int64_t i = 0; i < a.steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    synchronize(device);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  auto sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
+  const double tokens_per_step = static_cast<double>(a.batch * a.seq);
+  nlohmann::json result = {{"label", a.label.empty() ? a.config : a.label},
+                           {"impl", "dreamer"},
+                           {"family", config.family},
+                           {"params", counts.total},
+                           {"device", device_description(device)},
+                           {"precision", bf16 ? "bf16-autocast" : "fp32"},
+                           {"batch", a.batch},
+                           {"seq", a.seq},
+                           {"steps", a.steps},
+                           {"median_step_s", median},
+                           {"mean_step_s", mean},
+                           {"tokens_per_s", tokens_per_step / median},
+                           {"peak_memory_bytes", peak_memory_bytes(device)},
+                           {"final_loss", last_loss.item<double>()}};
+  const auto& info = models::family(config.family);
+  const auto peak = peak_bf16_flops(device);
+  if (info.cost && peak) {
+    models::Workload workload;
+    workload.seq_len = a.seq;
+    workload.batch = a.batch;
+    const double flops = info.cost(config, workload).flops_train_per_token;
+    result["train_flops_per_token"] = flops;
+    result["mfu"] = tokens_per_step / median * flops / *peak;
+  }
+  return result;
+}
+
+// One expert layer (router output given) forward + backward, grouped against the loop.
+struct BenchExpertsArgs {
+  int64_t experts = 64, k = 8, d_model = 1024, expert_dim = 512, tokens = 16384, steps = 20;
+  std::string activation = "relu", device = "auto";
+};
+
+nlohmann::json bench_experts(const BenchExpertsArgs& a) {
+  const c10::Device device = resolve_device(a.device, "--device");
+  const auto act =
+      a.activation == "swiglu" ? models::Activation::kSwiGLU : models::Activation::kReLU;
+  torch::manual_seed(0);
+  models::ExpertFFN layer(a.experts, a.d_model, a.expert_dim, act);
+  layer->to(device);
+  const auto options = torch::TensorOptions().device(device);
+  auto x = torch::randn({a.tokens, a.d_model}, options).requires_grad_();
+  auto ids = std::get<1>(torch::rand({a.tokens, a.experts}, options).topk(a.k, 1));
+  auto gates = torch::rand({a.tokens, a.k}, options).requires_grad_();
+  const bool bf16 = device.is_cuda();
+  auto time = [&](bool grouped) {
+    auto once = [&] {
+      CudaAutocast autocast(bf16);
+      auto y = grouped ? layer->forward_grouped(x, ids, gates) : layer->forward_loop(x, ids, gates);
+      y.to(torch::kFloat32).sum().backward();
+    };
+    for (int i = 0; i < 3; ++i) once();
+    std::vector<double> seconds;
+    for (int64_t i = 0; i < a.steps; ++i) {
+      synchronize(device);
+      const auto t0 = std::chrono::steady_clock::now();
+      once();
+      synchronize(device);
+      seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(seconds.begin(), seconds.end());
+    return seconds[seconds.size() / 2];
+  };
+  nlohmann::json result = {{"impl", "dreamer"},
+                           {"experts", a.experts},
+                           {"k", a.k},
+                           {"d_model", a.d_model},
+                           {"expert_dim", a.expert_dim},
+                           {"tokens", a.tokens},
+                           {"activation", a.activation},
+                           {"device", device_description(device)}};
+  result["loop_ms"] = 1e3 * time(false);
+  {
+    CudaAutocast autocast(bf16);
+    if (layer->grouped_available(x)) result["grouped_ms"] = 1e3 * time(true);
+  }
+  return result;
+}
+
+}  // namespace
+
+void add_bench_step_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench-step",
+                                 "time the training step of one model config (JSON line out)");
+  static BenchStepArgs a;
+  cmd->add_option("--config", a.config, "model config JSON ({\"family\": ..., hyperparameters})")
+      ->required();
+  cmd->add_option("--batch", a.batch, "sequences per step")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq", a.seq, "tokens per sequence")->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", a.steps, "timed steps (median reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", a.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", a.device, "auto, cpu, cuda or cuda:N");
+  cmd->add_option("--precision", a.precision, "auto, fp32 or bf16");
+  cmd->add_option("--seed", a.seed, "random seed");
+  cmd->add_option("--label", a.label, "name in the output (default: the config path)");
+  cmd->add_option("--out", a.out, "also append the JSON line to this file");
+  cmd->callback([] {
+    const auto result = bench_step(a);
+    std::cout << result.dump() << std::endl;
+    if (!a.out.empty()) {
+      std::ofstream out(a.out, std::ios::app);
+      out << result.dump() << "\n";
+      require(static_cast<bool>(out), a.out, "cannot append the result");
+    }
+  });
+
+  auto* experts = app.add_subcommand(
+      "bench-experts",
+      "time one expert layer's forward + backward, grouped against the loop (JSON)");
+  static BenchExpertsArgs e;
+  experts->add_option("--experts", e.experts, "number of experts")->check(CLI::PositiveNumber);
+  experts->add_option("--k", e.k, "experts per token")->check(CLI::PositiveNumber);
+  experts->add_option("--d-model", e.d_model, "model width")->check(CLI::PositiveNumber);
+  experts->add_option("--expert-dim", e.expert_dim, "expert hidden width")
+      ->check(CLI::PositiveNumber);
+  experts->add_option("--tokens", e.tokens, "tokens per call")->check(CLI::PositiveNumber);
+  experts->add_option("--steps", e.steps, "timed calls (median reported)")
+      ->check(CLI::PositiveNumber);
+  experts->add_option("--activation", e.activation, "relu or swiglu")
+      ->check(CLI::IsMember({"relu", "swiglu"}));
+  experts->add_option("--device", e.device, "auto, cpu, cuda or cuda:N");
+  experts->callback([] { std::cout << bench_experts(e).dump() << std::endl; });
+}
+
+}  // namespace dreamer::cli
