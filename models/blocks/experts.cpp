@@ -47,7 +47,8 @@ RouterOutput RouterImpl::forward(const torch::Tensor& x, int64_t depth, int64_t 
     case DepthEncoding::kRope: {
       // Rotating only the query by the depth makes q.K depend on depth (keys stay fixed).
       auto angles = depth_rope_angles_forward_reverse(
-          torch::full({1}, depth, torch::kLong), total, q.size(-1), options.rope_base);
+          torch::full({1}, depth, torch::dtype(torch::kLong).device(q.device())), total, q.size(-1),
+          options.rope_base);
       q = apply_rope(q, angles);
       break;
     }
@@ -62,7 +63,9 @@ RouterOutput RouterImpl::forward(const torch::Tensor& x, int64_t depth, int64_t 
     auto select_on = options.balancing_bias ? biased + selection_bias : biased;
     out.ids = std::get<1>(select_on.topk(options.k, -1));
     if (is_training())
-      expert_load.add_(torch::bincount(out.ids.reshape(-1), {}, options.n_experts).to(torch::kFloat32));
+      // scatter_add, not bincount: bincount sizes its output from the maximum id, a host read.
+      expert_load.scatter_add_(0, out.ids.reshape(-1),
+                               torch::ones({out.ids.numel()}, expert_load.options()));
   }
   out.gates = out.scores.gather(1, out.ids);
   if (options.renormalize) out.gates = out.gates / (out.gates.sum(-1, true) + 1e-9);
