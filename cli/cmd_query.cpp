@@ -40,8 +40,7 @@ void add_query_command(CLI::App& app) {
                        "(named queries: dreamer query --list)");
     const results::ReadOnlyDatabase database(db);
     if (const auto warning = results::schema_warning(database); !warning.empty())
-      std::cerr << "warning: " << warning << "
-";
+      std::cerr << "warning: " << warning << "\n";
     const auto result = results::run_query(database, query);
     if (format == "csv")
       std::cout << results::format_csv(result);
