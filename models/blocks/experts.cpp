@@ -113,11 +113,12 @@ ExpertSlots sort_slots(const torch::Tensor& ids, int64_t n_experts) {
 
 torch::Tensor combine_slots(const torch::Tensor& y_sorted, const ExpertSlots& slots,
                             const torch::Tensor& gates, int64_t n_tokens, int64_t k) {
-  // Gathering back to slot order and reducing the k choices with one batched product is
-  // deterministic (index_add would use atomics on a GPU).
+  // Gathering back to slot order and reducing the k choices with a weighted sum is
+  // deterministic (index_add would use atomics on a GPU). Elementwise, not a batched matmul:
+  // combining is no matrix product in the cost model's FLOP convention (docs/MATCHING.md).
   auto y = y_sorted.index_select(0, slots.position).view({n_tokens, k, y_sorted.size(1)});
   if (!gates.defined()) return y.sum(1);
-  return torch::matmul(gates.to(y.scalar_type()).unsqueeze(1), y).squeeze(1);  // [N, dout]
+  return (y * gates.to(y.scalar_type()).unsqueeze(-1)).sum(1);  // [N, dout]
 }
 
 torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& ids,

@@ -33,7 +33,9 @@ void expect_huginn_is_its_blocks_in_order(const std::string& injection,
                                           {"n_core", 2},
                                           {"n_coda", 1},
                                           {"injection", injection},
-                                          {"state_init", state_init}});
+                                          {"state_init", state_init},
+                                          // no truncation: "none" would be refused with it
+                                          {"recurrence", {{"backprop_depth", 0}}}});
   huginn->eval();
   torch::NoGradGuard no_grad;
   // Give the norms non-trivial gains so that a missing or extra norm shows.
