@@ -45,7 +45,11 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "$FUZZ_BUILD_DIR/corpus/$t" "$FUZZ_BUILD_DIR/findings/$t"
   log="$FUZZ_BUILD_DIR/findings/$t.log"
-  if "./$FUZZ_BUILD_DIR/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 \
+  # FUZZ_RUNS=N: exactly N inputs from seed 1 instead of a time limit, so a run repeats itself
+  # (what CI uses: scripts/test.sh).
+  if [[ -n "${FUZZ_RUNS:-}" ]]; then budget=(-runs="$FUZZ_RUNS" -seed=1); else
+    budget=(-max_total_time="$SECONDS_PER_TARGET"); fi
+  if "./$FUZZ_BUILD_DIR/fuzz_$t" "${budget[@]}" -timeout=20 \
       -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$FUZZ_BUILD_DIR/findings/$t/" \
       "$FUZZ_BUILD_DIR/corpus/$t" "fuzz/corpus/$t" >"$log" 2>&1; then
     echo "fuzz: $t: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions, no findings"

@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev
   gnuplot-nox
+  # libFuzzer (scripts/fuzz.sh): the bounded fuzz run of the test command.
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
