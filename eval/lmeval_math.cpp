@@ -21,18 +21,6 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-// Python str.split(sep) for a non-empty separator.
-std::vector<std::string> split(const std::string& s, const std::string& sep) {
-  std::vector<std::string> parts;
-  size_t start = 0, pos;
-  while ((pos = s.find(sep, start)) != std::string::npos) {
-    parts.push_back(s.substr(start, pos - start));
-    start = pos + sep.size();
-  }
-  parts.push_back(s.substr(start));
-  return parts;
-}
-
 // Bytes of the UTF-8 code point starting at `pos` (1 for a stray continuation byte).
 size_t code_point_bytes(const std::string& s, size_t pos) {
   const auto c = static_cast<unsigned char>(s[pos]);
@@ -252,6 +240,19 @@ bool python_isdigit(const std::string& s) {
 }
 
 }  // namespace
+
+// Python str.split(sep) for a non-empty separator.
+std::vector<std::string> split(const std::string& s, const std::string& sep) {
+  std::vector<std::string> parts;
+  size_t start = 0, pos;
+  while ((pos = s.find(sep, start)) != std::string::npos) {
+    parts.push_back(s.substr(start, pos - start));
+    start = pos + sep.size();
+  }
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
 
 std::optional<std::string> last_boxed_only_string(const std::string& s) {
   if (contains(s, "\\boxed ")) {

@@ -10,8 +10,12 @@
 // treated as non-digits.
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dreamer::eval::lmeval {
+
+// Python str.split(sep) for a non-empty separator (the MATH normalisers split as Python does).
+std::vector<std::string> split(const std::string& s, const std::string& sep);
 
 // last_boxed_only_string: the last "\boxed{...}" / "\fbox{...}" with balanced braces; if
 // "\boxed " occurs anywhere, "\boxed " + the text after its last occurrence up to the next `$`.

@@ -12,6 +12,8 @@ namespace dreamer::eval {
 
 namespace {
 
+using lmeval::split;
+
 const std::vector<std::pair<std::string, Equivalence>>& equivalence_names() {
   static const std::vector<std::pair<std::string, Equivalence>> kNames = {
       {"string", Equivalence::kString},
@@ -23,17 +25,6 @@ const std::vector<std::pair<std::string, Equivalence>>& equivalence_names() {
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
     s.replace(pos, from.size(), to);
-}
-
-std::vector<std::string> split(const std::string& s, const std::string& sep) {
-  std::vector<std::string> parts;
-  size_t start = 0, pos;
-  while ((pos = s.find(sep, start)) != std::string::npos) {
-    parts.push_back(s.substr(start, pos - start));
-    start = pos + sep.size();
-  }
-  parts.push_back(s.substr(start));
-  return parts;
 }
 
 bool is_integer(const std::string& s) {
