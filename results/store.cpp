@@ -134,7 +134,13 @@ std::string schema_warning(const ReadOnlyDatabase& db) {
 void ResultStore::write(const std::string& run_id, const std::string& checkpoint,
                         const eval::TaskResult& result) {
   Transaction tx(db_);
-  const std::string settings = result.settings.dump();
+  // Generated text is whatever bytes the model produced: a byte-level model can emit invalid
+  // UTF-8, which must not abort a run. Like Python's errors="replace", such bytes become U+FFFD
+  // in the JSON columns (the raw output column keeps the bytes).
+  const auto json_text = [](const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  const std::string settings = json_text(result.settings);
   Statement score(db_, R"sql(
       INSERT INTO eval_results(run_id, checkpoint, task, depth, metric, value, n, stderr, settings_json, created_at)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -155,7 +161,7 @@ void ResultStore::write(const std::string& run_id, const std::string& checkpoint
   for (const auto& s : result.samples)
     sample
         .bind_all(run_id, checkpoint, result.task, s.depth, s.doc_index, s.prompt, s.output,
-                  s.details.dump())
+                  json_text(s.details))
         .run();
 
   Statement count(db_, R"sql(

@@ -32,6 +32,26 @@ int64_t count_rows(Database& db, const std::string& table) {
   return s.column_int(0);
 }
 
+// A byte-level model once generated "\xc3z" (a lead byte without its continuation) mid-run and
+// nlohmann::json's dump threw, killing the experiment after its training had finished.
+TEST(ResultStore, GeneratedInvalidUtf8IsStoredWithReplacementCharacters) {
+  const auto file = testing::temp_dir() + "/results.db";
+  ResultStore store(file);
+  auto r = sample_result(0.2);
+  const std::string bad = std::string("7\xc3") + "z";
+  r.samples[0].output = bad;
+  r.samples[0].details = {{"resps", {{bad}}}};
+  r.settings["last_output"] = bad;
+  ASSERT_NO_THROW(store.write("run1", "/ck/a", r));
+  Statement s(store.db(), "SELECT output, details_json FROM eval_samples");
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.column_text(0), bad);  // the raw bytes stay
+  EXPECT_EQ(s.column_text(1), "{\"resps\":[[\"7\xef\xbf\xbdz\"]]}");  // U+FFFD in the JSON
+  Statement settings(store.db(), "SELECT settings_json FROM eval_results LIMIT 1");
+  ASSERT_TRUE(settings.step());
+  EXPECT_NE(settings.column_text(0).find("7\xef\xbf\xbdz"), std::string::npos);
+}
+
 TEST(ResultStore, RewritingTheSameResultUpdatesInsteadOfDuplicating) {
   const auto file = testing::temp_dir() + "/results.db";
   {
