@@ -190,6 +190,12 @@ torch::Tensor ExpertFFNImpl::forward_grouped(const torch::Tensor& x, const torch
   auto h = activation == Activation::kSwiGLU
                ? torch::silu(at::_grouped_mm(rows, cast(w_gate), offsets)) * up
                : activate(up, activation);
+  if (fold_gates && gates.defined()) {
+    // gates [N, k] in slot order: slot s is (token order[s] / k, choice order[s] % k).
+    auto slot_gates = gates.reshape(-1).index_select(0, slots.order).to(h.scalar_type());
+    auto y = at::_grouped_mm(h * slot_gates.unsqueeze(1), cast(w_down), offsets);  // [N*k, d]
+    return combine_slots(y, slots, torch::Tensor(), x.size(0), ids.size(1));
+  }
   auto y = at::_grouped_mm(h, cast(w_down), offsets);  // [N*k, d]
   return combine_slots(y, slots, gates, x.size(0), ids.size(1));
 #else

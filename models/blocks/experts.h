@@ -137,6 +137,10 @@ struct ExpertFFNImpl : torch::nn::Module {
   int64_t n_experts, d_model, expert_dim;
   Activation activation;
   bool use_grouped = true;  // false: always the loop (tests, benchmarks)
+  // Grouped path only: scale each slot's hidden row by its gate before the down projection
+  // (down(g h) = g down(h)), so combining is a plain sum of k rows, where the weighted sum
+  // multiplies the wider [N*k, d] outputs. false keeps the weighted sum (bench-experts times both).
+  bool fold_gates = true;
   torch::Tensor w_up;       // [E, d, de]
   torch::Tensor w_gate;     // [E, d, de] (SwiGLU only)
   torch::Tensor w_down;     // [E, de, d]
