@@ -313,6 +313,47 @@ std::string escape_cell(const std::string& cell) {
 
 }  // namespace
 
+void add_learning_checks(ExperimentReport& report, const std::vector<LearningCheck>& checks) {
+  Table& t = report.learning;
+  t.header = {"arm", "seed", "task", "depth", "first checkpoint", "last checkpoint",
+              "majority answer", "learned"};
+  std::map<std::string, std::vector<std::string>> not_learned;  // task -> runs
+  std::map<std::string, int64_t> judged;
+  for (const auto& c : checks) {
+    auto at = [](double v, const std::optional<int64_t>& tokens) {
+      return format_score(v) + (tokens ? " (" + human_count(static_cast<double>(*tokens)) +
+                                             " tokens)"
+                                       : std::string());
+    };
+    const std::string verdict = !c.learned ? "n/a" : *c.learned ? "yes" : "no";
+    t.rows.push_back({c.arm, std::to_string(c.seed), c.task, std::to_string(c.depth),
+                      at(c.first, c.first_tokens),
+                      at(c.last, c.last_tokens) +
+                          (c.last_stderr ? " ± " + format_score(*c.last_stderr) : ""),
+                      c.majority ? format_score(*c.majority) : kMissing, verdict});
+    if (!c.learned) continue;
+    ++judged[c.task];
+    if (!*c.learned) not_learned[c.task].push_back(c.arm + " seed " + std::to_string(c.seed));
+  }
+  t.empty_note = "No run was evaluated yet.";
+  t.notes.push_back(
+      "Each run at its default depth. learned: the last checkpoint's value is at least 3 "
+      "standard errors (its own, shown after ±) above the first checkpoint's and above the "
+      "majority-answer rate (the most frequent reference among the stored samples; — when "
+      "samples were not stored); n/a with a single checkpoint or no standard error.");
+  for (const auto& [task, n] : judged) {
+    auto it = not_learned.find(task);
+    if (it == not_learned.end())
+      report.findings.push_back("Every run learned " + task + " (" + std::to_string(n) +
+                                " runs; see \"Did each run learn?\").");
+    else
+      report.findings.push_back(
+          std::to_string(it->second.size()) + " of " + std::to_string(n) + " runs did not learn " +
+          task + " (" + join(it->second, ", ") +
+          "): comparisons on it compare runs near their starting value or the majority answer.");
+  }
+}
+
 ExperimentReport build_experiment_report(const ExperimentAnalysis& a) {
   ExperimentReport r;
   r.experiment = a.name;
@@ -362,6 +403,8 @@ std::string render_experiment(const ExperimentReport& report, const std::vector<
   out += "### Paired comparison against the reference\n\n" + render_table(report.paired);
   out += "### Tokens to reach the reference's final value\n\n" +
          render_table(report.tokens_to_accuracy);
+  if (!report.learning.header.empty())
+    out += "### Did each run learn?\n\n" + render_table(report.learning);
   out += "### Accuracy by depth\n\n" + render_table(report.by_depth);
   out += "### Expert diversity (pooled over depths)\n\n" + render_table(report.diversity);
   out += "### Expert diversity by depth\n\n" + render_table(report.diversity_by_depth);
@@ -402,7 +445,9 @@ std::string write_report(const ReportOptions& options) {
     if (options.plots)
       plots = write_plots(data, analysis, load_train_loss(db, name),
                           load_last_expert_counts(db, data), options.out_dir, plot_dir);
-    markdown += render_experiment(build_experiment_report(analysis), plots.links, plots.notes);
+    auto report = build_experiment_report(analysis);
+    add_learning_checks(report, check_learning(data, majority_rates(db, data)));
+    markdown += render_experiment(report, plots.links, plots.notes);
   }
   const std::string file = fs::join(options.out_dir, "report.md");
   std::ofstream out(file);

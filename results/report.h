@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "results/analysis.h"
+#include "results/learning.h"
 #include "results/plots.h"
 
 namespace dreamer::results {
@@ -25,6 +26,7 @@ struct ExperimentReport {
   Table main;                // arm | family | seeds | costs | one column per task | average
   Table paired;              // arm | task | n | values | difference | discordant | p | verdict
   Table tokens_to_accuracy;  // non-reference arm | one ratio per task
+  Table learning;            // arm | seed | task | depth | first | last | majority | learned
   Table by_depth;            // arm | task | one column per evaluated depth
   Table diversity;           // arm | site | pooled (depth 0) metrics
   Table diversity_by_depth;  // arm | site | depth | per-depth metrics
@@ -32,6 +34,9 @@ struct ExperimentReport {
 
 // The tables and findings of one experiment, from its numbers (no plots).
 ExperimentReport build_experiment_report(const ExperimentAnalysis& analysis);
+// Fills report.learning from the checks and adds a finding that names the runs that did not
+// learn (or says that every run did).
+void add_learning_checks(ExperimentReport& report, const std::vector<LearningCheck>& checks);
 
 // GitHub-flavoured markdown of a table ("|" in cells escaped), or its empty note.
 std::string render_table(const Table& table);
