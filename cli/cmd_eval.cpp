@@ -55,19 +55,75 @@ void print_scores(const eval::TaskResult& result, size_t n_docs, size_t n_shots)
   for (const auto& w : result.warnings) std::cout << "  warning: " << w << "\n";
 }
 
-void apply_task_overrides(eval::TaskSpec& spec, int64_t max_new_tokens) {
-  if (max_new_tokens <= 0) return;
-  if (spec.output_type != eval::OutputType::kGenerateUntil)
-    throw InputError("--max-new-tokens", "task " + spec.name + " does not generate");
-  spec.generation.max_new_tokens = max_new_tokens;
+void add_task_override_options(CLI::App* cmd, TaskOverrides& o) {
+  cmd->add_option("--max-new-tokens", o.max_new_tokens,
+                  "generation budget in tokens of the model's tokenizer instead of the task's")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--temperature", o.temperature,
+                  "sample at this temperature instead of the task's decoding (lm-eval do_sample)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--top-p", o.top_p, "nucleus sampling: keep the tokens holding this mass")
+      ->check(CLI::Range(1e-9, 1.0));
+  cmd->add_option("--top-k", o.top_k, "sample among the k most likely tokens (0: no cut)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--sample-seed", o.sample_seed,
+                  "seed of sampled generation (default: the task's, 1234)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
+  cmd->add_option("--repeats", o.repeats,
+                  "responses per document (needs sampling); maj@k / pass@k filters read them")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--gen-prefix", o.gen_prefix,
+                  "text after each question that the answer continues (lm-eval gen_prefix)");
+}
+
+void apply_task_overrides(eval::TaskSpec& spec, const TaskOverrides& o) {
+  const bool generates = spec.output_type == eval::OutputType::kGenerateUntil;
+  auto need_generation = [&](bool set, const std::string& flag) {
+    if (set && !generates) throw InputError(flag, "task " + spec.name + " does not generate");
+  };
+  need_generation(o.max_new_tokens > 0, "--max-new-tokens");
+  need_generation(o.temperature > 0, "--temperature");
+  need_generation(o.repeats > 0, "--repeats");
+  if (o.max_new_tokens > 0) spec.generation.max_new_tokens = o.max_new_tokens;
+  if (o.temperature > 0) {
+    spec.generation.do_sample = true;
+    spec.generation.temperature = o.temperature;
+  }
+  auto need_sampling = [&](bool set, const std::string& flag) {
+    need_generation(set, flag);
+    if (set && !spec.generation.do_sample)
+      throw InputError(flag, "task " + spec.name +
+                                 " decodes greedily: give --temperature to sample");
+  };
+  need_sampling(o.top_p > 0, "--top-p");
+  need_sampling(o.top_k >= 0, "--top-k");
+  need_sampling(o.sample_seed >= 0, "--sample-seed");
+  need_sampling(o.repeats > 1, "--repeats");
+  if (o.top_p > 0) spec.generation.top_p = o.top_p;
+  if (o.top_k >= 0) spec.generation.top_k = o.top_k;
+  if (o.sample_seed >= 0) spec.generation.seed = o.sample_seed;
+  if (o.repeats > 0) {
+    for (const auto& f : spec.filters) {
+      const int64_t used = std::max(f.take_first_k, f.reduce == eval::Reduction::kPassAtK ? f.k : 1);
+      if (used > o.repeats)
+        throw InputError("--repeats", "task " + spec.name + "'s filter \"" + f.name + "\" reads " +
+                                          std::to_string(used) + " responses");
+    }
+    spec.repeats = o.repeats;
+  }
+  if (o.gen_prefix) {
+    if (spec.output_type == eval::OutputType::kLoglikelihoodRolling)
+      throw InputError("--gen-prefix", "task " + spec.name + " scores whole documents");
+    spec.gen_prefix = *o.gen_prefix;
+  }
 }
 
 void add_eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "eval", "score a checkpoint on a benchmark task or group and store the results");
   static std::string checkpoint, task, depths, db, data_dir, tasks_dir, run_id;
-  static int64_t limit = 0, batch_size = 8, num_fewshot = -1, fewshot_seed = -1, max_length = 2048,
-                 max_new_tokens = 0;
+  static int64_t limit = 0, batch_size = 8, num_fewshot = -1, fewshot_seed = -1, max_length = 2048;
+  static TaskOverrides overrides;
   static bool samples = false, quiet = false;
   cmd->add_option("--checkpoint", checkpoint, "checkpoint directory (config.json + model.pt)")
       ->required();
@@ -86,9 +142,7 @@ void add_eval_command(CLI::App& app) {
                   "model context in tokens: longer prompts are left-truncated (default 2048, "
                   "lm-eval's; 0: never truncate)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
-  cmd->add_option("--max-new-tokens", max_new_tokens,
-                  "generation budget in tokens of the model's tokenizer instead of the task's")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  add_task_override_options(cmd, overrides);
   cmd->add_option("--batch-size", batch_size, "sequences per forward call")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--db", db, "SQLite results file (default: results.db)");
@@ -110,7 +164,7 @@ void add_eval_command(CLI::App& app) {
     if (fewshot_seed >= 0) data_options.fewshot_seed = fewshot_seed;
     std::vector<eval::TaskData> data;
     for (auto& spec : selection.tasks) {
-      apply_task_overrides(spec, max_new_tokens);
+      apply_task_overrides(spec, overrides);
       data.push_back(
           eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), data_options));
     }
