@@ -204,7 +204,8 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
                        "generation.do_sample (and a temperature)");
   } else if (!t.filters.empty() || !t.generation.until.empty() || t.repeats != 1 ||
              t.generation.do_sample) {
-    throw InputError(r.path_of("filters"),
+    const char* key = t.repeats != 1 ? "repeats" : !t.filters.empty() ? "filters" : "generation";
+    throw InputError(r.path_of(key),
                      "filters, repeats and generation are for generate_until tasks only");
   }
   if (!t.gen_prefix.empty() && t.output_type == OutputType::kLoglikelihoodRolling)
