@@ -228,6 +228,27 @@ TEST(Repeats, MajAtKAndPassAtKOfConstructedResponses) {
   EXPECT_THROW(score_generations(task, data, {said({"1"}), std::nullopt}, false), InputError);
 }
 
+TEST(Repeats, SelfConsistencyTaskIsLmEvalsYaml) {
+  // lm_eval/tasks/gsm8k/gsm8k-cot-self-consistency.yaml at 4e7e0d47, over gsm8k-cot.yaml.
+  const auto task = load_task("gsm8k_cot_self_consistency", task_search_dirs());
+  EXPECT_EQ(task.repeats, 64);
+  EXPECT_TRUE(task.generation.do_sample);
+  EXPECT_DOUBLE_EQ(task.generation.temperature, 0.2);
+  EXPECT_EQ(task.generation.until, (std::vector<std::string>{"Q:", "\n\n"}));
+  ASSERT_EQ(task.filters.size(), 3u);
+  EXPECT_EQ(task.filters[0].name, "score-first");
+  EXPECT_EQ(task.filters[0].reduce, Reduction::kTakeFirst);
+  EXPECT_EQ(task.filters[1].name, "maj@64");
+  EXPECT_EQ(task.filters[1].reduce, Reduction::kMajorityVote);
+  EXPECT_EQ(task.filters[1].take_first_k, 0);
+  EXPECT_EQ(task.filters[2].name, "maj@8");
+  EXPECT_EQ(task.filters[2].take_first_k, 8);
+  for (const auto& f : task.filters)
+    EXPECT_EQ(f.pattern, "The answer is (\\-?[0-9\\.\\,]*[0-9]+)");
+  EXPECT_EQ(task.prompt, "Q: {{question}}\nA:");  // gsm8k_cot's
+  EXPECT_EQ(task.shots.exemplars.size(), 8u);
+}
+
 TaskSpec prefixed(const std::string& prompt, const std::string& gen_prefix) {
   return TaskSpec::from_json({{"name", "p"},
                               {"output_type", "generate_until"},
