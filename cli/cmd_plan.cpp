@@ -78,7 +78,11 @@ void add_plan_command(CLI::App& app) {
     if (!plan.tasks.empty()) {
       const auto& first = plan.runs.front();
       std::cout << "eval:";
-      for (const auto& t : plan.tasks) std::cout << " " << t.spec.name << " (" << t.metric << ")";
+      for (const auto& t : plan.tasks)
+        if (!t.in_group) std::cout << " " << t.spec.name << " (" << t.metric << ")";
+      for (const auto& g : plan.groups)
+        std::cout << " " << g.spec.name << " (" << g.metric << ", group of " << g.subtasks.size()
+                  << ")";
       std::cout << "\n  at steps";
       for (auto s : first.eval_steps) std::cout << " " << s;
       std::cout << " of " << first.total_steps;

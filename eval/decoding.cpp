@@ -52,6 +52,12 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
     if (ids.empty()) ids.push_back(tokenizer.eos_id());
     lengths.push_back(ids.size());
   }
+  std::vector<std::mt19937_64> streams;
+  if (generation.sampling.do_sample) {
+    require(generation.stream_seeds.size() == prompts.size(), "generation",
+            "sampling needs one stream seed per prompt");
+    for (const auto seed : generation.stream_seeds) streams.emplace_back(seed);
+  }
   models::ForwardOptions options;
   options.recurrences = scoring.recurrences;
   options.record_trace = static_cast<bool>(scoring.on_trace);
@@ -67,8 +73,14 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
     std::vector<std::vector<int64_t>> generated(b);
     std::vector<bool> done(b, false);
     int64_t active = b;
+    std::vector<std::mt19937_64*> batch_streams;
+    if (generation.sampling.do_sample)
+      for (size_t i : batch) batch_streams.push_back(&streams[i]);
     for (int64_t step = 0; step < generation.max_new_tokens && active > 0; ++step) {
-      auto next = out.logits.select(1, out.logits.size(1) - 1).argmax(-1);  // [b]
+      const auto last = out.logits.select(1, out.logits.size(1) - 1);
+      auto next = generation.sampling.do_sample
+                      ? sample_tokens(last, generation.sampling, batch_streams)
+                      : last.argmax(-1);  // [b]
       const auto next_cpu = next.cpu();
       auto next_acc = next_cpu.accessor<int64_t, 1>();
       for (int64_t j = 0; j < b; ++j) {

@@ -6,6 +6,7 @@
 
 #include "data/tokenizer.h"
 #include "eval/batching.h"
+#include "eval/sampling.h"
 #include "models/model.h"
 
 namespace dreamer::eval {
@@ -17,6 +18,10 @@ struct GenerationOptions {
   // > 0: prompts keep only their last max_length - max_new_tokens tokens (lm-eval's left
   // truncation of generation contexts).
   int64_t max_length = 0;
+  // do_sample: each next token is drawn (eval/sampling.h) from prompt i's stream, seeded with
+  // stream_seeds[i] (one per prompt); otherwise greedy.
+  SamplingOptions sampling;
+  std::vector<uint64_t> stream_seeds;
 };
 
 struct Generation {

@@ -26,6 +26,14 @@ const std::vector<std::pair<std::string, AnswerNormalizer>>& normalizer_names() 
   return kNames;
 }
 
+const std::vector<std::pair<std::string, Reduction>>& reduction_names() {
+  static const std::vector<std::pair<std::string, Reduction>> kNames = {
+      {"take_first", Reduction::kTakeFirst},
+      {"majority_vote", Reduction::kMajorityVote},
+      {"pass_at_k", Reduction::kPassAtK}};
+  return kNames;
+}
+
 std::string strip(const std::string& s) {
   const auto begin = s.find_first_not_of(" \t\r\n");
   if (begin == std::string::npos) return "";
@@ -48,7 +56,15 @@ FilterSpec FilterSpec::from_json(const nlohmann::json& j, const std::string& pat
   r.get("fallback", f.fallback);
   r.get("dollars_fallback", f.dollars_fallback);
   r.get_enum("normalize", f.normalize, normalizer_names());
+  r.get("take_first_k", f.take_first_k);
+  r.get_enum("reduce", f.reduce, reduction_names());
+  const bool has_k = r.has("k");
+  r.get("k", f.k);
   r.finish();
+  if (f.take_first_k < 0) throw InputError(path + ".take_first_k", "must be >= 0");
+  if (f.k < 1) throw InputError(path + ".k", "must be >= 1");
+  if (has_k && f.reduce != Reduction::kPassAtK)
+    throw InputError(path + ".k", "only \"reduce\": \"pass_at_k\" takes k");
   if (f.kind == FilterKind::kRegex && f.pattern.empty())
     throw InputError(path + ".pattern", "a regex filter needs a pattern");
   if (f.kind != FilterKind::kRegex && !f.pattern.empty())
@@ -66,6 +82,10 @@ nlohmann::json FilterSpec::to_json() const {
   if (kind == FilterKind::kBoxed) j["dollars_fallback"] = dollars_fallback;
   if (normalize != AnswerNormalizer::kNone)
     j["normalize"] = enum_name(normalize, normalizer_names());
+  // Only when set, so the stored specs (and run fingerprints) of existing tasks are unchanged.
+  if (take_first_k > 0) j["take_first_k"] = take_first_k;
+  if (reduce != Reduction::kTakeFirst) j["reduce"] = enum_name(reduce, reduction_names());
+  if (reduce == Reduction::kPassAtK) j["k"] = k;
   return j;
 }
 

@@ -20,6 +20,15 @@ enum class FilterKind {
   kMinervaAnswer,  // minerva_math get_unnormalized_answer ("Final Answer: ... is X. I hope")
 };
 
+// With `repeats` (several responses per document), how a filter's per-response answers become
+// the document's score (lm-eval filter_list steps after the extraction).
+enum class Reduction {
+  kTakeFirst,     // lm-eval take_first: the first response's answer (the default)
+  kMajorityVote,  // lm-eval majority_vote + take_first: the most common answer, ties to the
+                  // one seen first (Python Counter.most_common)
+  kPassAtK,       // unbiased pass@k of Chen et al. 2021 over the responses (lm-eval code_eval)
+};
+
 enum class AnswerNormalizer {
   kNone,
   kMinerva,  // minerva_math normalize_final_answer, applied to the extracted answer
@@ -35,6 +44,11 @@ struct FilterSpec {
   // (lm-eval hendrycks_math), else the whole output. Off: use `fallback`.
   bool dollars_fallback = false;
   AnswerNormalizer normalize = AnswerNormalizer::kNone;
+  // Over the responses of one document: the first `take_first_k` (0: all; lm-eval
+  // take_first_k), then `reduce`; `k` is pass@k's k.
+  int64_t take_first_k = 0;
+  Reduction reduce = Reduction::kTakeFirst;
+  int64_t k = 1;
 
   static FilterSpec from_json(const nlohmann::json& j, const std::string& path);
   nlohmann::json to_json() const;

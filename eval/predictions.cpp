@@ -82,16 +82,22 @@ Predictions read_predictions(const std::string& file, const TaskSpec& task, cons
     }
     if (!mc) {
       std::string output;
+      std::vector<std::string> outputs;
       if (lmeval) {
         const auto& r = line["resps"];
-        if (!r.is_array() || r.empty() || !r[0].is_array() || r[0].empty() || !r[0][0].is_string())
-          throw InputError(where + ":resps", "expected [[\"generated text\"]]");
-        output = r[0][0].get<std::string>();
+        if (!r.is_array() || r.empty() || !r[0].is_array() || r[0].empty())
+          throw InputError(where + ":resps", "expected [[\"generated text\", ...]]");
+        for (const auto& response : r[0]) {
+          if (!response.is_string())
+            throw InputError(where + ":resps", "expected [[\"generated text\", ...]]");
+          outputs.push_back(response.get<std::string>());
+        }
+        output = outputs.front();
       } else {
         if (!line["output"].is_string()) throw InputError(where + ":output", "expected a string");
         output = line["output"].get<std::string>();
       }
-      p.generations[i] = ExternalGeneration{output, prompt};
+      p.generations[i] = ExternalGeneration{output, std::move(outputs), prompt};
     } else {
       if (!lmeval)
         throw InputError(where, "a multiple_choice task needs lm-eval \"resps\" (log-likelihoods)");

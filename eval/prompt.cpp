@@ -1,5 +1,6 @@
 #include "eval/prompt.h"
 
+#include <cctype>
 #include <regex>
 
 #include "eval/regex.h"
@@ -51,6 +52,24 @@ std::string trim_choice(std::string c, const ChoiceSpec& spec) {
   return c;
 }
 
+bool space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+// lm-eval api/utils.py requires_delimiter: neither side has whitespace at the join.
+bool requires_delimiter(const std::string& prefix, const std::string& suffix) {
+  if (prefix.empty()) return false;
+  return !(space(prefix.back()) || (!suffix.empty() && space(suffix.front())));
+}
+
+// lm-eval maybe_delimit: prefix + delimiter + suffix unless either is empty or there is
+// whitespace at the join.
+std::string maybe_delimit(const std::string& prefix, const std::string& suffix,
+                          const std::string& delimiter) {
+  if (prefix.empty()) return suffix;
+  if (suffix.empty()) return prefix;
+  return space(prefix.back()) || space(suffix.front()) ? prefix + suffix
+                                                       : prefix + delimiter + suffix;
+}
+
 }  // namespace
 
 PromptBuilder::PromptBuilder(const TaskSpec& task, const std::vector<nlohmann::json>& shots)
@@ -64,19 +83,40 @@ std::string PromptBuilder::prefix_of(const std::vector<nlohmann::json>& shots) c
     const std::string answer = task_.shots.target.empty()
                                    ? target_text(shot)
                                    : render_template(task_.shots.target, shot, "$.shots.target");
-    prefix += render_template(task_.prompt, shot, "$.prompt (shot)") + task_.target_delimiter +
-              answer + task_.fewshot_delimiter;
+    const auto question = render_template(task_.prompt, shot, "$.prompt (shot)");
+    const auto gen_prefix =
+        task_.gen_prefix.empty() ? ""
+                                 : render_template(task_.gen_prefix, shot, "$.gen_prefix (shot)");
+    if (gen_prefix.empty()) {
+      prefix += question + task_.target_delimiter + answer + task_.fewshot_delimiter;
+      continue;
+    }
+    // lm-eval build_qa_turn with a gen_prefix: the target delimiter only where neither side
+    // has whitespace, then the prefix, a space unless there is whitespace, the answer.
+    prefix += question +
+              (requires_delimiter(question, gen_prefix) ? task_.target_delimiter : "") +
+              maybe_delimit(gen_prefix, answer, " ") + task_.fewshot_delimiter;
   }
   return prefix;
 }
 
+std::string PromptBuilder::question(const nlohmann::json& doc) const {
+  auto q = render_template(task_.prompt, doc, "$.prompt");
+  if (task_.gen_prefix.empty()) return q;
+  // The document's turn ends with its gen_prefix, which the model continues (lm-eval).
+  const auto gen_prefix = render_template(task_.gen_prefix, doc, "$.gen_prefix");
+  if (gen_prefix.empty()) return q;
+  if (requires_delimiter(q, gen_prefix)) q += task_.target_delimiter;
+  return q + gen_prefix;
+}
+
 std::string PromptBuilder::context(const nlohmann::json& doc) const {
-  return prefix_ + render_template(task_.prompt, doc, "$.prompt");
+  return prefix_ + question(doc);
 }
 
 std::string PromptBuilder::context(const nlohmann::json& doc,
                                    const std::vector<nlohmann::json>& shots) const {
-  return prefix_of(shots) + render_template(task_.prompt, doc, "$.prompt");
+  return prefix_of(shots) + question(doc);
 }
 
 std::vector<std::string> PromptBuilder::choices(const nlohmann::json& doc) const {

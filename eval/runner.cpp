@@ -11,6 +11,7 @@
 #include "eval/metrics.h"
 #include "eval/prompt.h"
 #include "eval/sha256.h"
+#include "eval/voting.h"
 #include "util/errors.h"
 
 namespace dreamer::eval {
@@ -23,10 +24,15 @@ Score accuracy(int64_t depth, const std::string& metric, const std::vector<doubl
 
 // lm-eval's generation arguments (the second argument of a generate_until request).
 nlohmann::json generation_kwargs(const TaskSpec& task) {
-  return {{"until", task.generation.until},
-          {"do_sample", false},
-          {"temperature", 0.0},
-          {"max_gen_toks", task.generation.max_new_tokens}};
+  const auto& g = task.generation;
+  if (!g.do_sample)
+    return {{"until", g.until},
+            {"do_sample", false},
+            {"temperature", 0.0},
+            {"max_gen_toks", g.max_new_tokens}};
+  return {{"until", g.until},        {"do_sample", true}, {"temperature", g.temperature},
+          {"top_p", g.top_p},        {"top_k", g.top_k},  {"max_gen_toks", g.max_new_tokens},
+          {"seed", g.seed}};
 }
 
 // Python str(float) for the values lm-eval's samples files hold as text.
@@ -68,11 +74,12 @@ void add_warning(TaskResult& result, const std::string& text) {
   result.settings["warnings"].push_back(text);
 }
 
-// Exact match of every filter's extraction against the reference; scores and records.
+// Every filter's score of each document's responses (one, or `repeats`): exact match of the
+// extraction (majority vote, pass@k as the filter says) against the reference; records.
 void score_outputs(const TaskSpec& task, const TaskData& data, const PromptBuilder& prompts,
                    const std::vector<size_t>& docs, const std::vector<std::string>& contexts,
-                   const std::vector<Generation>& outputs, int64_t depth, bool keep_samples,
-                   TaskResult& result) {
+                   const std::vector<std::vector<Generation>>& outputs, int64_t depth,
+                   bool keep_samples, TaskResult& result) {
   std::vector<Filter> filters;
   for (const auto& f : task.filters) filters.emplace_back(f);
   const AnswerMatcher matcher(task.match);
@@ -80,25 +87,42 @@ void score_outputs(const TaskSpec& task, const TaskData& data, const PromptBuild
   for (size_t k = 0; k < docs.size(); ++k) {
     const size_t i = docs[k];
     const auto reference = prompts.reference(data.docs[i]);
-    const auto& out = outputs[k];
+    const auto& responses = outputs[k];
+    const auto& out = responses.front();
+    std::vector<std::string> texts;
+    nlohmann::json resps = nlohmann::json::array();
+    for (const auto& g : responses) {
+      texts.push_back(g.text);
+      resps.push_back(g.text);
+    }
     nlohmann::json details = {{"reference", reference},
                               {"new_tokens", out.new_tokens},
                               {"hit_max_new_tokens", out.hit_max_new_tokens},
                               {"prompt_tokens_dropped", out.prompt_tokens_dropped},
                               {"records", nlohmann::json::array()}};
+    if (responses.size() > 1) {
+      details["responses"] = nlohmann::json::array();
+      for (const auto& g : responses)
+        details["responses"].push_back({{"text", g.text},
+                                        {"new_tokens", g.new_tokens},
+                                        {"hit_max_new_tokens", g.hit_max_new_tokens}});
+    }
     const nlohmann::json arguments = {
         {"gen_args_0", {{"arg_0", contexts[k]}, {"arg_1", generation_kwargs(task)}}}};
     for (size_t f = 0; f < filters.size(); ++f) {
-      const auto extracted = filters[f].apply(out.text);
-      const bool ok = matcher.match(extracted, reference);
-      correct[f].push_back(ok ? 1.0 : 0.0);
+      const auto reduced = reduce_responses(filters[f], matcher, texts, reference);
+      correct[f].push_back(reduced.value);
       const auto& name = filters[f].spec().name;
-      details["filters"][name] = {{"extracted", extracted}, {"exact_match", ok}};
+      auto& entry = details["filters"][name];
+      // A 0/1 score stays a bool, as before pass@k existed.
+      const bool fraction = filters[f].spec().reduce == Reduction::kPassAtK;
+      entry = {{"extracted", reduced.filtered}, {"exact_match", reduced.value == 1.0}};
+      if (fraction) entry["exact_match"] = reduced.value;
+      if (responses.size() > 1) entry["answers"] = reduced.answers;
       if (keep_samples)
         details["records"].push_back(lmeval_record(
-            data, i, reference, contexts[k], arguments,
-            nlohmann::json::array({nlohmann::json::array({out.text})}),
-            nlohmann::json::array({extracted}), name, {{"exact_match", ok ? 1.0 : 0.0}}));
+            data, i, reference, contexts[k], arguments, nlohmann::json::array({resps}),
+            nlohmann::json::array({reduced.filtered}), name, {{"exact_match", reduced.value}}));
     }
     if (keep_samples)
       result.samples.push_back(
@@ -157,8 +181,23 @@ void run_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer
   generation.until = task.generation.until;
   generation.max_new_tokens = task.generation.max_new_tokens;
   generation.max_length = options.max_length;
-  const auto outputs = greedy_generate_detailed(model, tokenizer, contexts, generation, scoring);
-  check_budget(task, data, prompts, tokenizer, outputs, depth, result);
+  const auto& g = task.generation;
+  generation.sampling = {g.do_sample, g.temperature, g.top_p, g.top_k};
+  // `repeats` copies of each prompt; a sampled response's stream depends only on the seed, the
+  // document's id and the repeat, so --limit and batching leave every response as it was.
+  const size_t repeats = static_cast<size_t>(task.repeats);
+  std::vector<std::string> requests;
+  for (size_t k = 0; k < docs.size(); ++k)
+    for (size_t r = 0; r < repeats; ++r) {
+      requests.push_back(contexts[k]);
+      if (g.do_sample)
+        generation.stream_seeds.push_back(
+            sample_stream_seed(g.seed, data.doc_id(docs[k]), static_cast<int64_t>(r)));
+    }
+  const auto flat = greedy_generate_detailed(model, tokenizer, requests, generation, scoring);
+  check_budget(task, data, prompts, tokenizer, flat, depth, result);
+  std::vector<std::vector<Generation>> outputs(docs.size());
+  for (size_t j = 0; j < flat.size(); ++j) outputs[j / repeats].push_back(flat[j]);
   score_outputs(task, data, prompts, docs, contexts, outputs, depth, options.keep_samples, result);
 }
 
@@ -409,14 +448,24 @@ TaskResult score_generations(const TaskSpec& task, const TaskData& data,
   const PromptBuilder prompts(task, data.shots);
   std::vector<size_t> docs;
   std::vector<std::optional<std::string>> external_prompts;
-  std::vector<Generation> generations;
+  std::vector<std::vector<Generation>> generations;
   for (size_t i = 0; i < data.docs.size() && i < outputs.size(); ++i)
     if (outputs[i]) {
       docs.push_back(i);
       external_prompts.push_back(outputs[i]->prompt);
-      Generation g;
-      g.text = outputs[i]->output;
-      generations.push_back(std::move(g));
+      std::vector<std::string> texts = outputs[i]->outputs;
+      if (texts.empty()) texts = {outputs[i]->output};
+      if (static_cast<int64_t>(texts.size()) < task.repeats)
+        throw InputError("doc_id " + std::to_string(data.doc_id(i)),
+                         std::to_string(texts.size()) + " responses, but task " + task.name +
+                             " scores " + std::to_string(task.repeats) + " (repeats)");
+      texts.resize(static_cast<size_t>(task.repeats));
+      generations.emplace_back();
+      for (auto& text : texts) {
+        Generation g;
+        g.text = std::move(text);
+        generations.back().push_back(std::move(g));
+      }
     }
   if (docs.empty()) throw InputError(task.name, "no predictions for any of its documents");
   size_t differing = 0;

@@ -114,8 +114,24 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
     auto g = r.child("generation");
     g.get("until", t.generation.until);
     g.get("max_new_tokens", t.generation.max_new_tokens);
+    g.get("do_sample", t.generation.do_sample);
+    for (const char* key : {"temperature", "top_p", "top_k", "seed"})
+      if (g.has(key) && !t.generation.do_sample)
+        throw InputError(g.path_of(key), "applies only with \"do_sample\": true (greedy otherwise)");
+    g.get("temperature", t.generation.temperature);
+    g.get("top_p", t.generation.top_p);
+    g.get("top_k", t.generation.top_k);
+    g.get("seed", t.generation.seed);
     g.finish();
+    if (!(t.generation.temperature > 0))
+      throw InputError(g.path_of("temperature"), "must be > 0 when sampling (greedy: do_sample false)");
+    if (!(t.generation.top_p > 0 && t.generation.top_p <= 1))
+      throw InputError(g.path_of("top_p"), "must be in (0, 1]");
+    if (t.generation.top_k < 0) throw InputError(g.path_of("top_k"), "must be >= 0");
+    if (t.generation.seed < 0) throw InputError(g.path_of("seed"), "must be >= 0");
   }
+  r.get("repeats", t.repeats);
+  r.get("gen_prefix", t.gen_prefix);
   if (const auto* filters = r.raw("filters")) {
     if (!filters->is_array())
       throw InputError(r.path_of("filters"), "expected an array of filter objects");
@@ -144,6 +160,8 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
   check_template(t.target, r.path_of("target"));
   check_template(t.description, r.path_of("description"));
   check_template(t.shots.target, r.path_of("shots.target"));
+  check_template(t.gen_prefix, r.path_of("gen_prefix"));
+  if (t.repeats < 1) throw InputError(r.path_of("repeats"), "must be >= 1");
   if (!t.shots.exemplars.empty() && t.shots.n > static_cast<int64_t>(t.shots.exemplars.size()))
     throw InputError(r.path_of("shots.n"),
                      "exceeds the " + std::to_string(t.shots.exemplars.size()) + " exemplars");
@@ -168,10 +186,30 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
     if (t.filters.empty()) t.filters.push_back(FilterSpec{});  // score the whole output
     if (t.generation.max_new_tokens <= 0)
       throw InputError(r.path_of("generation.max_new_tokens"), "must be positive");
-  } else if (!t.filters.empty() || !t.generation.until.empty()) {
-    throw InputError(r.path_of("filters"),
-                     "filters and generation are for generate_until tasks only");
+    for (size_t i = 0; i < t.filters.size(); ++i) {
+      const auto& f = t.filters[i];
+      const std::string where = r.path_of("filters") + "[" + std::to_string(i) + "]";
+      if (f.take_first_k > t.repeats)
+        throw InputError(where + ".take_first_k",
+                         "exceeds the " + std::to_string(t.repeats) + " responses (repeats)");
+      const int64_t n = f.take_first_k > 0 ? f.take_first_k : t.repeats;
+      if (f.reduce == Reduction::kPassAtK && f.k > n)
+        throw InputError(where + ".k", "pass@" + std::to_string(f.k) + " needs at least " +
+                                           std::to_string(f.k) + " responses, the filter has " +
+                                           std::to_string(n));
+    }
+    if (t.repeats > 1 && !t.generation.do_sample)
+      throw InputError(r.path_of("repeats"),
+                       "greedy decoding gives the same response every time: set "
+                       "generation.do_sample (and a temperature)");
+  } else if (!t.filters.empty() || !t.generation.until.empty() || t.repeats != 1 ||
+             t.generation.do_sample) {
+    const char* key = t.repeats != 1 ? "repeats" : !t.filters.empty() ? "filters" : "generation";
+    throw InputError(r.path_of(key),
+                     "filters, repeats and generation are for generate_until tasks only");
   }
+  if (!t.gen_prefix.empty() && t.output_type == OutputType::kLoglikelihoodRolling)
+    throw InputError(r.path_of("gen_prefix"), "loglikelihood_rolling documents take no gen_prefix");
   if (t.output_type == OutputType::kLoglikelihoodRolling && t.shots.n > 0)
     throw InputError(r.path_of("shots"), "loglikelihood_rolling takes no shots");
   if (t.max_length < 2) throw InputError(r.path_of("max_length"), "must be >= 2");
@@ -215,11 +253,21 @@ nlohmann::json TaskSpec::to_json() const {
   }
   if (output_type == OutputType::kGenerateUntil) {
     j["generation"] = {{"until", generation.until}, {"max_new_tokens", generation.max_new_tokens}};
+    // New keys only when used: the stored specs (and fingerprints) of greedy tasks stay as they were.
+    if (generation.do_sample) {
+      j["generation"]["do_sample"] = true;
+      j["generation"]["temperature"] = generation.temperature;
+      j["generation"]["top_p"] = generation.top_p;
+      j["generation"]["top_k"] = generation.top_k;
+      j["generation"]["seed"] = generation.seed;
+    }
+    if (repeats != 1) j["repeats"] = repeats;
     j["filters"] = nlohmann::json::array();
     for (const auto& f : filters) j["filters"].push_back(f.to_json());
     j["match"] = match.to_json();
   }
   if (output_type == OutputType::kLoglikelihoodRolling) j["max_length"] = max_length;
+  if (!gen_prefix.empty()) j["gen_prefix"] = gen_prefix;
   return j;
 }
 

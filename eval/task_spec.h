@@ -71,6 +71,13 @@ struct GoldSpec {
 struct GenerationSpec {
   std::vector<std::string> until;  // stop strings (the end-of-text token always stops)
   int64_t max_new_tokens = 256;    // tokens of the model's tokenizer (lm-eval max_gen_toks)
+  // lm-eval generation_kwargs do_sample / temperature / top_p / top_k; off: greedy. `seed`
+  // seeds every (document, repeat) stream (eval/sampling.h).
+  bool do_sample = false;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t top_k = 0;  // 0: no top-k cut
+  int64_t seed = 1234;  // lm-eval's default torch seed
 };
 
 struct TaskSpec {
@@ -89,6 +96,9 @@ struct TaskSpec {
   std::string target_delimiter = " ";
   std::string fewshot_delimiter = "\n\n";
   GenerationSpec generation;
+  int64_t repeats = 1;     // generate_until: responses per document (lm-eval repeats)
+  std::string gen_prefix;  // template: text after the question that the answer continues
+                           // (lm-eval gen_prefix; in shots too, before their answers)
   std::vector<FilterSpec> filters;  // generate_until: one exact-match score per filter
   MatchSpec match;
   // multiple_choice metrics: "acc", "acc_norm" (per character, lm-eval), "acc_bytes".

@@ -100,20 +100,36 @@ json run_fingerprint(const ExperimentPlan& plan, const PlannedRun& run,
                      {"metric", t.metric},
                      {"limit", t.limit},
                      {"spec", t.spec.to_json()}});
-  return {{"model", run.match.config.to_json()},
-          {"train", run.train.to_json()},
-          {"workload",
-           {{"seq_len", spec.matching.workload.seq_len}, {"batch", spec.matching.workload.batch}}},
-          {"seed", run.seed},
-          {"data", {{"spec", spec.data.train}, {"files", files}}},
-          {"tokenizer", {{"spec", tokenizer.to_json()}}},
-          {"eval",
-           {{"steps", run.eval_steps},
-            {"depths", run.eval_depths},
-            {"batch_size", spec.eval.batch_size},
-            {"samples", spec.eval.samples},
-            {"tasks", tasks}}},
-          {"code_version", code_version}};
+  json fingerprint = {
+      {"model", run.match.config.to_json()},
+      {"train", run.train.to_json()},
+      {"workload",
+       {{"seq_len", spec.matching.workload.seq_len}, {"batch", spec.matching.workload.batch}}},
+      {"seed", run.seed},
+      {"data", {{"spec", spec.data.train}, {"files", files}}},
+      {"tokenizer", {{"spec", tokenizer.to_json()}}},
+      {"eval",
+       {{"steps", run.eval_steps},
+        {"depths", run.eval_depths},
+        {"batch_size", spec.eval.batch_size},
+        {"samples", spec.eval.samples},
+        {"tasks", tasks}}},
+      {"code_version", code_version}};
+  // Only experiments that name groups have the key, so older fingerprints still compare equal.
+  if (!plan.groups.empty()) {
+    json groups = json::array();
+    for (const auto& g : plan.groups) {
+      json names = json::array();
+      for (size_t t : g.subtasks) names.push_back(plan.tasks[t].spec.name);
+      groups.push_back({{"name", g.spec.name},
+                        {"version", g.spec.version},
+                        {"tasks", names},
+                        {"aggregate", g.spec.aggregate},
+                        {"metric", g.metric}});
+    }
+    fingerprint["eval"]["groups"] = groups;
+  }
+  return fingerprint;
 }
 
 std::vector<FingerprintChange> fingerprint_changes(const json& stored, const json& current) {

@@ -22,6 +22,7 @@
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
 #include "eval/documents.h"
+#include "eval/group.h"
 #include "eval/metrics.h"
 #include "eval/runner.h"
 #include "experiments/fingerprint.h"
@@ -85,18 +86,9 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec,
   plan.spec = spec;
   for (size_t i = 0; i < spec.eval.tasks.size(); ++i) {
     const auto& t = spec.eval.tasks[i];
-    const std::string path = spec.file + ":$.eval.tasks[" + std::to_string(i) + "]";
-    PlannedTask task;
-    task.spec = t.task.is_string() ? eval::load_task(t.task.get<std::string>(), task_dirs)
-                                   : eval::TaskSpec::from_json(t.task, path + ".task");
-    task.metric = t.metric.empty() ? eval::default_metric(task.spec) : t.metric;
-    eval::check_metric(task.spec, task.metric, path + ".metric");
-    task.higher_is_better = eval::higher_is_better(task.metric);
-    task.limit = t.limit;
-    for (const auto& other : plan.tasks)
-      require(other.spec.name != task.spec.name, path,
-              "task \"" + task.spec.name + "\" is listed twice");
-    plan.tasks.push_back(std::move(task));
+    plan_eval_entry(t.task, t.metric, t.limit, task_dirs,
+                    spec.file + ":$.eval.tasks[" + std::to_string(i) + "]", plan.tasks,
+                    plan.groups);
   }
 
   const auto tokenizer = data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer");
@@ -426,7 +418,9 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
   const auto actions = preflight(plan, options, store, *tokenizer);
   // The checks passed: from here on the database and the run directories change.
   std::vector<results::ReportTask> tasks;
-  for (const auto& t : plan.tasks) tasks.push_back({t.spec.name, t.metric, t.higher_is_better});
+  for (const auto& t : plan.tasks)
+    if (!t.in_group) tasks.push_back({t.spec.name, t.metric, t.higher_is_better});
+  for (const auto& g : plan.groups) tasks.push_back({g.spec.name, g.metric, g.higher_is_better});
   store.write_experiment(spec.name, fs::weakly_canonical(spec.file), spec.resolved.dump(),
                          spec.reference_arm, tasks);
 
@@ -493,16 +487,25 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     auto evaluate = [&](models::LanguageModel& m, const train::CheckpointInfo& info) {
       std::ostringstream line;
       line << "  " << info.name << " (" << info.tokens << " tokens):";
+      std::vector<eval::TaskResult> results;
+      auto show = [&](const eval::TaskResult& result, const std::string& metric) {
+        for (const auto& sc : result.scores)
+          if (sc.metric == metric && sc.depth == (run.recurrent ? run.default_depth : sc.depth))
+            line << " " << result.task << " " << std::fixed << std::setprecision(3) << sc.value;
+      };
       for (size_t t = 0; t < plan.tasks.size(); ++t) {
         train::test_point("eval-task");
-        const auto result = eval::run_task(m, *tokenizer, plan.tasks[t].spec, task_data[t], eopt);
-        store.write(run.run_id, info.name, result);
+        results.push_back(eval::run_task(m, *tokenizer, plan.tasks[t].spec, task_data[t], eopt));
+        store.write(run.run_id, info.name, results.back());
         train::test_point("eval-stored");
-        for (const auto& sc : result.scores)
-          if (sc.metric == plan.tasks[t].metric &&
-              sc.depth == (run.recurrent ? run.default_depth : sc.depth))
-            line << " " << plan.tasks[t].spec.name << " " << std::fixed << std::setprecision(3)
-                 << sc.value;
+        if (!plan.tasks[t].in_group) show(results.back(), plan.tasks[t].metric);
+      }
+      for (const auto& g : plan.groups) {
+        std::vector<eval::TaskResult> parts;
+        for (size_t t : g.subtasks) parts.push_back(results[t]);
+        const auto group = eval::aggregate_group(g.spec, parts);
+        store.write(run.run_id, info.name, group);
+        show(group, g.metric);
       }
       store.mark_evaluated(run.run_id, info.name);
       if (!plan.tasks.empty()) std::cout << line.str() << "\n";

@@ -17,7 +17,25 @@ struct PlannedTask {
   std::string metric;  // the report's score for this task
   bool higher_is_better = true;
   int64_t limit = 0;
+  bool in_group = false;  // a group's subtask: stored, but the report shows the group
 };
+
+// A group named in eval.tasks (lm-eval group, e.g. "mmlu_math"): its subtasks are planned
+// tasks; the group's rows (eval/group.h) are stored after them at every checkpoint.
+struct PlannedGroup {
+  eval::GroupSpec spec;
+  std::vector<size_t> subtasks;  // indices into ExperimentPlan::tasks
+  std::string metric;            // the report's score for the group
+  bool higher_is_better = true;
+};
+
+// Resolves one eval.tasks entry: a task name, a group name, a task file or an inline spec
+// (`entry`), appending its tasks (and group) to `tasks` / `groups`; errors name `where` (the
+// entry's JSON path) and say what was expected. `metric` empty: the default; `limit` applies
+// to each subtask of a group.
+void plan_eval_entry(const nlohmann::json& entry, const std::string& metric, int64_t limit,
+                     const std::vector<std::string>& task_dirs, const std::string& where,
+                     std::vector<PlannedTask>& tasks, std::vector<PlannedGroup>& groups);
 
 struct PlannedRun {
   std::string run_id, arm;
@@ -36,6 +54,7 @@ struct ExperimentPlan {
   ExperimentSpec spec;
   std::vector<PlannedRun> runs;
   std::vector<PlannedTask> tasks;
+  std::vector<PlannedGroup> groups;
 };
 
 // Matches every arm (an arm outside its tolerance is an InputError naming it), builds each model

@@ -209,6 +209,17 @@ void ResultStore::write_experiment(const std::string& name, const std::string& f
   tx.commit();
 }
 
+void ResultStore::add_experiment_task(const std::string& experiment, const ReportTask& task) {
+  Transaction tx(db_);
+  Statement(db_, R"sql(
+      INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better) VALUES (?1, ?2, ?3, ?4)
+      ON CONFLICT(experiment, task) DO UPDATE SET metric = excluded.metric,
+        higher_is_better = excluded.higher_is_better)sql")
+      .bind_all(experiment, task.task, task.metric, int64_t{task.higher_is_better})
+      .run();
+  tx.commit();
+}
+
 void ResultStore::write_run(const RunRow& run) {
   Transaction tx(db_);
   upsert_run(run);

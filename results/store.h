@@ -80,6 +80,9 @@ class ResultStore {
   // The experiment row and its tasks' report metrics (replacing what an earlier run stored).
   void write_experiment(const std::string& name, const std::string& file, const std::string& spec_json,
                         const std::string& reference_arm, const std::vector<ReportTask>& tasks);
+  // Adds (or replaces) one task of an existing experiment's report, keeping the others
+  // (dreamer eval --experiment).
+  void add_experiment_task(const std::string& experiment, const ReportTask& task);
   // Inserts or replaces the run's row; keeps its progress columns when it exists.
   void write_run(const RunRow& run);
   // A fresh start, in one transaction: forgets every row the run stored, writes its row with

@@ -63,6 +63,25 @@ TEST(CliEval, StoresScoresPerDepthAndRerunsDoNotDuplicate) {
   EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM expert_counts"), counts_before);
 }
 
+TEST(CliEval, SamplingFlagsStoreEveryRepeatAndTheSettings) {
+  Fixture f;
+  auto r = run_cli("eval --checkpoint " + f.checkpoint + " --task " + f.task + " --limit 2 --db " +
+                   f.db + " --samples --temperature 0.7 --top-p 0.95 --sample-seed 3 --repeats 2 "
+                   "--gen-prefix ' ='");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM eval_samples WHERE "
+                        "json_array_length(details_json, '$.responses') = 2"),
+            2);
+  EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM eval_results WHERE "
+                        "json_extract(settings_json, '$.task.generation.temperature') = 0.7 AND "
+                        "json_extract(settings_json, '$.task.generation.seed') = 3 AND "
+                        "json_extract(settings_json, '$.task.repeats') = 2"),
+            1);
+  // The prompt ends with the gen_prefix (the template ends in a non-space, so a delimiter,
+  // here "", joins them).
+  EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM eval_samples WHERE prompt LIKE '% ='"), 2);
+}
+
 TEST(CliEval, BadInputGivesOneClearErrorAndNonZeroExit) {
   Fixture f;
   const std::string good = " --task " + f.task + " --db " + f.db;
@@ -78,7 +97,13 @@ TEST(CliEval, BadInputGivesOneClearErrorAndNonZeroExit) {
       {"eval --checkpoint " + f.checkpoint + good + " --depths 0", "--depths"},
       {"eval --checkpoint " + f.checkpoint + good + " --limit -3", "--limit"},
       {"eval --checkpoint " + f.checkpoint + good + " --bogus", "--bogus"},
-      {"eval --task " + f.task, "--checkpoint is required"},
+      {"eval --task " + f.task, "give --checkpoint DIR or --experiment FILE"},
+      {"eval --checkpoint " + f.checkpoint + good + " --experiment x.json", "excludes"},
+      {"eval --checkpoint " + f.checkpoint + good + " --top-p 0.9",
+       "--top-p: task modular decodes greedily: give --temperature to sample"},
+      {"eval --checkpoint " + f.checkpoint + good + " --repeats 3",
+       "--repeats: task modular decodes greedily"},
+      {"eval --checkpoint " + f.checkpoint + good + " --arm dense", "--arm requires --experiment"},
   };
   for (const auto& c : cases) {
     const auto r = run_cli(c.args);
