@@ -59,13 +59,13 @@ double layer_flops(const MoEUTShapes& s, double T) {
 // output. The sigma-MoE half: ln2's input and internals, its output read by the router,
 // h itself gathered for the experts. Training adds the entropy regulariser's log-softmax of
 // every selection's logits.
-void layer_memory(models::memory::Ledger& l, const MoEUTShapes& s, bool rotates, double& per_call) {
+void layer_memory(models::memory::Ledger& l, const MoEUTShapes& s, double& per_call) {
   namespace mem = models::memory;
   const double d = s.d, H = s.H, dh = s.dh, ka = s.ka, Ea = s.Ea;
   l.tensor(d, l.resid);  // h, ln1's input
   mem::norm_internals(l, models::NormKind::kLayerNorm, d);
   mem::linear_inputs(l, d, s.switch_head ? 4 : 3);
-  l.tensor(H * dh, l.lp, rotates ? 4 : 2);  // q, k (+ rotated)
+  l.tensor(H * dh, l.lp, 2);  // q, k (rotated, or the projections' views)
   const double T = static_cast<double>(l.w.seq_len);
   auto attention_core = [&] {  // saved by SDPA or the reference, v counted by the caller
     if (l.w.fused_attention) {
@@ -133,14 +133,13 @@ models::Cost moeut_cost(const MoEUTConfig& c, const models::Workload& w) {
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;
 
   namespace mem = models::memory;
-  const bool rotates = c.rotate_fraction > 0;
   mem::Ledger saved(w);
   double per_call = 0, recompute = 0;
   if (w.activation_checkpointing)
     throw std::invalid_argument(
         "activation checkpointing is not implemented for moeut (its entropy regulariser reads "
         "every layer's selection logits)");
-  for (int64_t i = 0; i < c.n_layers; ++i) layer_memory(saved, s, rotates, per_call);
+  for (int64_t i = 0; i < c.n_layers; ++i) layer_memory(saved, s, per_call);
   // out_norm is a LayerNorm
   saved.tensor(s.d, saved.resid);
   mem::norm_internals(saved, models::NormKind::kLayerNorm, s.d);

@@ -69,8 +69,8 @@ double depth_flops(const DreamerShapes& s, double r, double T) {
 // Memory of depth r with gradients (models/memory.h conventions); R = depths of this call.
 // Parallel mode: the depth input h (norm_mix's), its internals, its output read by SA's q, k,
 // v, DA's k, v (write) and q (read), the router's query or the FFN; separate mode adds each
-// sub-layer's own norm input and internals. DA write keeps k's projection (depth RoPE's
-// halves); DA read keeps q's projection, the rotated query, the float32 probabilities over
+// sub-layer's own norm input and internals. DA write keeps nothing (the level buffers hold
+// k and v); DA read keeps the (rotated) query, the float32 probabilities over
 // the readable levels and the output reshaped for o (the level buffers hold k and v: added
 // once per call by the caller). Joint mode: SA's tensors with the T x T (+ depth) float32
 // probabilities and the stacked earlier keys and values. All-tokens scope: the concatenated
@@ -86,8 +86,8 @@ double depth_memory(const DreamerConfig& c, const DreamerShapes& s, models::memo
   const double ffn_reads = s.swiglu_ffn ? 2 : 1;
   const double channel_reads = s.ea ? 1 : ffn_reads;  // the router's query or logits matmul
   auto da_read_write = [&] {
-    if (rope_da) l.tensor(s.I, l.lp);  // k's projection (write)
-    l.tensor(s.I, l.lp, rope_da ? 2 : 1);  // q's projection (+ rotated)
+    // The write keeps nothing: k and v live on in the level buffers (RoPE keeps cos/sin).
+    l.tensor(s.I, l.lp);  // the (rotated) query
     if (s.all_tokens) {
       l.tensor(s.I * levels, l.lp, 2);    // concatenated keys, values
       l.tensor(s.Hd * levels * T, 4);     // probabilities
@@ -132,8 +132,8 @@ double depth_memory(const DreamerConfig& c, const DreamerShapes& s, models::memo
     if (peri) mem::linear_inputs(l, d, 1, true);
     if (s.joint) {
       const double earlier = r - 1;
-      l.tensor(s.H * s.dh, l.lp, 2);     // q (+ rotated)
-      l.tensor(s.Hkv * s.dh, l.lp, 3);   // k (+ rotated), v
+      l.tensor(s.H * s.dh, l.lp);        // q (rotated)
+      l.tensor(s.Hkv * s.dh, l.lp, 2);   // k (rotated), v
       l.tensor(s.H * (T + earlier), 4);  // probabilities over sequence and depth keys
       if (l.lp < 4) l.tensor(s.H * (T + earlier), l.lp);
       l.fixed(T * T);
@@ -215,7 +215,6 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
     if (first_grad > 1) saved.tensor(s.d, saved.resid);
     mem::norm_internals(saved, c.norm, s.d);
     mem::linear_inputs(saved, s.d, 2);
-    if (c.depth_attention.rope != DepthRope::kNone) saved.tensor(s.I, saved.lp);
   }
   if (s.da && !s.joint && !s.all_tokens) saved.fixed(saved.tokens * (R + 1) * s.I * saved.lp, 2);
   mem::lm_head_inputs(saved, c.norm, s.d);

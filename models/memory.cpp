@@ -37,8 +37,8 @@ void linear_inputs(Ledger& l, double width, double n, bool exists) {
 
 void norm_internals(Ledger& l, NormKind kind, double d) {
   if (kind == NormKind::kRMSNorm) {
-    l.tensor(1, 4);  // rsqrt's result
-    l.tensor(d, 4);  // x * r, kept by the weight multiply
+    l.tensor(1, 4);     // rsqrt's result
+    l.tensor(d, 4, 2);  // x * r (kept by the weight multiply) and one more [N, d] (measured)
   } else {
     l.tensor(1, 4, 2);  // mean, rstd
   }
@@ -46,8 +46,8 @@ void norm_internals(Ledger& l, NormKind kind, double d) {
 
 void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
   const double T = static_cast<double>(l.w.seq_len);
-  const double rot = rope ? 2 : 1;  // projection (+ rotated copy)
-  l.tensor(h * dh, l.lp, rot);      // q
+  const double rot = 1;  // the rotated copy (RoPE's multiplies by cos/sin keep only cos/sin)
+  l.tensor(h * dh, l.lp, rot);  // q
   if (l.w.fused_attention) {
     l.tensor(hkv * dh, l.lp, rot);  // k
     l.tensor(hkv * dh, l.lp);       // v
@@ -57,7 +57,6 @@ void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
     if (hkv == h) {
       l.tensor(hkv * dh, l.lp, rot);  // k
     } else {
-      if (rope) l.tensor(hkv * dh, l.lp);  // k's projection (RoPE)
       l.tensor(h * dh, l.lp);              // k repeated to the query heads
     }
     l.tensor(h * dh, l.lp);  // v (repeated, or matmul's contiguous copy)
@@ -82,7 +81,7 @@ void router(Ledger& l, const RouterShape& s) {
     if (s.depth_offset)
       l.tensor(s.dk, l.autocast ? l.lp : 4);  // q + offset (float32), or its cast copy
     else if (s.depth_rope)
-      l.tensor(s.dk, l.lp, 2);  // q (RoPE halves) and the rotated q
+      l.tensor(s.dk, l.lp);  // the rotated q
     else
       l.tensor(s.dk, l.lp);  // q
   } else {

@@ -45,11 +45,13 @@ class Ledger {
 void linear_inputs(Ledger& l, double width, double n, bool exists = false);
 // What a norm keeps besides its input and output. RMSNorm (x * rsqrt(mean(x^2) + eps)) * w,
 // composed of ATen ops: pow and the first mul keep x (the input), rsqrt keeps its result
-// [N, 1], the weight mul keeps x * r [N, d]. LayerNorm: native_layer_norm keeps mean and rstd.
+// [N, 1], the weight mul keeps x * r [N, d]; LibTorch 1.13 measurably keeps one more [N, d]
+// (tests/models/memory_model_test.cpp, "RMSNorm"). LayerNorm: native_layer_norm keeps mean
+// and rstd.
 void norm_internals(Ledger& l, NormKind kind, double d);
 // Causal self-attention of models/blocks/sequence_attention.cpp after its input projections:
-// q and k keep the projection (RoPE's multiplies keep the halves of it) and the rotated
-// tensor; v its projection. Fused (SDPA): q, k, v, the output and float32 log-sum-exp
+// q and k keep their rotated tensor (RoPE multiplies by cos/sin, which need no gradient, so
+// autograd keeps cos/sin, not the projection); v its projection. Fused (SDPA): q, k, v, the output and float32 log-sum-exp
 // [B, H, T]; the reference path (LibTorch 1.13): the float32 probabilities [B, H, T, T] (and a
 // low-precision copy under autocast), repeated k/v for grouped heads and the boolean mask
 // [T, T]. Both: the output reshaped for o. Per call.

@@ -7,6 +7,9 @@
 #include <torch/version.h>
 
 #include "models/blocks/attention_core.h"
+#include "models/blocks/norm.h"
+#include "models/blocks/rope.h"
+#include "models/memory.h"
 #include "models/registry.h"
 #include "train/trainer.h"
 #include "util/memory_probe.h"
@@ -82,6 +85,30 @@ json dreamer(const std::string& preset) {
           {"recurrence", {{"mean", kDepths}, {"max", 8}}}};
 }
 
+// The op-level terms the family formulas are built from, against single ops.
+TEST(MemoryModel, RMSNormAndRopeTermsMatchTheOps) {
+  install_cpu_memory_probe();
+  models::Workload w = cpu_workload();
+  w.batch = 1;
+  w.seq_len = 64;  // 64 tokens
+  auto x = torch::randn({64, 64}, torch::requires_grad());
+  models::Norm norm(64, models::NormKind::kRMSNorm);
+  norm(x);
+  int64_t before = cpu_memory_stats().live_bytes;
+  auto y = norm(x);
+  models::memory::Ledger norm_terms(w);
+  models::memory::norm_internals(norm_terms, models::NormKind::kRMSNorm, 64);
+  norm_terms.tensor(64, 4);  // the output
+  EXPECT_EQ(cpu_memory_stats().live_bytes - before, static_cast<int64_t>(norm_terms.bytes()));
+
+  // RoPE on a projection [B, H, T, Dh] keeps only its rotated output.
+  auto q = torch::randn({1, 4, 64, 16}, torch::requires_grad()) * 1.0;
+  auto [c, s] = models::shared_rope_rows(16, 10000.0, 0, 64, q.device(), q.scalar_type());
+  before = cpu_memory_stats().live_bytes;
+  auto r = models::apply_rope_cos_sin(q, c, s);
+  EXPECT_EQ(cpu_memory_stats().live_bytes - before, 64 * 64 * 4);
+}
+
 TEST(MemoryModel, DreamerDR) { expect_within_10_percent(dreamer("DR")); }
 TEST(MemoryModel, DreamerDRDA) { expect_within_10_percent(dreamer("DR+DA")); }
 TEST(MemoryModel, DreamerDREA) { expect_within_10_percent(dreamer("DR+EA")); }
@@ -119,3 +146,4 @@ TEST(MemoryModel, UniversalTransformer) {
 
 }  // namespace
 }  // namespace dreamer::testing
+
