@@ -51,12 +51,15 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 struct Checkpoint : torch::autograd::Function<Checkpoint> {
-  static variable_list forward(AutogradContext* ctx, variable_list inputs,
+  // TensorList, not a vector: Function::apply registers only tensors, optionals and
+  // TensorLists as inputs (a std::vector would be taken for a non-tensor argument).
+  static variable_list forward(AutogradContext* ctx, at::TensorList input_list,
                                c10::intrusive_ptr<torch::CustomClassHolder> holder) {
     auto* h = static_cast<FnHolder*>(holder.get());
+    const variable_list inputs = input_list.vec();
     variable_list outputs = h->fn(inputs);  // autograd is off inside Function::forward
     ctx->save_for_backward(inputs);
-    ctx->saved_data["fn"] = c10::IValue(std::move(holder));
+    ctx->saved_data["fn"] = c10::IValue::make_capsule(std::move(holder));
     return outputs;
   }
 
@@ -121,8 +124,7 @@ std::vector<torch::Tensor> checkpoint(CheckpointFn fn, const std::vector<torch::
   auto holder = c10::make_intrusive<FnHolder>();
   holder->fn = std::move(fn);
   holder->autocast = cuda_autocast();
-  return Checkpoint::apply(variable_list(inputs.begin(), inputs.end()),
-                           c10::intrusive_ptr<torch::CustomClassHolder>(std::move(holder)));
+  return Checkpoint::apply(at::TensorList(inputs), c10::intrusive_ptr<torch::CustomClassHolder>(std::move(holder)));
 }
 
 }  // namespace dreamer::models
