@@ -91,6 +91,8 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   mem::lm_head_inputs(saved, c.backbone.norm, s.d);
   // A KV cache per block application: prelude, every core step, coda.
   const double kv = (ends_blocks + R * core) * 2 * s.Hkv * s.dh * T * w.batch;
+  if (grad_steps > 1)
+    saved.backward_buffers = core * models::transformer_block_parameters(block) * saved.resid;
   mem::finish(cost, w, saved, s.d, s.V, static_cast<double>(cost.params.non_embedding) + s.V * s.d,
               0, kv, recompute);
   return cost;

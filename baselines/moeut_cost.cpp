@@ -145,6 +145,9 @@ models::Cost moeut_cost(const MoEUTConfig& c, const models::Workload& w) {
   mem::norm_internals(saved, models::NormKind::kLayerNorm, s.d);
   mem::linear_inputs(saved, s.d, 1);
   const double kv = s.L * 2 * s.H * s.dh * T * w.batch;  // a KV cache per layer application
+  saved.backward_buffers =
+      (s.L > static_cast<double>(c.group_size) ? cost.params.non_embedding : 0) * saved.resid +
+      (s.Ef * 2 * s.d * s.de + (s.switch_head ? 2 * s.H * s.Ea * s.d * s.dh : 0)) * saved.resid;
   mem::finish(cost, w, saved, s.d, s.V, static_cast<double>(cost.params.non_embedding) + s.V * s.d,
               per_call, kv, recompute);
   return cost;

@@ -162,11 +162,16 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
   // backward every saved tensor, the autocast copies and the loss's peak are alive; the
   // gradients are too unless zero_grad freed them (then they grow while activations are
   // freed, and the end of backward holds all of them).
-  const double start_of_backward = m.activations + m.autocast_copies + m.logits_loss;
+  const double start_of_backward =
+      m.activations + m.autocast_copies + std::max(m.logits_loss, blocks.backward_buffers);
   const double fixed = m.weights + m.optimizer;
   m.train_peak = w.grads_freed_between_steps
                      ? fixed + std::max(start_of_backward, m.gradients) + checkpoint_recompute
                      : fixed + m.gradients + start_of_backward + checkpoint_recompute;
+  // The optimizer step holds weights, gradients, moments and the foreach path's denominators
+  // (one tensor per parameter; the fused CUDA kernel has none, counted anyway: it binds only
+  // for models whose activations are small next to their weights).
+  m.train_peak = std::max(m.train_peak, fixed + m.gradients + m.weights);
   m.inference_weights = P * static_cast<double>(w.activation_bytes);
   m.inference_caches = cache_elements * static_cast<double>(w.activation_bytes);
 

@@ -32,6 +32,11 @@ class Ledger {
   double lp;       // matmul output bytes (activation dtype)
   double resid;    // residual-stream bytes (the master weights' dtype)
   bool autocast;   // lp < resid: each linear casts (and keeps) its own copy of a float32 input
+  // Gradient buffers that backward holds while the saved tensors of the last blocks are still
+  // alive: a layer applied at several depths has its parameters' gradient summed in the
+  // engine's buffer until every application is done, and an expert layer's backward stacks
+  // its per-expert weight gradients into one full-size tensor per call (bytes).
+  double backward_buffers = 0;
 
  private:
   double round(double b) const;

@@ -147,3 +147,27 @@ TEST(MemoryModel, UniversalTransformer) {
 }  // namespace
 }  // namespace dreamer::testing
 
+
+#include "train/memory_step.h"
+
+namespace dreamer::testing {
+namespace {
+
+// The whole step's peak (weights, gradients, AdamW's moments, activations, logits/loss), as
+// `dreamer bench-memory` measures it on the CPU, within 10% of the predicted peak.
+TEST(MemoryModel, PredictedTrainingPeakMatchesTheCpuAllocator) {
+  const auto config = models::ModelConfig::from_json(
+      {{"family", "dense_transformer"}, {"vocab_size", 256}, {"d_model", 64}, {"n_layers", 2},
+       {"n_heads", 4}});
+  train::MemoryStepOptions o;
+  o.batch = 4;
+  o.seq = 64;
+  const auto r = train::measure_step_memory(config, torch::Device(torch::kCPU), o);
+  const double predicted = r.predicted.memory.train_peak;
+  EXPECT_NEAR(r.measured_peak / predicted, 1.0, 0.10)
+      << "measured " << r.measured_peak << ", predicted " << predicted;
+  EXPECT_GT(r.predicted.memory.activations, r.predicted.memory.weights);  // activations bind
+}
+
+}  // namespace
+}  // namespace dreamer::testing
