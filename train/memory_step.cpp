@@ -2,10 +2,13 @@
 
 #include <torch/version.h>
 
+#include <sstream>
+
 #include "models/blocks/attention_core.h"
 #include "models/blocks/checkpoint.h"
 #include "models/blocks/experts.h"
 #include "models/registry.h"
+#include "results/units.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 #include "util/device.h"
@@ -81,6 +84,18 @@ nlohmann::json memory_breakdown_json(const models::MemoryBreakdown& m) {
           {"train_peak", m.train_peak},
           {"inference_weights", m.inference_weights},
           {"inference_caches", m.inference_caches}};
+}
+
+std::string memory_breakdown_line(const models::MemoryBreakdown& m) {
+  std::ostringstream s;
+  s << "memory: weights " << results::human_bytes(m.weights) << ", grads "
+    << results::human_bytes(m.gradients) << ", optimizer " << results::human_bytes(m.optimizer)
+    << ", autocast copies " << results::human_bytes(m.autocast_copies) << ", activations "
+    << results::human_bytes(m.activations) << ", logits/loss " << results::human_bytes(m.logits_loss);
+  if (m.checkpoint_recompute > 0) s << ", recompute " << results::human_bytes(m.checkpoint_recompute);
+  s << " -> peak " << results::human_bytes(m.train_peak) << "; inference caches "
+    << results::human_bytes(m.inference_caches);
+  return s.str();
 }
 
 }  // namespace dreamer::train

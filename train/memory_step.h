@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <string>
+
 #include "models/config.h"
 #include "models/cost.h"
 
@@ -34,7 +36,8 @@ models::Workload workload_on(const c10::Device& device, const MemoryStepOptions&
 MemoryStepResult measure_step_memory(const models::ModelConfig& config, const c10::Device& device,
                                      const MemoryStepOptions& options);
 
-// The breakdown as JSON (bytes).
+// The breakdown as JSON (bytes), and as one line for `dreamer match` and `dreamer plan`.
 nlohmann::json memory_breakdown_json(const models::MemoryBreakdown& m);
+std::string memory_breakdown_line(const models::MemoryBreakdown& m);
 
 }  // namespace dreamer::train
