@@ -46,6 +46,7 @@ models::Cost dense_transformer_cost(const DenseTransformerConfig& c, const model
   }
   mem::lm_head_inputs(saved, b.norm, d);
   const double kv = L * 2 * Hkv * dh * T * w.batch;
+  saved.tied_head = b.tie_embeddings;
   mem::finish(cost, w, saved, d, V, static_cast<double>(cost.params.non_embedding) + V * d, 0, kv,
               recompute);
   return cost;

@@ -93,6 +93,7 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   const double kv = (ends_blocks + R * core) * 2 * s.Hkv * s.dh * T * w.batch;
   if (grad_steps > 1)
     saved.backward_buffers = core * models::transformer_block_parameters(block) * saved.resid;
+  saved.tied_head = c.backbone.tie_embeddings;
   mem::finish(cost, w, saved, s.d, s.V, static_cast<double>(cost.params.non_embedding) + s.V * s.d,
               0, kv, recompute);
   return cost;

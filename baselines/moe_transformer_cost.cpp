@@ -63,6 +63,7 @@ models::Cost moe_transformer_cost(const MoETransformerConfig& c, const models::W
   mem::lm_head_inputs(saved, b.norm, d);
   const double kv = L * 2 * Hkv * dh * T * w.batch;
   saved.backward_buffers = E * mats * d * de * saved.resid;  // one layer's expert gradients
+  saved.tied_head = b.tie_embeddings;
   mem::finish(cost, w, saved, d, V, static_cast<double>(cost.params.non_embedding) + V * d,
               L * per_call_autocast, kv, recompute);
   return cost;

@@ -64,6 +64,7 @@ models::Cost universal_transformer_cost(const UniversalTransformerConfig& c,
   mem::lm_head_inputs(saved, b.norm, d);
   const double kv = R * 2 * Hkv * dh * T * w.batch;  // one sequence cache per step
   if (steps > 1) saved.backward_buffers = cost.params.non_embedding * saved.resid;
+  saved.tied_head = b.tie_embeddings;
   mem::finish(cost, w, saved, d, V, static_cast<double>(cost.params.non_embedding) + V * d, 0, kv,
               recompute);
   return cost;

@@ -226,6 +226,7 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
         (R + 1) * 2 * s.I * w.batch * (s.all_tokens ? T : 1.0);  // same_token: in flight only
   saved.backward_buffers = ((depths - first_grad + 1) > 1 ? cost.params.non_embedding : 0) * saved.resid +
                            expert_params * saved.resid;
+  saved.tied_head = c.tie_embeddings;
   mem::finish(cost, w, saved, s.d, s.V,
               static_cast<double>(cost.params.non_embedding) + s.V * s.d, per_call,
               kv + depth_cache, recompute);

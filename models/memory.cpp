@@ -168,6 +168,15 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
   m.train_peak = w.grads_freed_between_steps
                      ? fixed + std::max(start_of_backward, m.gradients) + checkpoint_recompute
                      : fixed + m.gradients + start_of_backward + checkpoint_recompute;
+  // The end of backward: every gradient, and the embedding table's dense gradient arriving
+  // (then added to .grad). Tied, the head's gradient (a transposed [V, d]) waits in the
+  // engine's buffer and the sum of the two is a third table: 3 tables with kept gradients
+  // (measured on the CPU), 2 when AccumulateGrad takes the sum as the new .grad.
+  const double table = V * d * blocks.resid;
+  const double end_of_backward =
+      fixed + m.gradients +
+      (w.grads_freed_between_steps ? (blocks.tied_head ? 2 : 0) : (blocks.tied_head ? 3 : 1)) * table;
+  m.train_peak = std::max(m.train_peak, end_of_backward);
   // The optimizer step holds weights, gradients, moments and the foreach path's denominators
   // (one tensor per parameter; the fused CUDA kernel has none, counted anyway: it binds only
   // for models whose activations are small next to their weights).

@@ -37,6 +37,7 @@ class Ledger {
   // engine's buffer until every application is done, and an expert layer's backward stacks
   // its per-expert weight gradients into one full-size tensor per call (bytes).
   double backward_buffers = 0;
+  bool tied_head = false;  // the LM head is the embedding table (two gradients to sum)
 
  private:
   double round(double b) const;
