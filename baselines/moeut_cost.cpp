@@ -137,8 +137,8 @@ models::Cost moeut_cost(const MoEUTConfig& c, const models::Workload& w) {
   double per_call = 0, recompute = 0;
   if (w.activation_checkpointing)
     throw std::invalid_argument(
-        "activation checkpointing is not implemented for moeut (its entropy regulariser reads "
-        "every layer's selection logits)");
+        "workload.activation_checkpointing is not supported by moeut: its entropy regulariser "
+        "reads every layer's selection logits (not implemented)");
   for (int64_t i = 0; i < c.n_layers; ++i) layer_memory(saved, s, per_call);
   // out_norm is a LayerNorm
   saved.tensor(s.d, saved.resid);

@@ -198,8 +198,8 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   if (w.activation_checkpointing) {
     if (s.da)
       throw std::invalid_argument(
-          "activation checkpointing is not implemented for dreamer with depth attention (a "
-          "depth step reads and writes the depth memory)");
+        "workload.activation_checkpointing is not supported by dreamer with depth attention: "
+        "a depth step reads and writes the depth memory (not implemented)");
     saved.tensor(s.d, saved.resid, depths - first_grad + 1);
     mem::Ledger one(w);
     per_call += (depths - first_grad + 1) * depth_memory(c, s, one, R);
