@@ -1,5 +1,7 @@
 #include "baselines/dense_transformer.h"
 
+#include "models/blocks/checkpoint.h"
+
 namespace dreamer::baselines {
 
 namespace {
@@ -82,8 +84,15 @@ ModelOutput DenseTransformer::forward(const torch::Tensor& tokens, InferenceStat
   ModelOutput out;
   out.recurrences = 1;
   auto h = ends.embed(tokens, start);
+  const bool checkpointed = models::ActivationCheckpointing::active() && !state;
   for (size_t i = 0; i < blocks.size(); ++i) {
-    h = blocks[i](h, start, cache_at(state, static_cast<int64_t>(i)));
+    if (checkpointed) {
+      auto block = blocks[i];
+      h = models::checkpoint([block](const std::vector<torch::Tensor>& in) mutable { return std::vector<torch::Tensor>{block(in[0], 0, nullptr)}; },
+                             {h})[0];
+    } else {
+      h = blocks[i](h, start, cache_at(state, static_cast<int64_t>(i)));
+    }
     if (options.record_states) out.states.push_back(h);
   }
   out.logits = ends.logits(h);

@@ -4,6 +4,7 @@
 // gather (0 FLOPs); biases ride on addmm and add no matmul FLOPs.
 #include "baselines/dense_transformer.h"
 #include "models/cost.h"
+#include "models/memory.h"
 
 namespace dreamer::baselines {
 
@@ -24,12 +25,30 @@ models::Cost dense_transformer_cost(const DenseTransformerConfig& c, const model
   cost.flops_forward_per_token = L * layer + head;
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;  // every layer has gradients
 
-  // Activations kept for backward per token and layer (fused attention: no T x T).
-  const double per_layer = models::sequence_attention_activations(d, H, Hkv, dh)
-                           + 2 * d + (swiglu ? 3 : 2) * ffn_h;     // h, x, hidden(s)
-  const double saved = w.activation_checkpointing ? L * d + per_layer : L * per_layer;
+  // Memory (models/memory.h): every block keeps its own tensors, or, checkpointed, only its
+  // input while one block at a time is rebuilt in backward (one extra forward of the blocks).
+  namespace mem = models::memory;
+  mem::BlockShape bs;
+  bs.d = d, bs.heads = H, bs.kv_heads = Hkv, bs.head_dim = dh, bs.ffn_hidden = ffn_h;
+  bs.activation = c.activation, bs.norm = b.norm, bs.rope = c.position_encoding == PositionEncoding::kRope;
+  mem::Ledger saved(w);
+  double recompute = 0;
+  if (w.activation_checkpointing) {
+    saved.tensor(d, saved.resid, L);
+    recompute = mem::block_bytes(w, bs);
+    cost.flops_recompute_per_token = L * layer;
+    cost.flops_train_per_token += cost.flops_recompute_per_token;
+  } else {
+    for (int64_t i = 0; i < c.n_layers; ++i) {
+      mem::block_attention_half(saved, bs);
+      mem::block_mlp_half(saved, bs);
+    }
+  }
+  mem::lm_head_inputs(saved, b.norm, d);
   const double kv = L * 2 * Hkv * dh * T * w.batch;
-  models::set_memory(cost, w, saved, kv, static_cast<int64_t>(d), static_cast<int64_t>(V));
+  saved.tied_head = b.tie_embeddings;
+  mem::finish(cost, w, saved, d, V, static_cast<double>(cost.params.non_embedding) + V * d, 0, kv,
+              recompute);
   return cost;
 }
 

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "models/blocks/checkpoint.h"
+
 namespace dreamer::baselines {
 
 namespace {
@@ -223,9 +225,16 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
   out.recurrences = steps;
 
   auto e = ends.embed(tokens, start);
+  // A block application, checkpointed when the workload asks for it (and gradients flow).
+  auto apply = [&](models::TransformerBlock& block, const torch::Tensor& in, int64_t cache) {
+    if (!models::ActivationCheckpointing::active() || state) return block(in, start, cache_at(state, cache));
+    auto b = block;
+    return models::checkpoint(
+        [b](const std::vector<torch::Tensor>& x) mutable { return std::vector<torch::Tensor>{b(x[0], 0, nullptr)}; }, {in})[0];
+  };
   const double scale = cfg_.embedding_scale();
   if (scale != 1.0) e = e * scale;
-  for (int64_t i = 0; i < p_n; ++i) e = prelude_blocks[i](e, start, cache_at(state, i));
+  for (int64_t i = 0; i < p_n; ++i) e = apply(prelude_blocks[i], e, i);
   torch::Tensor s;
   if (cfg_.injection == Injection::kNone)
     s = e;
@@ -238,7 +247,7 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
       else if (cfg_.injection == Injection::kAdd)
         s = s + e;
       for (int64_t i = 0; i < c_n; ++i)
-        s = core_blocks[i](s, start, cache_at(state, p_n + r * c_n + i));
+        s = apply(core_blocks[i], s, p_n + r * c_n + i);
     };
     if (r < plan.no_grad_steps) {
       torch::NoGradGuard no_grad;  // truncated backprop: only the last steps carry gradients
@@ -251,7 +260,7 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
   // ln_f closes the recurrence (iterate_forward returns ln_f(x)) and again after the coda.
   s = ends.norm_out(s);
   for (int64_t i = 0; i < cfg_.n_coda; ++i)
-    s = coda_blocks[i](s, start, cache_at(state, p_n + steps * c_n + i));
+    s = apply(coda_blocks[i], s, p_n + steps * c_n + i);
   out.logits = ends.logits(s);
   out.aux_loss = torch::zeros({}, out.logits.options());
   finish_state(state, tokens);

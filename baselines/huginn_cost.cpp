@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "baselines/huginn.h"
+#include "models/memory.h"
 
 namespace dreamer::baselines {
 
@@ -20,15 +21,6 @@ double block_flops(const HuginnShapes& s, double T) {
   double f = models::sequence_attention_flops(s.d, s.H, s.Hkv, s.dh, T);
   f += (s.swiglu ? 6 : 4) * s.d * s.ffn_h;  // MLP
   return f;
-}
-
-// Activation elements kept for backward, per token and block (fused attention).
-double block_activations(const HuginnShapes& s, bool sandwich) {
-  double a =
-      models::sequence_attention_activations(s.d, s.H, s.Hkv, s.dh);  // h, n1(h), q, k, v, out
-  a += 2 * s.d + (s.swiglu ? 3 : 2) * s.ffn_h;                        // h, n3(h), hidden
-  if (sandwich) a += 2 * s.d;                                         // n2, n4 inputs
-  return a;
 }
 
 }  // namespace
@@ -68,18 +60,42 @@ models::Cost huginn_cost(const HuginnConfig& c, const models::Workload& w) {
   cost.flops_train_per_token =
       cost.flops_forward_per_token + 2 * (ends_blocks * blk + grad_steps * step + head);
 
-  const double per_block = block_activations(s, c.sandwich);
-  const double adapter_saved = c.injection == Injection::kLinear ? 2 * s.d : 0;  // cat[s, e]
-  const double grad_blocks = ends_blocks + grad_steps * core;
-  const double ln_f_saved = s.d;  // ln_f's input where the recurrence meets the coda
-  const double per_token_saved =
-      ln_f_saved + (w.activation_checkpointing
-                        ? grad_blocks * s.d + per_block  // block inputs + one block recomputed
-                        : grad_blocks * per_block + grad_steps * adapter_saved);
+  // Memory (models/memory.h): every block application with gradients (prelude, the last
+  // grad_steps core steps, coda) keeps its tensors, or, checkpointed, its input; the linear
+  // injection keeps cat[s, e]; ln_f keeps its input where the recurrence meets the coda.
+  namespace mem = models::memory;
+  mem::BlockShape bs;
+  bs.d = s.d, bs.heads = s.H, bs.kv_heads = s.Hkv, bs.head_dim = s.dh, bs.ffn_hidden = s.ffn_h;
+  bs.activation = block.activation, bs.norm = c.backbone.norm, bs.sandwich = c.sandwich;
+  const double grad_blocks = ends_blocks + std::ceil(grad_steps) * core;
+  mem::Ledger saved(w);
+  double recompute = 0;
+  if (w.activation_checkpointing) {
+    saved.tensor(s.d, saved.resid, grad_blocks);
+    recompute = mem::block_bytes(w, bs);
+    cost.flops_recompute_per_token = ends_blocks * blk + grad_steps * core * blk;
+    cost.flops_train_per_token += cost.flops_recompute_per_token;
+  } else {
+    for (int64_t i = 0; i < static_cast<int64_t>(grad_blocks); ++i) {
+      mem::block_attention_half(saved, bs);
+      mem::block_mlp_half(saved, bs);
+    }
+  }
+  if (c.injection == Injection::kLinear) {
+    mem::Ledger cat(w);
+    cat.tensor(2 * s.d, cat.autocast ? cat.lp : cat.resid);
+    saved.fixed(cat.bytes(), std::ceil(grad_steps));
+  }
+  saved.tensor(s.d, saved.resid);  // ln_f's input
+  mem::norm_internals(saved, c.backbone.norm, s.d);
+  mem::lm_head_inputs(saved, c.backbone.norm, s.d);
   // A KV cache per block application: prelude, every core step, coda.
   const double kv = (ends_blocks + R * core) * 2 * s.Hkv * s.dh * T * w.batch;
-  models::set_memory(cost, w, per_token_saved, kv, static_cast<int64_t>(s.d),
-                     static_cast<int64_t>(s.V));
+  if (grad_steps > 1)
+    saved.backward_buffers = core * models::transformer_block_parameters(block) * saved.resid;
+  saved.tied_head = c.backbone.tie_embeddings;
+  mem::finish(cost, w, saved, s.d, s.V, static_cast<double>(cost.params.non_embedding) + s.V * s.d,
+              0, kv, recompute);
   return cost;
 }
 

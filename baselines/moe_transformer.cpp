@@ -1,5 +1,7 @@
 #include "baselines/moe_transformer.h"
 
+#include "models/blocks/checkpoint.h"
+
 namespace dreamer::baselines {
 
 using models::Activation;
@@ -168,8 +170,22 @@ ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState*
     models::RoutingRecord record;
     record.depth = static_cast<int64_t>(i) + 1;
     record.pool = "layer" + std::to_string(record.depth);  // every layer has its own experts
-    h = moe_layers[i]->forward(h, start, cache_at(state, static_cast<int64_t>(i)), &aux,
-                               options.record_trace ? &record : nullptr);
+    if (models::ActivationCheckpointing::active() && !state && !options.record_trace) {
+      // The layer's output and its auxiliary-loss term are the checkpoint's outputs.
+      auto layer = moe_layers[i];
+      auto outs = models::checkpoint(
+          [layer](const std::vector<torch::Tensor>& x) mutable {
+            auto part = torch::zeros({}, x[0].options().dtype(torch::kFloat32));
+            auto y = layer->forward(x[0], 0, nullptr, &part, nullptr);
+            return std::vector<torch::Tensor>{y, part};
+          },
+          {h});
+      h = outs[0];
+      aux = aux + outs[1];
+    } else {
+      h = moe_layers[i]->forward(h, start, cache_at(state, static_cast<int64_t>(i)), &aux,
+                                 options.record_trace ? &record : nullptr);
+    }
     if (options.record_trace) out.trace.records.push_back(record);
     if (options.record_states) out.states.push_back(h);
   }

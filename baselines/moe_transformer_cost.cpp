@@ -4,6 +4,7 @@
 // 1%. The Switch auxiliary loss is bincount/elementwise only (and training-only): 0 FLOPs.
 #include "baselines/moe_transformer.h"
 #include "models/cost.h"
+#include "models/memory.h"
 
 namespace dreamer::baselines {
 
@@ -28,12 +29,43 @@ models::Cost moe_transformer_cost(const MoETransformerConfig& c, const models::W
   cost.flops_forward_per_token = L * layer + head;
   cost.flops_train_per_token = 3 * cost.flops_forward_per_token;
 
-  const double per_layer = models::sequence_attention_activations(d, H, Hkv, dh)  // attention
-                           + 2 * d + E + k * (2 * d + mats * de)         // router + experts
-                           + (shared_h > 0 ? mats * shared_h + d : 0);   // shared experts
-  const double saved = w.activation_checkpointing ? L * d + per_layer : L * per_layer;
+  // Memory (models/memory.h). The MoE half: n3's internals, its output read by the router's
+  // logits matmul and the shared experts' input projection(s), the router, the experts, the
+  // shared FFN's hidden state and the Switch auxiliary loss's denominator.
+  namespace mem = models::memory;
+  mem::BlockShape bs;
+  bs.d = d, bs.heads = H, bs.kv_heads = Hkv, bs.head_dim = dh, bs.norm = b.norm;
+  const bool gated = c.moe.activation == models::Activation::kSwiGLU;
+  double per_call_autocast = 0;
+  auto layer_bytes = [&](mem::Ledger& l) {
+    mem::block_attention_half(l, bs);
+    mem::norm_internals(l, b.norm, d);
+    mem::linear_inputs(l, d, 1 + (shared_h > 0 ? (gated ? 2 : 1) : 0));
+    mem::RouterShape rs;
+    rs.d = d, rs.dk = d, rs.experts = E, rs.k = k, rs.renormalize = c.moe.renormalize;
+    mem::router(l, rs);
+    if (c.moe.aux_loss_coef > 0) l.tensor(1, 4);  // scores.sum for the balance loss
+    per_call_autocast = mem::experts(l, d, de, E, k, c.moe.activation, gated);
+    if (shared_h > 0) mem::ffn_hidden(l, c.moe.activation, shared_h);
+  };
+  mem::Ledger saved(w);
+  double recompute = 0;
+  if (w.activation_checkpointing) {
+    saved.tensor(d, saved.resid, L);
+    mem::Ledger one(w);
+    layer_bytes(one);
+    recompute = one.bytes();
+    cost.flops_recompute_per_token = L * layer;
+    cost.flops_train_per_token += cost.flops_recompute_per_token;
+  } else {
+    for (int64_t i = 0; i < c.n_layers; ++i) layer_bytes(saved);
+  }
+  mem::lm_head_inputs(saved, b.norm, d);
   const double kv = L * 2 * Hkv * dh * T * w.batch;
-  models::set_memory(cost, w, saved, kv, static_cast<int64_t>(d), static_cast<int64_t>(V));
+  saved.backward_buffers = E * mats * d * de * saved.resid;  // one layer's expert gradients
+  saved.tied_head = b.tie_embeddings;
+  mem::finish(cost, w, saved, d, V, static_cast<double>(cost.params.non_embedding) + V * d,
+              L * per_call_autocast, kv, recompute);
   return cost;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "models/blocks/checkpoint.h"
+
 namespace dreamer::baselines {
 
 MoEUTConfig MoEUTConfig::from_json(const nlohmann::json& params, const std::string& path) {
@@ -166,6 +168,8 @@ MoEUT::MoEUT(const models::ModelConfig& config)
 
 ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
                            const ForwardOptions& options) {
+  models::ActivationCheckpointing::refuse(
+      "moeut", "its entropy regulariser reads every layer's selection logits (not implemented)");
   const int64_t start = prepare_state(state, cfg_.n_layers);
   const int64_t g_count = cfg_.group_size, repeats = cfg_.n_layers / cfg_.group_size;
   const bool collect = is_training();

@@ -1,5 +1,7 @@
 #include "baselines/universal_transformer.h"
 
+#include "models/blocks/checkpoint.h"
+
 namespace dreamer::baselines {
 
 UniversalTransformerConfig UniversalTransformerConfig::from_json(const nlohmann::json& params,
@@ -84,9 +86,18 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
   ModelOutput out;
   out.recurrences = steps;
   auto h = ends.embed(tokens, start);
+  // One application of the shared block; checkpointed when the workload asks for it.
+  const bool checkpointed = models::ActivationCheckpointing::active() && !state;
+  auto apply_layer = [&](const torch::Tensor& in, int64_t r) {
+    if (!checkpointed) return layer(in, start, cache_at(state, r));
+    auto block = layer;
+    return models::checkpoint(
+        [block](const std::vector<torch::Tensor>& x) mutable { return std::vector<torch::Tensor>{block(x[0], 0, nullptr)}; },
+        {in})[0];
+  };
   if (!halting) {
     for (int64_t r = 0; r < steps; ++r) {
-      h = layer(h, start, cache_at(state, r));
+      h = apply_layer(h, r);
       if (options.record_states) out.states.push_back(h);
     }
     out.logits = ends.logits(h);
@@ -111,7 +122,7 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
     halted_prob = halted_prob + new_halted * remainders;
     n_updates = n_updates + running + new_halted;
     auto weight = (p * running + new_halted * remainders).unsqueeze(-1).to(h.scalar_type());
-    h = layer(h, start, cache_at(state, r));
+    h = apply_layer(h, r);
     mixed = h * weight + mixed * (1.0 - weight);
     if (options.record_states) out.states.push_back(mixed);
   }

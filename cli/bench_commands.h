@@ -7,5 +7,6 @@
 namespace dreamer::cli {
 
 void add_bench_step_command(CLI::App& app);  // registers bench-step and bench-experts
+void add_bench_memory_command(CLI::App& app);  // cli/cmd_bench_memory.cpp
 
 }  // namespace dreamer::cli

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "experiments/experiment_spec.h"
+#include "train/memory_step.h"
 
 namespace dreamer::cli {
 
@@ -59,6 +60,7 @@ void add_match_command(CLI::App& app) {
                         {"train_flops_per_token", m.cost.flops_train_per_token},
                         {"memory_bytes", m.cost.memory_train_bytes},
                         {"inference_memory_bytes", m.cost.memory_inference_bytes},
+                        {"memory", train::memory_breakdown_json(m.cost.memory)},
                         {"deviation",
                          {{"params", m.deviation.params ? nlohmann::json(*m.deviation.params) : nlohmann::json()},
                           {"flops", m.deviation.flops ? nlohmann::json(*m.deviation.flops) : nlohmann::json()},
@@ -70,6 +72,7 @@ void add_match_command(CLI::App& app) {
                   << std::setw(15) << int64_t(m.cost.memory_train_bytes) << std::setw(10) << percent(m.deviation.params)
                   << std::setw(10) << percent(m.deviation.flops) << std::setw(10) << percent(m.deviation.memory) << "  "
                   << chosen(m.config).dump() << "\n";
+        std::cout << "              " << train::memory_breakdown_line(m.cost.memory) << "\n";
       }
     }
     if (as_json) std::cout << rows.dump(2) << "\n";

@@ -4,9 +4,11 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "cli/commands.h"
 #include "experiments/runner.h"
+#include "train/memory_step.h"
 #include "train/progress.h"
 #include "util/device.h"
 #include "results/units.h"
@@ -42,6 +44,8 @@ void add_plan_command(CLI::App& app) {
                       {"active_params", run.match.cost.active_params},
                       {"flops_per_token", run.match.cost.flops_forward_per_token},
                       {"train_memory_bytes", run.match.cost.memory_train_bytes},
+                      {"memory", train::memory_breakdown_json(run.match.cost.memory)},
+                      {"memory_deviation", run.match.deviation.memory ? nlohmann::json(*run.match.deviation.memory) : nlohmann::json()},
                       {"steps", run.total_steps},
                       {"tokens", tokens},
                       {"train_flops", run.train_flops},
@@ -74,6 +78,16 @@ void add_plan_command(CLI::App& app) {
                 << std::setw(10)
                 << (no_calibrate ? std::string("-") : train::format_duration(rows[i]["estimated_seconds"].get<double>()))
                 << "\n";
+    }
+    // Memory per arm (one line each; every seed of an arm has the same model).
+    std::set<std::string> shown;
+    for (const auto& run : plan.runs) {
+      if (!shown.insert(run.arm).second) continue;
+      std::cout << "  " << run.arm << " " << train::memory_breakdown_line(run.match.cost.memory);
+      if (run.match.deviation.memory)
+        std::cout << "; memory vs reference " << std::showpos << std::fixed << std::setprecision(2)
+                  << 100 * *run.match.deviation.memory << "%" << std::noshowpos << std::defaultfloat;
+      std::cout << "\n";
     }
     if (!plan.tasks.empty()) {
       const auto& first = plan.runs.front();

@@ -1,5 +1,7 @@
 #include "experiments/matching_spec.h"
 
+#include <stdexcept>
+
 #include <optional>
 
 #include "util/errors.h"
@@ -84,7 +86,11 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
     const auto& family = models::family(spec.reference_model->family);
     if (!family.cost)
       throw InputError(ref.path_of("model.family"), "family " + family.name + " has no cost model yet");
-    spec.targets = matching::targets_of(family.cost(*spec.reference_model, spec.workload));
+    try {
+      spec.targets = matching::targets_of(family.cost(*spec.reference_model, spec.workload));
+    } catch (const std::invalid_argument& e) {  // a workload setting the family cannot honour
+      throw InputError(ref.path_of("model"), e.what());
+    }
   } else {
     JsonReader t = ref.child("targets");
     for (const auto& [name, c] : matching::criterion_names()) {
@@ -160,7 +166,11 @@ std::vector<MatchedArm> match_all(const MatchingSpec& spec, const std::string& f
   std::vector<MatchedArm> out;
   for (size_t i = 0; i < spec.arms.size(); ++i) {
     const std::string path = file + ":$.arms[" + std::to_string(i) + "]";
-    out.push_back({matching::solve(spec.arms[i], spec.targets, spec.workload, path), path});
+    try {
+      out.push_back({matching::solve(spec.arms[i], spec.targets, spec.workload, path), path});
+    } catch (const std::invalid_argument& e) {  // a workload setting the family cannot honour
+      throw InputError(path, e.what());
+    }
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "experiments/runner.h"
 
+#include "models/blocks/checkpoint.h"
+
 #include <torch/torch.h>
 
 #include <signal.h>
@@ -138,6 +140,7 @@ double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun&
   const int64_t vocab =
       std::min<int64_t>(256, run.match.config.params.value("vocab_size", int64_t{256}));
   const bool bf16 = device.is_cuda() && run.train.precision != train::Precision::kFloat32;
+  models::ActivationCheckpointing checkpointing(w.activation_checkpointing);  // as the run trains
   auto step = [&] {
     auto tokens = torch::randint(vocab, {w.batch, w.seq_len + 1}, torch::kLong).to(device);
     optimizer.zero_grad();
@@ -589,6 +592,8 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     };
     const auto tokens_now = [&] { return trainer.step() * trainer.tokens_per_step(); };
     try {
+      // The workload's checkpointing is a mode of the thread that trains (models/blocks/checkpoint.h).
+      models::ActivationCheckpointing checkpointing(spec.matching.workload.activation_checkpointing);
       const auto last = trainer.run(hooks);
       switch (trainer.stop_reason()) {
         case train::StopReason::kFinished: {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/blocks/attention_core.h"
+#include "models/blocks/checkpoint.h"
 #include "util/errors.h"
 #include "util/json_reader.h"
 
@@ -429,6 +430,11 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
   const int64_t start = state ? state->position : 0;
   const bool peri = cfg_.norm_placement == NormPlacement::kPeri;
 
+  if (cfg_.depth_attention.enabled)
+    ActivationCheckpointing::refuse(
+        "dreamer with depth attention",
+        "a depth step reads and writes the depth memory (not implemented); turn it off or use "
+        "the DR / DR+EA presets");
   ModelOutput out;
   out.recurrences = depth_count;
   auto x = embedding(tokens);  // [B, T, d]
@@ -453,7 +459,21 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
     auto step = [&] {
       // The state entering depth r >= 2 is h_{r-1} + x (depth 1 already starts from x).
       if (r > 1 && cfg_.input_injection == InputInjection::kAdd) h = h + x;
-      h = layer(h, ctx);
+      if (!ActivationCheckpointing::active() || state || options.record_trace) {
+        h = layer(h, ctx);
+        return;
+      }
+      // Checkpointed depth step (no depth memory: refused above).
+      auto shared = layer;
+      const int64_t total = depth_count;
+      h = checkpoint(
+          [shared, r, total](const std::vector<torch::Tensor>& in) mutable {
+            DreamerLayerImpl::Context c;
+            c.depth = r;
+            c.total = total;
+            return std::vector<torch::Tensor>{shared->forward(in[0], c)};
+          },
+          {h})[0];
     };
     if (r <= plan.no_grad_steps) {
       torch::NoGradGuard no_grad;  // truncated backprop: early steps carry no gradient

@@ -5,7 +5,7 @@
 # torch.compile (bench/gpu/reference.py), and one expert layer grouped against the loop.
 # Prints one table at the end; every JSON line, log and the table go to $OUT.
 #
-#   scripts/gpu-bench.sh [--only dense374,dense58,moe922,dr,dr_da_ea,experts] [--no-build]
+#   scripts/gpu-bench.sh [--only dense374,dense58,moe922,dr,dr_da_ea,experts,memory] [--no-build]
 #                        [--no-tests] [--no-compile] [--steps N] [--budget SECONDS]
 #
 # Run from the repo root with .gpu-deps/ present (scripts/gpu-deps.sh). --budget (default 530)
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 START=$(date +%s)
 OUT=${OUT:-$PWD/gpu-bench-out}
 mkdir -p "$OUT"
-ONLY="dense374,dense58,moe922,dr,dr_da_ea,experts"
+ONLY="dense374,dense58,moe922,dr,dr_da_ea,experts,memory"
 BUILD=1 TESTS=1 COMPILE=1 STEPS=10 BUDGET=530
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -103,6 +103,19 @@ if wanted experts; then
       --expert-dim 512 --tokens 16384
     run_json "experts$e" torch 60 python3 bench/gpu/reference.py experts --experts "$e" --k 8 \
       --d-model 1024 --expert-dim 512 --tokens 16384
+  done
+fi
+
+# Memory model against the CUDA caching allocator: every family at two sizes
+# (bench/gpu/memory/*_s.json d 256, *_m.json d 768), fp32 and bf16, one training step each
+# (`dreamer bench-memory`); summary.py tabulates measured / predicted.
+if wanted memory; then
+  for config in bench/gpu/memory/*.json; do
+    name=$(basename "$config" .json)
+    for precision in fp32 bf16; do
+      run_json "mem-$name-$precision" dreamer-memory 60 "$DREAMER" bench-memory --config "$config" \
+        --batch 4 --seq 1024 --precision "$precision" --label "$name"
+    done
   done
 fi
 

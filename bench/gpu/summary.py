@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the table of scripts/gpu-bench.sh from its results.jsonl: per model the project's
 training step against PyTorch eager and torch.compile (tokens/s, ratios, peak memory, MFU
-against the bf16 matmul peak measured in the same run), then the expert layer."""
+against the bf16 matmul peak measured in the same run), then the expert layer, then the memory
+model's predicted training peak against the measured one (dreamer bench-memory)."""
 import json
 import sys
 
@@ -36,6 +37,15 @@ def main(path):
             name = f"E{r['experts']} top-{r['k']} d{r['d_model']} de{r['expert_dim']} {r['tokens']} tokens"
             print(f"| {name} | {r['impl']} | {g:.2f} | {r['loop_ms']:.2f} | {r['loop_ms'] / g:.1f}x |"
                   if g else f"| {name} | {r['impl']} | - | {r['loop_ms']:.2f} | - |")
+    memory = [r for r in rows if "measured_peak_bytes" in r]
+    if memory:
+        print("\n| family | size | precision | predicted GiB | measured GiB | measured/predicted |")
+        print("|---|---|---|---|---|---|")
+        for r in memory:
+            size = r["label"].rsplit("_", 1)[-1]
+            print(f"| {r['label'].rsplit('_', 1)[0]} ({r['family']}) | {size} (B{r['batch']} T{r['seq']}) | "
+                  f"{r['precision']} | {r['predicted_peak_bytes'] / 2**30:.2f} | "
+                  f"{r['measured_peak_bytes'] / 2**30:.2f} | {r['measured_over_predicted']:.3f} |")
     failed = [r for r in rows if "error" in r]
     for r in failed:
         print(f"FAILED: {r['label']} {r['impl']}: {r['error']}")

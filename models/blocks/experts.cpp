@@ -15,6 +15,7 @@
 #endif
 
 #include "models/blocks/attention_core.h"
+#include "models/blocks/checkpoint.h"
 #include "models/blocks/rope.h"
 
 namespace dreamer::models {
@@ -62,7 +63,7 @@ RouterOutput RouterImpl::forward(const torch::Tensor& x, int64_t depth, int64_t 
     const auto& biased = options.bias_placement == BiasPlacement::kScores ? out.scores : out.logits;
     auto select_on = options.balancing_bias ? biased + selection_bias : biased;
     out.ids = std::get<1>(select_on.topk(options.k, -1));
-    if (is_training())
+    if (is_training() && !recomputing())  // a checkpointed block counts its load once
       // scatter_add, not bincount: bincount sizes its output from the maximum id, a host read.
       expert_load.scatter_add_(0, out.ids.reshape(-1),
                                torch::ones({out.ids.numel()}, expert_load.options()));

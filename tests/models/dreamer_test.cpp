@@ -483,11 +483,7 @@ TEST(DreamerParallelCost, SharedNormsMeanFewerParametersAndSavedActivations) {
   // Same matmuls in every arrangement.
   EXPECT_DOUBLE_EQ(separate.flops_forward_per_token, branch.flops_forward_per_token);
   EXPECT_DOUBLE_EQ(separate.flops_train_per_token, after.flops_train_per_token);
-  // Each shared norm saves one sub-layer input and its normed copy (2 d) per token and depth:
-  // 32 tokens x 4 depths x 2 d x 2 bytes (bf16).
-  const double per_norm = 32.0 * 4 * 2 * 32 * 2;
-  EXPECT_DOUBLE_EQ(separate.memory_activation_bytes - after.memory_activation_bytes, per_norm);
-  EXPECT_DOUBLE_EQ(separate.memory_activation_bytes - branch.memory_activation_bytes, 2 * per_norm);
+  // Memory by arrangement: tests/models/memory_model_test.cpp measures it.
 }
 
 TEST(DreamerConfigValidation, DisabledComponentsAddNoParameters) {

@@ -1,0 +1,173 @@
+// The memory model (models/memory.h) against what a training step of this code keeps: the CPU
+// allocator's live bytes after the trainer's forward and loss (train::training_loss, the loss
+// kept) minus before, in fp32 at a tiny size, within 10% of the predicted saved bytes (the
+// blocks' activations plus the logits/loss buffers).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "models/blocks/attention_core.h"
+#include "models/blocks/norm.h"
+#include "models/blocks/rope.h"
+#include "models/memory.h"
+#include "models/registry.h"
+#include "train/trainer.h"
+#include "util/memory_probe.h"
+
+namespace dreamer::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kBatch = 2, kSeq = 32, kDepths = 3;
+
+// The workload of the CPU run below, as the code runs it here.
+models::Workload cpu_workload() {
+  models::Workload w;
+  w.batch = kBatch;
+  w.seq_len = kSeq;
+  w.recurrences = kDepths;
+  w.param_bytes = 4;
+  w.activation_bytes = 4;
+  w.fused_attention = models::fused_attention_available();
+  w.grouped_experts = false;
+  w.allocation_granularity = 1;  // the counting allocator counts requested bytes
+  w.loss_chunk_rows = 0;
+  w.grads_freed_between_steps = TORCH_VERSION_MAJOR >= 2;
+  return w;
+}
+
+struct Measured {
+  int64_t saved = 0;  // live after forward + loss, minus before
+};
+
+Measured measure_forward(const json& config_json) {
+  install_cpu_memory_probe();
+  torch::manual_seed(0);
+  const auto config = models::ModelConfig::from_json(config_json);
+  auto model = models::build_model(config);
+  model->train();
+  const int64_t vocab = config.params.value("vocab_size", int64_t{256});
+  auto tokens = torch::randint(0, vocab, {kBatch, kSeq + 1}, torch::kLong);
+  {  // warm-up: RoPE tables and other process-wide caches exist before measuring
+    auto warm = train::training_loss(*model, tokens, false);
+    (warm.cross_entropy + warm.aux).backward();
+  }
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  Measured m;
+  const int64_t before = cpu_memory_stats().live_bytes;
+  auto loss = train::training_loss(*model, tokens, false);
+  m.saved = cpu_memory_stats().live_bytes - before;
+  return m;
+}
+
+void expect_within_10_percent(const json& config_json) {
+  const auto config = models::ModelConfig::from_json(config_json);
+  const auto cost = models::family(config.family).cost(config, cpu_workload());
+  const double predicted = cost.memory.activations + cost.memory.logits_loss_saved;
+  const Measured m = measure_forward(config_json);
+  SCOPED_TRACE(config_json.dump());
+  ::testing::Test::RecordProperty("measured_bytes", std::to_string(m.saved));
+  ::testing::Test::RecordProperty("predicted_bytes", std::to_string(static_cast<int64_t>(predicted)));
+  EXPECT_NEAR(static_cast<double>(m.saved) / predicted, 1.0, 0.10)
+      << "measured " << m.saved << " bytes saved, predicted " << predicted << " (blocks "
+      << cost.memory.activations << ", logits/loss " << cost.memory.logits_loss_saved << ")";
+}
+
+json dreamer(const std::string& preset) {
+  return {{"family", "dreamer"},
+          {"preset", preset},
+          {"vocab_size", 64},
+          {"d_model", 64},
+          {"n_heads", 4},
+          {"ffn", {{"hidden", 128}}},
+          {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
+          {"recurrence", {{"mean", kDepths}, {"max", 8}}}};
+}
+
+// The op-level terms the family formulas are built from, against single ops.
+TEST(MemoryModel, RMSNormAndRopeTermsMatchTheOps) {
+  install_cpu_memory_probe();
+  models::Workload w = cpu_workload();
+  w.batch = 1;
+  w.seq_len = 64;  // 64 tokens
+  auto x = torch::randn({64, 64}, torch::requires_grad());
+  models::Norm norm(64, models::NormKind::kRMSNorm);
+  norm(x);
+  int64_t before = cpu_memory_stats().live_bytes;
+  auto y = norm(x);
+  models::memory::Ledger norm_terms(w);
+  models::memory::norm_internals(norm_terms, models::NormKind::kRMSNorm, 64);
+  norm_terms.tensor(64, 4);  // the output
+  EXPECT_EQ(cpu_memory_stats().live_bytes - before, static_cast<int64_t>(norm_terms.bytes()));
+
+  // RoPE on a projection [B, H, T, Dh] keeps only its rotated output.
+  auto q = torch::randn({1, 4, 64, 16}, torch::requires_grad()) * 1.0;
+  auto [c, s] = models::shared_rope_rows(16, 10000.0, 0, 64, q.device(), q.scalar_type());
+  before = cpu_memory_stats().live_bytes;
+  auto r = models::apply_rope_cos_sin(q, c, s);
+  EXPECT_EQ(cpu_memory_stats().live_bytes - before, 64 * 64 * 4);
+}
+
+TEST(MemoryModel, DreamerDR) { expect_within_10_percent(dreamer("DR")); }
+TEST(MemoryModel, DreamerDRDA) { expect_within_10_percent(dreamer("DR+DA")); }
+TEST(MemoryModel, DreamerDREA) { expect_within_10_percent(dreamer("DR+EA")); }
+TEST(MemoryModel, DreamerDRDAEA) { expect_within_10_percent(dreamer("DR+DA+EA")); }
+
+TEST(MemoryModel, DenseTransformer) {
+  expect_within_10_percent({{"family", "dense_transformer"}, {"vocab_size", 64}, {"d_model", 64},
+                            {"n_layers", 3}, {"n_heads", 4}});
+}
+
+TEST(MemoryModel, MoETransformer) {
+  expect_within_10_percent({{"family", "moe_transformer"}, {"vocab_size", 64}, {"d_model", 64},
+                            {"n_layers", 2}, {"n_heads", 4},
+                            {"moe", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}}});
+}
+
+TEST(MemoryModel, MoEUT) {
+  expect_within_10_percent({{"family", "moeut"}, {"vocab_size", 64}, {"d_model", 64},
+                            {"n_layers", 4}, {"group_size", 2}, {"n_heads", 2}, {"d_head", 16},
+                            {"ff_n_experts", 8}, {"ff_k", 2}, {"ff_expert_size", 32},
+                            {"att_n_experts", 4}, {"att_k", 2}});
+}
+
+TEST(MemoryModel, Huginn) {
+  expect_within_10_percent({{"family", "huginn"}, {"vocab_size", 64}, {"d_model", 64},
+                            {"n_heads", 4}, {"ffn_hidden", 128},
+                            {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths},
+                                            {"backprop_depth", 2}}}});
+}
+
+TEST(MemoryModel, UniversalTransformer) {
+  expect_within_10_percent({{"family", "universal_transformer"}, {"vocab_size", 64},
+                            {"d_model", 64}, {"n_heads", 4}, {"recurrences", kDepths}});
+}
+
+}  // namespace
+}  // namespace dreamer::testing
+
+
+#include "train/memory_step.h"
+
+namespace dreamer::testing {
+namespace {
+
+// The whole step's peak (weights, gradients, AdamW's moments, activations, logits/loss), as
+// `dreamer bench-memory` measures it on the CPU, within 10% of the predicted peak.
+TEST(MemoryModel, PredictedTrainingPeakMatchesTheCpuAllocator) {
+  const auto config = models::ModelConfig::from_json(
+      {{"family", "dense_transformer"}, {"vocab_size", 256}, {"d_model", 64}, {"n_layers", 2},
+       {"n_heads", 4}});
+  train::MemoryStepOptions o;
+  o.batch = 4;
+  o.seq = 64;
+  const auto r = train::measure_step_memory(config, torch::Device(torch::kCPU), o);
+  const double predicted = r.predicted.memory.train_peak;
+  EXPECT_NEAR(r.measured_peak / predicted, 1.0, 0.10)
+      << "measured " << r.measured_peak << ", predicted " << predicted;
+  EXPECT_GT(r.predicted.memory.activations, r.predicted.memory.weights);  // activations bind
+}
+
+}  // namespace
+}  // namespace dreamer::testing
