@@ -71,6 +71,7 @@ RunSummary follow_rank0(const ExperimentPlan& plan, const RunnerOptions& options
     switch (trainer.stop_reason()) {
       case train::StopReason::kInterrupted:
         summary.interrupted_by = train::stop_requested() ? train::stop_requested() : SIGTERM;
+        group.finish_together();
         return summary;
       case train::StopReason::kDiverged:
         summary.diverged.push_back(run_id + ": " + trainer.stop_detail());
@@ -82,6 +83,7 @@ RunSummary follow_rank0(const ExperimentPlan& plan, const RunnerOptions& options
         break;
     }
   }
+  group.finish_together();
   return summary;
 }
 

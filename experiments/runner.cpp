@@ -421,6 +421,12 @@ class FollowerNotice {
     actions_sent_ = true;
     runs_ = actions.size();
   }
+  // Tells followers waiting for a next run that there is none (before finish_together).
+  void stop_waiting() {
+    if (group_ && actions_sent_ && next_ < runs_)
+      group_->publish("run/" + std::to_string(next_), "stop");
+    next_ = runs_;
+  }
   void start_run(size_t i) {
     if (group_) group_->publish("run/" + std::to_string(i), "go");
     next_ = i + 1;
@@ -696,6 +702,10 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
       throw;
     }
     if (summary.interrupted_by) break;
+  }
+  if (options.group) {
+    followers.stop_waiting();
+    options.group->finish_together();
   }
   return summary;
 }

@@ -153,6 +153,10 @@ ProcessGroup::~ProcessGroup() = default;
 std::shared_ptr<ProcessGroup> ProcessGroup::connect(const DistEnv& env,
                                                     std::chrono::milliseconds timeout) {
   require(env.distributed(), "WORLD_SIZE", "a process group needs at least two processes");
+  require(!available_backends().empty(), "environment variable WORLD_SIZE",
+          "is " + std::to_string(env.world_size) +
+              ", but this build has no distributed backend (neither the gloo nor the NCCL "
+              "headers were found at configure time; docs/DISTRIBUTED.md)");
   std::shared_ptr<ProcessGroup> group(new ProcessGroup(env, timeout));
   c10d::TCPStoreOptions options;
   options.port = static_cast<uint16_t>(env.master_port);
@@ -242,6 +246,20 @@ void ProcessGroup::rank0_passed(const std::string& name, std::chrono::millisecon
       impl_->store->wait({key}, timeout);
   } catch (const std::exception& e) {
     impl_->fail("waiting for rank 0 at " + name, e, timeout);
+  }
+}
+
+void ProcessGroup::finish_together() {
+  try {
+    if (rank() != 0) {
+      impl_->store->set("dreamer/finished/" + std::to_string(rank()), std::vector<uint8_t>{1});
+      return;
+    }
+    std::vector<std::string> keys;
+    for (int r = 1; r < size(); ++r) keys.push_back("dreamer/finished/" + std::to_string(r));
+    impl_->store->wait(keys, timeout_);
+  } catch (const std::exception& e) {
+    impl_->fail("waiting for every rank to finish", e, timeout_);
   }
 }
 

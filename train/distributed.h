@@ -57,6 +57,9 @@ class ProcessGroup {
   // collective's: rank 0 evaluates checkpoints while the others wait). Through the store, whose
   // waits honour their own timeout; a dead rank 0 (the store's server) fails them at once.
   void rank0_passed(const std::string& name, std::chrono::milliseconds timeout);
+  // The last call of a worker: rank 0 (whose process serves the store) waits until every other
+  // rank has said it is done, so none loses the store while still using it.
+  void finish_together();
   // Rank 0 publishes a value under `key`; the other ranks read it (waiting up to the timeout).
   void publish(const std::string& key, const std::string& value);
   std::string read_published(const std::string& key);
