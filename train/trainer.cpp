@@ -447,7 +447,8 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
   }
   if (step_ < total_steps_) {
     // Paused (--max-steps) or stopped by a signal: leave a checkpoint to resume from.
-    stop_reason_ = stopped_by_signal ? StopReason::kInterrupted : StopReason::kPaused;
+    stop_reason_ = stopped_by_signal || stop_requested() ? StopReason::kInterrupted
+                                                         : StopReason::kPaused;
     if (impl_->window_steps > 0) add_window_time();
     if (impl_->last_checkpoint_step != step_) checkpoint(false);
   }
