@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "models/blocks/attention_core.h"
+#include "train/distributed.h"
 
 #ifdef DREAMER_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -64,6 +65,11 @@ void add_doctor_command(CLI::App& app) {
     }
     std::cout << "\n";
     std::cout << "sqlite:          " << sqlite3_libversion() << "\n";
+    std::string backends;
+    for (const auto& b : train::available_backends()) backends += (backends.empty() ? "" : ", ") + b;
+    std::cout << "distributed:     "
+              << (backends.empty() ? "none (single process only; docs/DISTRIBUTED.md)" : backends)
+              << "\n";
   });
 }
 

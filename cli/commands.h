@@ -14,5 +14,6 @@ void add_plan_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_query_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
 
 }  // namespace dreamer::cli

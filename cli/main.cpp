@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   dreamer::cli::add_run_command(app);
   dreamer::cli::add_query_command(app);
   dreamer::cli::add_report_command(app);
+  dreamer::cli::add_merge_command(app);
   for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
     if (auto* out = sub->get_option_no_throw("--out")) out->check(kOutputFolder);
   dreamer::cli::add_bench_step_command(app);

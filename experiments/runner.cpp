@@ -28,9 +28,11 @@
 #include "eval/metrics.h"
 #include "eval/runner.h"
 #include "experiments/fingerprint.h"
+#include "experiments/follower.h"
 #include "models/registry.h"
 #include "results/store.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/durable_io.h"
 #include "train/run_control.h"
 #include "train/trainer.h"
@@ -294,6 +296,7 @@ std::vector<RunAction> preflight(const ExperimentPlan& plan, const RunnerOptions
   std::vector<RunAction> actions;
   std::vector<std::string> existing;
   for (const auto& run : plan.runs) {
+    if (!options.shard.holds(static_cast<size_t>(&run - plan.runs.data()))) continue;
     if (!options.arms.empty() &&
         std::find(options.arms.begin(), options.arms.end(), run.arm) == options.arms.end())
       continue;
@@ -397,9 +400,54 @@ std::vector<RunAction> preflight(const ExperimentPlan& plan, const RunnerOptions
   return actions;
 }
 
+// What rank 0 tells the other ranks of a data-parallel run (experiments/follower.h): the
+// decided actions, then "go" or "stop" before each run. When rank 0 fails, the destructor tells
+// them to stop instead of leaving them waiting for the store's timeout.
+class FollowerNotice {
+ public:
+  explicit FollowerNotice(train::ProcessGroup* group) : group_(group) {}
+  void send_actions(const std::vector<RunAction>& actions) {
+    if (!group_) return;
+    std::vector<FollowerAction> list;
+    for (const auto& a : actions)
+      list.push_back({a.run->run_id, a.start == Start::kForce ? a.dir + ".restart" : a.dir,
+                      a.resume_dir, a.start_id});
+    group_->publish("actions", actions_to_json(list).dump());
+    actions_sent_ = true;
+    runs_ = actions.size();
+  }
+  // Tells followers waiting for a next run that there is none (before finish_together).
+  void stop_waiting() {
+    if (group_ && actions_sent_ && next_ < runs_)
+      group_->publish("run/" + std::to_string(next_), "stop");
+    next_ = runs_;
+  }
+  void start_run(size_t i) {
+    if (group_) group_->publish("run/" + std::to_string(i), "go");
+    next_ = i + 1;
+  }
+  ~FollowerNotice() {
+    if (!group_) return;
+    try {
+      if (!actions_sent_)
+        group_->publish("actions", json{{"error", "see rank 0's output"}}.dump());
+      else if (next_ < runs_)
+        group_->publish("run/" + std::to_string(next_), "stop");
+    } catch (...) {  // the followers' own timeout ends them
+    }
+  }
+
+ private:
+  train::ProcessGroup* group_;
+  bool actions_sent_ = false;
+  size_t runs_ = 0, next_ = 0;
+};
+
 }  // namespace
 
 RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& options) {
+  if (options.group && options.group->rank() != 0) return follow_rank0(plan, options);
+  FollowerNotice followers(options.group.get());
   const auto& spec = plan.spec;
   for (const auto& arm : options.arms) {
     bool known = false;
@@ -418,7 +466,10 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
         eval::load_task_data(t.spec, data_root, eval::builtin_synthetic_sources(), t.limit));
 
   results::ResultStore store(options.db);
-  const auto actions = preflight(plan, options, store, *tokenizer);
+  auto actions = preflight(plan, options, store, *tokenizer);
+  for (auto& action : actions)
+    if (action.start != Start::kResume) action.start_id = new_start_id();
+  followers.send_actions(actions);
   // The checks passed: from here on the database and the run directories change.
   std::vector<results::ReportTask> tasks;
   for (const auto& t : plan.tasks)
@@ -428,11 +479,13 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
                          spec.reference_arm, tasks);
 
   RunSummary summary;
-  for (const auto& action : actions) {
+  for (size_t action_index = 0; action_index < actions.size(); ++action_index) {
+    const auto& action = actions[action_index];
     if (const int signal = train::stop_requested()) {
       summary.interrupted_by = signal;
       break;
     }
+    followers.start_run(action_index);
     const auto& run = *action.run;
     Lease lease(store, run.run_id, options.lease_stale_after_s);
     const std::string& dir = action.dir;
@@ -475,7 +528,8 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     topt.stop_after_step = options.stop_after_step;
     topt.progress = options.progress;
     topt.label = run.arm + "/seed" + std::to_string(run.seed);
-    topt.start_id = action.start == Start::kResume ? action.start_id : new_start_id();
+    topt.start_id = action.start_id;  // a resume's stored one, else new (set after preflight)
+    topt.group = options.group;
     record.start_id = topt.start_id;
     if (force_pending) train::remove_tree(staging);
     train::make_directories(topt.run_dir);
@@ -569,6 +623,9 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
       }
     }
 
+    // The other ranks wait here while rank 0 evaluates checkpoints whose scores were lost.
+    if (options.group) options.group->rank0_passed("start " + run.run_id, std::chrono::hours(6));
+
     train::TrainerHooks hooks;
     hooks.on_log = [&](const train::StepMetrics& m) {
       results::TrainMetricRow row{m.step, m.tokens,    m.loss,         m.aux_loss,
@@ -653,6 +710,10 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
       throw;
     }
     if (summary.interrupted_by) break;
+  }
+  if (options.group) {
+    followers.stop_waiting();
+    options.group->finish_together();
   }
   return summary;
 }

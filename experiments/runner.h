@@ -2,13 +2,19 @@
 // From an experiment spec to results: plan (match every arm, expand seeds, size the training
 // and eval schedule, estimate compute), then run (train each run, evaluate at its checkpoints,
 // store everything in the results database).
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "eval/task_spec.h"
 #include "experiments/experiment_spec.h"
+#include "experiments/shard.h"
 #include "matching/solver.h"
+
+namespace dreamer::train {
+class ProcessGroup;  // train/distributed.h
+}
 
 namespace dreamer::experiments {
 
@@ -80,6 +86,10 @@ struct RunnerOptions {
   bool keep_checkpoints =
       true;  // false: delete checkpoint directories once evaluated (not the last)
   double lease_stale_after_s = 120;  // a lease whose heartbeat is older than this may be taken over
+  Shard shard;  // --shard i/n: only this slice of the plan's runs (experiments/shard.h)
+  // Data-parallel training of every run over this group's ranks (train/distributed.h): rank 0
+  // does everything one process does; the others only train along (experiments/follower.h).
+  std::shared_ptr<train::ProcessGroup> group;
 };
 
 // How a run_experiment call ended (an InputError is thrown for what stops it otherwise).

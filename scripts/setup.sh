@@ -11,6 +11,8 @@ PACKAGES=(
   libopenblas0-openmp
   nlohmann-json3-dev libcli11-dev
   libsqlite3-dev sqlite3
+  # c10d's Gloo process group (CPU data-parallel training, docs/DISTRIBUTED.md) needs its headers.
+  libgloo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev
   gnuplot-nox

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/durable_io.h"
 #include "train/optim.h"
 #include "train/progress.h"
@@ -129,7 +130,21 @@ struct Trainer::Impl {
   torch::Tensor window_ce, window_aux;
   int64_t window_steps = 0;
   int64_t last_checkpoint_step = 0;  // step 0 needs none: the seed reproduces it
+  // Data-parallel only (options.group).
+  std::unique_ptr<GradientSync> gradients;
+  std::unique_ptr<BufferSync> buffers;
 };
+
+namespace {
+// How long the other ranks wait while rank 0 writes and evaluates a checkpoint.
+constexpr std::chrono::hours kCheckpointWait{6};
+int world_size(const TrainerOptions& options) {
+  return options.group ? options.group->size() : 1;
+}
+bool writes_files(const TrainerOptions& options) {
+  return !options.group || options.group->rank() == 0;
+}
+}  // namespace
 
 Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
                  data::PackedStream stream, TrainSettings settings, TrainerOptions options)
@@ -138,12 +153,28 @@ Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tok
       settings_(std::move(settings)),
       options_(std::move(options)),
       device_(resolve_device(settings_.device, "train.device")),
-      impl_(new Impl{std::move(stream), nullptr, {}, {}, 0, 0}) {
+      impl_(new Impl{std::move(stream), nullptr, {}, {}, 0, 0, nullptr, nullptr}) {
   require(options_.micro_batch >= 1, "workload.batch", "must be >= 1");
+  if (options_.group && device_.is_cuda()) {
+    // One GPU per process: torchrun's LOCAL_RANK picks it.
+    require(settings_.device == "auto" || settings_.device == "cuda", "train.device",
+            "is \"" + settings_.device + "\": with several processes each uses cuda:LOCAL_RANK; "
+            "write \"cuda\" or \"auto\"");
+    device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options_.group->env().local_rank));
+  }
+  if (options_.group) check_batch_divisible(options_.micro_batch, options_.group->size());
   tokens_per_step_ =
       train::tokens_per_step(settings_, options_.micro_batch, impl_->stream.seq_len());
   total_steps_ = train::total_steps(settings_, tokens_per_step_);
   model_->to(device_);
+  if (options_.group) {
+    // Every rank starts from rank 0's weights and buffers, as DDP does.
+    auto tensors = model_->parameters();
+    for (const auto& b : model_->buffers()) tensors.push_back(b);
+    broadcast_from_rank0(*options_.group, tensors);
+    impl_->gradients = std::make_unique<GradientSync>(options_.group, model_->parameters());
+    impl_->buffers = std::make_unique<BufferSync>(options_.group, model_->buffers());
+  }
   impl_->optimizer = make_optimizer(*model_, settings_.optimizer);
   impl_->window_ce =
       torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
@@ -155,6 +186,11 @@ Trainer::~Trainer() = default;
 CheckpointInfo Trainer::write_checkpoint(bool planned) {
   CheckpointInfo info{checkpoint_name(step_), "", step_, step_ * tokens_per_step_, planned};
   const std::string final_dir = fs::join(options_.run_dir, info.name);
+  if (!writes_files(options_)) {  // rank 0 writes it (the ranks hold the same state)
+    impl_->last_checkpoint_step = step_;
+    info.dir = final_dir;
+    return info;
+  }
   const std::string partial = final_dir + ".partial";
   test_point("checkpoint-begin");
   remove_tree(partial);  // an interrupted write's leftovers
@@ -177,7 +213,8 @@ CheckpointInfo Trainer::write_checkpoint(bool planned) {
                             {"stream", impl_->stream.position().to_json()},
                             {"settings", settings_.to_json()},
                             {"train_seconds", train_seconds_},
-                            {"start_id", options_.start_id}};
+                            {"start_id", options_.start_id},
+                            {"world_size", world_size(options_)}};
     if (impl_->window_steps > 0)
       state["window"] = {{"steps", impl_->window_steps},
                          {"ce", impl_->window_ce.item<double>()},
@@ -204,7 +241,9 @@ void Trainer::resume_from(const std::string& dir) {
   int64_t step = 0, tokens = 0, total = 0, per_step = 0;
   double seconds = 0;
   std::string start_id;
+  int64_t saved_world = 1;  // checkpoints from before distributed training: one process
   r.get("step", step);
+  r.get("world_size", saved_world);
   r.get("tokens", tokens);
   r.get("total_steps", total);
   r.get("tokens_per_step", per_step);
@@ -220,6 +259,10 @@ void Trainer::resume_from(const std::string& dir) {
               std::to_string(tokens_per_step_) +
               " (the experiment changed: start it afresh instead of resuming)");
   require(stream != nullptr, state_file, "has no stream position");
+  require(saved_world == world_size(options_), state_file,
+          "was written by " + std::to_string(saved_world) + " process(es); this run has " +
+              std::to_string(world_size(options_)) +
+              " (resume with the same world size, or start afresh)");
   int64_t window_steps = 0;
   double window_ce = 0, window_aux = 0;
   if (window) {
@@ -303,20 +346,45 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       set_cpu_rng_state(rng);
       model_->train();
     }
+    if (options_.group) options_.group->rank0_passed(info.name, kCheckpointWait);
+  };
+  // A stop signal may reach one rank only: all stop at the same step when any asked.
+  bool stopped_by_signal = false;
+  auto stop_now = [&] {
+    if (!options_.group) return (stopped_by_signal = stop_requested() != 0);
+    auto flag = torch::full({1}, stop_requested() ? 1.0 : 0.0,
+                            torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    options_.group->all_reduce_sum(flag);
+    return (stopped_by_signal = flag.item<double>() > 0);
   };
   double window_seconds = 0;  // training time in the window so far (a pause splits it)
 
-  while (step_ < end && !stop_requested()) {
+  while (step_ < end && !stop_now()) {
     const double lr = learning_rate(settings_.optimizer, settings_.schedule, step_, total_steps_);
     set_learning_rate(*impl_->optimizer, lr);
     impl_->optimizer->zero_grad();
+    if (impl_->buffers) impl_->buffers->begin_step();
     auto step_ce = torch::zeros_like(window_ce), step_aux = torch::zeros_like(window_aux);
     for (int64_t micro = 0; micro < settings_.grad_accumulation; ++micro) {
       const auto batch = impl_->stream.next_batch(options_.micro_batch);
-      const auto [ce, aux] = training_loss(*model_, batch.tokens.to(device_), bf16);
+      auto tokens = batch.tokens;
+      if (options_.group) {
+        tokens = rank_rows(tokens, options_.group->rank(), options_.group->size());
+        // The last micro-batch's backward all-reduces the accumulated gradients.
+        if (micro + 1 == settings_.grad_accumulation) impl_->gradients->arm();
+      }
+      const auto [ce, aux] = training_loss(*model_, tokens.to(device_), bf16);
       ((ce + aux) / static_cast<double>(settings_.grad_accumulation)).backward();
       step_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
       step_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
+    }
+    if (options_.group) {
+      impl_->gradients->finish();  // every rank now holds the mean gradient
+      auto losses = torch::stack({step_ce, step_aux});
+      options_.group->all_reduce_sum(losses);
+      losses.div_(static_cast<double>(options_.group->size()));
+      step_ce = losses[0];
+      step_aux = losses[1];
     }
     const torch::Tensor grad_norm = clip_grad_norm(params, max_norm);
     {
@@ -337,6 +405,8 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       }
     }
     impl_->optimizer->step();
+    // Router load counts summed over the ranks first, so balancing biases update identically.
+    if (impl_->buffers) impl_->buffers->reduce_changes();
     model_->after_optimizer_step();
     window_ce += step_ce;
     window_aux += step_aux;
@@ -377,7 +447,8 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
   }
   if (step_ < total_steps_) {
     // Paused (--max-steps) or stopped by a signal: leave a checkpoint to resume from.
-    stop_reason_ = stop_requested() ? StopReason::kInterrupted : StopReason::kPaused;
+    stop_reason_ = stopped_by_signal || stop_requested() ? StopReason::kInterrupted
+                                                         : StopReason::kPaused;
     if (impl_->window_steps > 0) add_window_time();
     if (impl_->last_checkpoint_step != step_) checkpoint(false);
   }

@@ -28,6 +28,8 @@
 
 namespace dreamer::train {
 
+class ProcessGroup;  // train/distributed.h
+
 struct StepMetrics {
   int64_t step = 0;    // optimizer steps done
   int64_t tokens = 0;  // tokens trained on so far
@@ -62,6 +64,10 @@ struct TrainerOptions {
   // uses it to tell a forced restart's checkpoints from the replaced run's).
   std::string start_id;
   double divergence_grad_norm = 1e6;  // a gradient norm above this (before clipping) diverged
+  // Data-parallel training (train/distributed.h): micro_batch stays the global batch, each rank
+  // trains on its rows, gradients and buffer changes are reduced over the ranks, and only rank
+  // 0 writes checkpoints (rank 0's hooks run; give the other ranks none). nullptr: one process.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 struct TrainerHooks {
