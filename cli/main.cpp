@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
     if (auto* out = sub->get_option_no_throw("--out")) out->check(kOutputFolder);
   dreamer::cli::add_bench_step_command(app);
+  dreamer::cli::add_bench_eval_commands(app);
 
   try {
     app.parse(argc, argv);

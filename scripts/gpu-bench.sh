@@ -2,10 +2,13 @@
 # One GPU call: build against the PyTorch wheel's LibTorch, run the CUDA tests (and the CPU
 # fast-path tests under LibTorch 2.x), then time in the same run the project's training step
 # (`dreamer bench-step`) against the same models in PyTorch's Python API, eager and
-# torch.compile (bench/gpu/reference.py), and one expert layer grouped against the loop.
+# torch.compile (bench/gpu/reference.py), one expert layer grouped against the loop, cached
+# decoding against re-running the forward at T=1024 (`dreamer bench-decode`), and GSM8K 5-shot
+# eval throughput with mixed-length batches against equal-length ones (`dreamer bench-eval`).
 # Prints one table at the end; every JSON line, log and the table go to $OUT.
 #
-#   scripts/gpu-bench.sh [--only dense374,dense58,moe922,dr,dr_da_ea,experts] [--no-build]
+#   scripts/gpu-bench.sh [--only dense374,dense58,moe922,dr,dr_da_ea,experts,decode,gsm8k_eval]
+#                        [--no-build]
 #                        [--no-tests] [--no-compile] [--steps N] [--budget SECONDS]
 #
 # Run from the repo root with .gpu-deps/ present (scripts/gpu-deps.sh). --budget (default 530)
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/.."
 START=$(date +%s)
 OUT=${OUT:-$PWD/gpu-bench-out}
 mkdir -p "$OUT"
-ONLY="dense374,dense58,moe922,dr,dr_da_ea,experts"
+ONLY="dense374,dense58,moe922,dr,dr_da_ea,experts,decode,gsm8k_eval"
 BUILD=1 TESTS=1 COMPILE=1 STEPS=10 BUDGET=530
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -104,6 +107,22 @@ if wanted experts; then
     run_json "experts$e" torch 60 python3 bench/gpu/reference.py experts --experts "$e" --k 8 \
       --d-model 1024 --expert-dim 512 --tokens 16384
   done
+fi
+
+if wanted decode; then
+  for name in dense374 dr_da_ea; do
+    run_json "decode_$name" dreamer 120 "$DREAMER" bench-decode --config "bench/gpu/$name.json" \
+      --context 1024 --new-tokens 64 --label "decode_$name"
+  done
+fi
+
+if wanted gsm8k_eval; then
+  # Byte tokens and no truncation, so prompt lengths differ (truncated to one max length they
+  # would all be equal). Equal-length batches (the earlier scheme) rarely batch anything, so
+  # they score fewer documents; the table compares documents per second.
+  common=(--config bench/gpu/dense374.json --batch-size 32 --max-length 0 --label gsm8k_eval)
+  run_json gsm8k_eval mixed 240 "$DREAMER" bench-eval "${common[@]}" --docs 256 --grouping mixed
+  run_json gsm8k_eval equal 240 "$DREAMER" bench-eval "${common[@]}" --docs 32 --grouping equal
 fi
 
 if (( COMPILE )); then
