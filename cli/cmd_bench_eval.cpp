@@ -127,7 +127,8 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
 struct BenchEvalArgs {
   std::string config, device = "auto", precision = "auto", label, out, data_dir, tokenizer,
       grouping = "mixed", task = "gsm8k";
-  int64_t docs = 256, batch_size = 8, max_length = 2048, max_new_tokens = 0, seed = 0;
+  int64_t docs = 256, batch_size = 8, max_length = 2048, max_new_tokens = 0, seed = 0,
+          num_fewshot = -1;
 };
 
 nlohmann::json bench_eval(const BenchEvalArgs& a) {
@@ -145,8 +146,11 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
   auto spec = eval::load_task(a.task, eval::task_search_dirs());
   if (a.max_new_tokens > 0) spec.generation.max_new_tokens = a.max_new_tokens;
   const auto root = a.data_dir.empty() ? eval::default_data_root() : a.data_dir;
+  eval::DataOptions data_options;
+  data_options.limit = a.docs;
+  if (a.num_fewshot >= 0) data_options.num_fewshot = a.num_fewshot;
   const auto data =
-      eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), a.docs);
+      eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), data_options);
   torch::manual_seed(a.seed);
   auto model = models::build_model(config);
   model->to(device);
@@ -215,6 +219,8 @@ void add_bench_eval_commands(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   ev->add_option("--max-new-tokens", e.max_new_tokens, "generation budget instead of the task's")
       ->check(CLI::PositiveNumber);
+  ev->add_option("--num-fewshot", e.num_fewshot, "shots per document instead of the task's (5)")
+      ->check(CLI::NonNegativeNumber);
   ev->add_option("--tokenizer", e.tokenizer, "tokenizer JSON file (default: bytes)");
   ev->add_option("--task", e.task, "task name or file (default gsm8k)");
   ev->add_option("--data-dir", e.data_dir, "data root (default: $DREAMER_DATA_DIR or ../shared/data)");

@@ -84,7 +84,9 @@ TEST_P(BatchedEval, MixedLengthLoglikelihoodsEqualOneByOne) {
   }
   // Families with experts: the routing statistics count each real input token once per
   // record of the first site, never a pad.
-  if (traced > 0) EXPECT_EQ(traced, real_tokens);
+  if (traced > 0) {
+    EXPECT_EQ(traced, real_tokens);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, BatchedEval, ::testing::ValuesIn(testing::tiny_model_cases()),
