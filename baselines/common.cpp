@@ -88,15 +88,15 @@ torch::Tensor LMEnds::embed(const torch::Tensor& tokens, int64_t start) {
   return x;
 }
 
-torch::Tensor LMEnds::logits(const torch::Tensor& h) {
-  auto y = norm_out(h);
-  return (lm_head ? lm_head(y) : torch::matmul(y, embedding->weight.t())).to(torch::kFloat32);
+models::HeadWeights LMEnds::head() const {
+  if (!lm_head) return {embedding->weight, torch::Tensor()};
+  return {lm_head->weight, lm_head->options.bias() ? lm_head->bias : torch::Tensor()};
 }
 
 int64_t prepare_state(InferenceState* state, int64_t n_caches, int64_t recurrences) {
   if (!state) return 0;
   if (state->sequence.empty() && state->position == 0) {
-    state->sequence.resize(static_cast<size_t>(n_caches));
+    state->allocate(static_cast<size_t>(n_caches));
     state->recurrences = recurrences;
   }
   TORCH_CHECK(static_cast<int64_t>(state->sequence.size()) == n_caches,

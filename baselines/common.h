@@ -58,7 +58,7 @@ struct LMEnds {
   void build(torch::nn::Module& model, const Backbone& b, int64_t max_positions,
              bool head_bias = false, const std::string& norm_name = "norm_out");
   torch::Tensor embed(const torch::Tensor& tokens, int64_t start);  // [B, T] -> [B, T, d]
-  torch::Tensor logits(const torch::Tensor& h);                     // [B, T, d] -> [B, T, V] f32
+  models::HeadWeights head() const;  // the untied head, or the token table when tied
 
   torch::nn::Embedding embedding{nullptr}, position_embedding{nullptr};
   models::Norm norm_out{nullptr};

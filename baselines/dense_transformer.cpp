@@ -95,8 +95,7 @@ ModelOutput DenseTransformer::forward(const torch::Tensor& tokens, InferenceStat
     }
     if (options.record_states) out.states.push_back(h);
   }
-  out.logits = ends.logits(h);
-  out.aux_loss = torch::zeros({}, out.logits.options());
+  models::finish_output(out, ends.norm_out(h), ends.head(), options);
   finish_state(state, tokens);
   return out;
 }

@@ -36,6 +36,7 @@ class DenseTransformer : public models::LanguageModel {
   explicit DenseTransformer(const models::ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
+  models::HeadWeights head() const override { return ends.head(); }
 
   const DenseTransformerConfig& dense_config() const { return cfg_; }
   LMEnds ends;

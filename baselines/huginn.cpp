@@ -261,8 +261,7 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
   s = ends.norm_out(s);
   for (int64_t i = 0; i < cfg_.n_coda; ++i)
     s = apply(coda_blocks[i], s, p_n + steps * c_n + i);
-  out.logits = ends.logits(s);
-  out.aux_loss = torch::zeros({}, out.logits.options());
+  models::finish_output(out, ends.norm_out(s), ends.head(), options);
   finish_state(state, tokens);
   return out;
 }

@@ -72,6 +72,7 @@ class Huginn : public models::LanguageModel {
   explicit Huginn(const models::ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
+  models::HeadWeights head() const override { return ends.head(); }
   // forward() from a given initial recurrent state s0 [B, T, d] (the reference's
   // input_states); unused with injection "none".
   ModelOutput forward_from_state(const torch::Tensor& tokens, const torch::Tensor& initial_state,

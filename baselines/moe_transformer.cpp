@@ -189,7 +189,7 @@ ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState*
     if (options.record_trace) out.trace.records.push_back(record);
     if (options.record_states) out.states.push_back(h);
   }
-  out.logits = ends.logits(h);
+  models::finish_output(out, ends.norm_out(h), ends.head(), options);
   out.aux_loss = aux * (cfg_.moe.aux_loss_coef / static_cast<double>(cfg_.n_layers));
   finish_state(state, tokens);
   return out;

@@ -72,6 +72,7 @@ class MoETransformer : public models::LanguageModel {
   explicit MoETransformer(const models::ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
+  models::HeadWeights head() const override { return ends.head(); }
   void after_optimizer_step() override;
 
   LMEnds ends;

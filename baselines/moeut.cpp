@@ -214,8 +214,7 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
       if (options.record_states) out.states.push_back(h);
     }
   }
-  out.logits = lm_head(out_norm(h)).to(torch::kFloat32);
-  out.aux_loss = torch::zeros({}, out.logits.options());
+  models::finish_output(out, out_norm(h), head(), options);
   if (collect) {
     for (int64_t g = 0; g < g_count; ++g) {
       out.aux_loss = out.aux_loss + cfg_.entropy_reg * entropy_regularizer(ffn_sel[g]);
@@ -227,6 +226,8 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
   finish_state(state, tokens);
   return out;
 }
+
+models::HeadWeights MoEUT::head() const { return {lm_head->weight, lm_head->bias}; }
 
 models::FamilyInfo moeut_family() {
   auto info = make_family<MoEUTConfig, MoEUT>(

@@ -74,6 +74,7 @@ class MoEUT : public models::LanguageModel {
   explicit MoEUT(const models::ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
+  models::HeadWeights head() const override;
 
   const MoEUTConfig& moeut_config() const { return cfg_; }
   torch::nn::Embedding embedding{nullptr};

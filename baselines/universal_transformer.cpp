@@ -100,8 +100,7 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
       h = apply_layer(h, r);
       if (options.record_states) out.states.push_back(h);
     }
-    out.logits = ends.logits(h);
-    out.aux_loss = torch::zeros({}, out.logits.options());
+    models::finish_output(out, ends.norm_out(h), ends.head(), options);
     finish_state(state, tokens);
     return out;
   }
@@ -126,8 +125,7 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
     mixed = h * weight + mixed * (1.0 - weight);
     if (options.record_states) out.states.push_back(mixed);
   }
-  out.logits = ends.logits(mixed);
-  out.aux_loss = torch::zeros({}, out.logits.options());
+  models::finish_output(out, ends.norm_out(mixed), ends.head(), options);
   if (is_training())
     out.aux_loss = out.aux_loss + cfg_.act.ponder_cost * (n_updates + remainders).mean();
   finish_state(state, tokens);

@@ -41,6 +41,7 @@ class UniversalTransformer : public models::LanguageModel {
   explicit UniversalTransformer(const models::ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
+  models::HeadWeights head() const override { return ends.head(); }
   bool is_recurrent() const override { return true; }
 
   LMEnds ends;

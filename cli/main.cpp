@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
     if (auto* out = sub->get_option_no_throw("--out")) out->check(kOutputFolder);
   dreamer::cli::add_bench_step_command(app);
   dreamer::cli::add_bench_memory_command(app);
+  dreamer::cli::add_bench_eval_commands(app);
 
   try {
     app.parse(argc, argv);

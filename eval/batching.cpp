@@ -1,5 +1,6 @@
 #include "eval/batching.h"
 
+#include <algorithm>
 #include <map>
 
 #include "util/errors.h"
@@ -19,13 +20,36 @@ std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& leng
   return batches;
 }
 
-torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows, int64_t vocab_size) {
-  const int64_t t = static_cast<int64_t>(rows.at(0)->size());
+std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_t>& lengths,
+                                                         int64_t batch_size) {
+  std::vector<size_t> order(lengths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+  std::vector<std::vector<size_t>> batches;
+  for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size))
+    batches.emplace_back(order.begin() + start,
+                         order.begin() + std::min(order.size(), start + static_cast<size_t>(batch_size)));
+  return batches;
+}
+
+std::vector<std::vector<size_t>> make_batches(const std::vector<size_t>& lengths,
+                                              const ScoringOptions& options) {
+  return options.mixed_lengths ? group_by_similar_length(lengths, options.batch_size)
+                               : group_by_length(lengths, options.batch_size);
+}
+
+torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows, int64_t vocab_size,
+                         int64_t columns) {
+  int64_t t = columns;
+  if (t < 0)
+    for (const auto* row : rows) t = std::max(t, static_cast<int64_t>(row->size()));
   auto out = torch::empty({static_cast<int64_t>(rows.size()), t}, torch::kLong);
   auto acc = out.accessor<int64_t, 2>();
   for (size_t b = 0; b < rows.size(); ++b)
     for (int64_t i = 0; i < t; ++i) {
-      const int64_t id = (*rows[b])[i];
+      const auto& row = *rows[b];
+      const int64_t id = row[std::min(static_cast<size_t>(i), row.size() - 1)];
       if (vocab_size > 0 && (id < 0 || id >= vocab_size))
         throw InputError("tokens", "id " + std::to_string(id) +
                                        " is outside the model's vocabulary of " +

@@ -1,6 +1,9 @@
 #pragma once
-// Batching without padding: the model interface has no attention mask, so sequences are only
-// batched with others of exactly the same token length. Pad tokens would be attended to.
+// Batching sequences of different lengths without attention masks. Every family is causal, so
+// a position never sees a later one: right padding is exact for log-likelihoods (the pads come
+// after every scored position), and generation starts each row at its own length inside one
+// lockstep batch (eval/decoding.cpp). Batches are runs of neighbours in length order, so that
+// padding and staggering stay small.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -20,6 +23,9 @@ struct ScoringOptions {
   TraceSink on_trace;       // optional
   int64_t vocab_size = 0;   // if set, token ids at or above it are an input error, not a crash
   int64_t max_length = 0;   // > 0: log-likelihood inputs keep their last max_length tokens
+  // false: batch only sequences of exactly equal length (the scheme before mixed lengths; kept
+  // so that bench-eval can measure both).
+  bool mixed_lengths = true;
 };
 
 // The device the model's parameters live on (token batches are moved there; results come back
@@ -29,11 +35,20 @@ torch::Device model_device(const models::LanguageModel& model);
 // Indices grouped by equal length, in chunks of at most batch_size, longest first.
 std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& lengths,
                                                  int64_t batch_size);
+// Indices in order of decreasing length (ties by index), cut into chunks of batch_size.
+std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_t>& lengths,
+                                                         int64_t batch_size);
+// group_by_similar_length, or group_by_length when options.mixed_lengths is off.
+std::vector<std::vector<size_t>> make_batches(const std::vector<size_t>& lengths,
+                                              const ScoringOptions& options);
 
-// [B, T] int64 tensor of the given token rows (all the same length). With vocab_size > 0, an id
-// outside [0, vocab_size) throws InputError (a tokenizer that does not match the checkpoint).
+// [B, T] int64 tensor of the first T tokens of the given rows, T = `columns` (-1: the longest
+// row's length); shorter rows are right-padded with their own last token (any id would do:
+// causality keeps it unseen). With
+// vocab_size > 0, an id outside [0, vocab_size) throws InputError (a tokenizer that does not
+// match the checkpoint).
 torch::Tensor stack_rows(const std::vector<const std::vector<int64_t>*>& rows,
-                         int64_t vocab_size = 0);
+                         int64_t vocab_size = 0, int64_t columns = -1);
 
 // The trace restricted to the tokens where keep[i] is true (N = keep.size() rows per record).
 models::RoutingTrace select_tokens(const models::RoutingTrace& trace, const torch::Tensor& keep);

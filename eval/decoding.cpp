@@ -1,5 +1,7 @@
 #include "eval/decoding.h"
 
+#include <algorithm>
+
 #include "util/errors.h"
 
 namespace dreamer::eval {
@@ -11,6 +13,29 @@ bool cut_at_stop(std::string& text, const std::vector<std::string>& until) {
   if (first == std::string::npos) return false;
   text.resize(first);
   return true;
+}
+
+torch::Tensor select_next_tokens(const torch::Tensor& last_logits) {
+  return last_logits.argmax(-1);
+}
+
+StopScanner::StopScanner(std::vector<std::string> until) : until_(std::move(until)) {
+  for (const auto& stop : until_) longest_ = std::max(longest_, stop.size());
+}
+
+bool StopScanner::found(const std::string& text) {
+  if (longest_ == 0) return false;
+  // Only text that is new (or changed: a decoder may rewrite its tail, such as an incomplete
+  // UTF-8 sequence) can hold a first occurrence; the unchanged prefix was searched before.
+  size_t same = std::mismatch(text.begin(), text.begin() + std::min(text.size(), seen_.size()),
+                              seen_.begin())
+                    .first -
+                text.begin();
+  const size_t from = same >= longest_ ? same - longest_ + 1 : 0;
+  seen_ = text;
+  for (const auto& stop : until_)
+    if (!stop.empty() && text.find(stop, from) != std::string::npos) return true;
+  return false;
 }
 
 std::vector<std::string> greedy_generate(models::LanguageModel& model,
@@ -63,42 +88,75 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
   options.record_trace = static_cast<bool>(scoring.on_trace);
 
   const torch::Device device = model_device(model);
-  for (const auto& batch : group_by_length(lengths, scoring.batch_size)) {
+  if (generation.max_new_tokens <= 0) {
+    for (auto& g : outputs) g.hit_max_new_tokens = true;  // the budget allows nothing
+    return outputs;
+  }
+  for (const auto& batch : make_batches(lengths, scoring)) {
+    // Rows start generating at their own length: all rows consume one token per step in
+    // lockstep, row j its prompt token while step < L_j and its own last output after. Each
+    // row's tokens thus sit at their true positions with no pads, so no mask is needed.
     const int64_t b = static_cast<int64_t>(batch.size());
     std::vector<const std::vector<int64_t>*> rows;
-    for (size_t i : batch) rows.push_back(&encoded[i]);
+    int64_t shortest = 0, longest = 0;
+    for (size_t i : batch) {
+      rows.push_back(&encoded[i]);
+      const auto len = static_cast<int64_t>(encoded[i].size());
+      shortest = shortest == 0 ? len : std::min(shortest, len);
+      longest = std::max(longest, len);
+    }
     models::InferenceState state;
-    auto out = model.forward(stack_rows(rows, scoring.vocab_size).to(device), &state, options);
+    state.capacity = longest + generation.max_new_tokens;  // the caches never reallocate
+    auto out = model.forward(stack_rows(rows, scoring.vocab_size, shortest).to(device), &state,
+                             options);
     if (scoring.on_trace) scoring.on_trace(out.trace);
     std::vector<std::vector<int64_t>> generated(b);
+    std::vector<StopScanner> scanners(b, StopScanner(generation.until));
     std::vector<bool> done(b, false);
     int64_t active = b;
-    std::vector<std::mt19937_64*> batch_streams;
-    if (generation.sampling.do_sample)
-      for (size_t i : batch) batch_streams.push_back(&streams[i]);
-    for (int64_t step = 0; step < generation.max_new_tokens && active > 0; ++step) {
+    std::vector<std::mt19937_64*> batch_streams(b, nullptr);
+    for (int64_t consumed = shortest;; ++consumed) {
       const auto last = out.logits.select(1, out.logits.size(1) - 1);
-      auto next = generation.sampling.do_sample
-                      ? sample_tokens(last, generation.sampling, batch_streams)
-                      : last.argmax(-1);  // [b]
+      torch::Tensor next;
+      if (generation.sampling.do_sample) {
+        // Only rows that generate now draw from their stream, so a document's draws do not
+        // depend on the batch it shares (prompt rows and finished rows draw nothing).
+        for (int64_t j = 0; j < b; ++j)
+          batch_streams[j] = consumed < static_cast<int64_t>(rows[j]->size()) || done[j]
+                                 ? nullptr
+                                 : &streams[batch[j]];
+        next = sample_tokens(last, generation.sampling, batch_streams);
+      } else {
+        next = select_next_tokens(last);  // [b]
+      }
       const auto next_cpu = next.cpu();
       auto next_acc = next_cpu.accessor<int64_t, 1>();
+      std::vector<int64_t> feed(b);
       for (int64_t j = 0; j < b; ++j) {
+        const auto& prompt = *rows[j];
+        if (consumed < static_cast<int64_t>(prompt.size())) {
+          feed[j] = prompt[consumed];  // still reading its prompt
+          continue;
+        }
+        feed[j] = next_acc[j];
         if (done[j]) continue;
         const int64_t id = next_acc[j];
         if (generation.stop_at_eos && id == tokenizer.eos_id()) {
           done[j] = true;
         } else {
           generated[j].push_back(id);
-          std::string text = tokenizer.decode(generated[j]);
-          if (cut_at_stop(text, generation.until)) done[j] = true;
+          if (scanners[j].found(tokenizer.decode(generated[j]))) done[j] = true;
+        }
+        if (!done[j] && static_cast<int64_t>(generated[j].size()) == generation.max_new_tokens) {
+          outputs[batch[j]].hit_max_new_tokens = true;
+          done[j] = true;
         }
         if (done[j]) --active;
       }
-      if (active == 0 || step + 1 == generation.max_new_tokens) break;
+      if (active == 0) break;
       // Finished rows keep decoding (the batch moves in lockstep) but their tokens are ignored,
       // and left out of the routing statistics.
-      out = model.forward(next.unsqueeze(1), &state, options);
+      out = model.forward(torch::tensor(feed).unsqueeze(1).to(device), &state, options);
       if (scoring.on_trace) {
         auto keep = torch::tensor(std::vector<int64_t>(done.begin(), done.end())).eq(0).to(device);
         scoring.on_trace(select_tokens(out.trace, keep));
@@ -109,7 +167,6 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
       g.text = tokenizer.decode(generated[j]);
       cut_at_stop(g.text, generation.until);
       g.new_tokens = static_cast<int64_t>(generated[j].size());
-      g.hit_max_new_tokens = !done[j];
     }
   }
   return outputs;

@@ -1,6 +1,8 @@
 #pragma once
-// Batched greedy decoding with KV caches (one InferenceState per batch), stop strings and a
-// token budget. Batches hold prompts of equal token length (eval/batching.h), so no padding.
+// Batched greedy decoding with static KV caches (one InferenceState per batch, sized for the
+// longest prompt plus the budget), stop strings checked on the new text only, and a token
+// budget. A batch holds prompts of similar length; each row starts generating at its own
+// length (eval/batching.h), so rows need no padding and no mask.
 #include <string>
 #include <vector>
 
@@ -44,6 +46,24 @@ std::vector<std::string> greedy_generate(models::LanguageModel& model,
                                          const std::vector<std::string>& prompts,
                                          const GenerationOptions& generation,
                                          const ScoringOptions& scoring);
+
+// The token-selection step of the generation loop: [b, V] logits of each row's last position
+// -> [b] int64 next tokens. Greedy (argmax); a sampler plugs in here.
+torch::Tensor select_next_tokens(const torch::Tensor& last_logits);
+
+// Finds stop strings in a growing text, searching only what changed since the previous call
+// (plus the overlap a stop string can straddle), not the whole text every step.
+class StopScanner {
+ public:
+  explicit StopScanner(std::vector<std::string> until);
+  // True if `text` (the whole continuation so far) contains a stop string.
+  bool found(const std::string& text);
+
+ private:
+  std::vector<std::string> until_;
+  size_t longest_ = 0;
+  std::string seen_;
+};
 
 // Cuts `text` before the earliest occurrence of any stop string; true if one was found.
 bool cut_at_stop(std::string& text, const std::vector<std::string>& until);

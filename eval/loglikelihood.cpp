@@ -1,5 +1,7 @@
 #include "eval/loglikelihood.h"
 
+#include <algorithm>
+
 #include "util/errors.h"
 
 namespace dreamer::eval {
@@ -32,25 +34,54 @@ std::vector<LoglikelihoodResult> score_tokens(models::LanguageModel& model,
   forward.record_trace = static_cast<bool>(options.on_trace);
 
   std::vector<LoglikelihoodResult> results(requests.size());
-  for (const auto& batch : group_by_length(lengths, options.batch_size)) {
+  const torch::Device device = model_device(model);
+  const auto on_device = torch::TensorOptions().dtype(torch::kLong).device(device);
+  for (const auto& batch : make_batches(lengths, options)) {
+    const int64_t b = static_cast<int64_t>(batch.size());
     std::vector<const std::vector<int64_t>*> rows;
     for (size_t i : batch) rows.push_back(&inputs[i]);
-    auto out = model.forward(stack_rows(rows, options.vocab_size).to(model_device(model)), nullptr,
-                             forward);
-    if (options.on_trace) options.on_trace(out.trace);
-    auto logprobs =
-        torch::log_softmax(out.logits.to(torch::kCPU, torch::kFloat64), -1);  // [b, T, V]
-    const int64_t t = logprobs.size(1);
-    for (size_t j = 0; j < batch.size(); ++j) {
+    auto out = model.forward(stack_rows(rows, options.vocab_size).to(device), nullptr, forward);
+    const int64_t t = out.logits.size(1), vocab = out.logits.size(2);
+    // Row j's last n_j real inputs predict its continuation: their flat indices into [b * t],
+    // the targets and the row each belongs to. Pads (after position L_j) are never read.
+    std::vector<int64_t> scored, targets, owner, real(static_cast<size_t>(b * t), 0);
+    for (int64_t j = 0; j < b; ++j) {
       const auto& cont = requests[batch[j]].continuation;
+      const int64_t len = static_cast<int64_t>(inputs[batch[j]].size());
       const int64_t n = static_cast<int64_t>(cont.size());
-      auto rows_lp = logprobs[static_cast<int64_t>(j)].narrow(0, t - n, n);  // [n, V]
-      auto target = torch::tensor(cont, torch::kLong);
-      auto picked = rows_lp.gather(1, target.unsqueeze(1)).squeeze(1);
+      for (int64_t i = 0; i < n; ++i) {
+        scored.push_back(j * t + len - n + i);
+        targets.push_back(cont[i]);
+        owner.push_back(j);
+      }
+      std::fill(real.begin() + j * t, real.begin() + j * t + len, 1);
+      results[batch[j]].n_tokens = n;
+    }
+    if (options.on_trace)
+      options.on_trace(select_tokens(out.trace, torch::tensor(real).to(device).ne(0)));
+    // Reduced on the device: only b sums and b miss counts come back to the host. Float64
+    // log-softmax over the scored rows, a bounded number of rows at a time.
+    const auto logits = out.logits.reshape({b * t, vocab});
+    const auto index = torch::tensor(scored).to(on_device);
+    const auto target = torch::tensor(targets).to(on_device);
+    const auto row = torch::tensor(owner).to(on_device);
+    auto sums = torch::zeros({b}, on_device.dtype(torch::kFloat64));
+    auto misses = torch::zeros({b}, on_device);
+    constexpr int64_t kRowsPerChunk = 1024;
+    for (int64_t start = 0; start < index.size(0); start += kRowsPerChunk) {
+      const int64_t n = std::min(kRowsPerChunk, index.size(0) - start);
+      const auto tgt = target.narrow(0, start, n), own = row.narrow(0, start, n);
+      const auto lp =
+          torch::log_softmax(logits.index_select(0, index.narrow(0, start, n)).to(torch::kFloat64),
+                             -1);  // [n, V]
+      sums.index_add_(0, own, lp.gather(1, tgt.unsqueeze(1)).squeeze(1));
+      misses.index_add_(0, own, lp.argmax(1).ne(tgt).to(torch::kLong));
+    }
+    const auto sums_cpu = sums.cpu(), misses_cpu = misses.cpu();
+    for (int64_t j = 0; j < b; ++j) {
       LoglikelihoodResult& r = results[batch[j]];
-      r.logprob = picked.sum().item<double>();
-      r.is_greedy = rows_lp.argmax(1).eq(target).all().item<bool>();
-      r.n_tokens = n;
+      r.logprob = sums_cpu[j].item<double>();
+      r.is_greedy = misses_cpu[j].item<int64_t>() == 0;
     }
   }
   return results;

@@ -410,6 +410,7 @@ TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokeniz
     ScoringOptions scoring;
     scoring.vocab_size = vocab_size;
     scoring.batch_size = options.batch_size;
+    scoring.mixed_lengths = options.mixed_lengths;
     scoring.recurrences = requested;
     scoring.max_length = options.max_length;
     if (options.diversity)

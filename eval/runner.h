@@ -21,6 +21,7 @@ struct RunOptions {
   // run at depth 1) for non-recurrent families.
   std::vector<int64_t> depths;
   int64_t batch_size = 8;
+  bool mixed_lengths = true;  // ScoringOptions::mixed_lengths (false only to benchmark against)
   bool keep_samples = false;
   bool diversity = true;
   // > 0: the model's context in tokens; longer inputs are left-truncated (lm-eval max_length).

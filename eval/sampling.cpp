@@ -46,6 +46,7 @@ torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& 
   const auto cpu = logits.detach().to(torch::kCPU, torch::kDouble);
   std::vector<int64_t> ids(rows.size());
   for (size_t j = 0; j < rows.size(); ++j) {
+    if (!rows[j]) continue;  // a row that does not sample now: its id is ignored
     const auto probs = sampling_distribution(cpu[static_cast<int64_t>(j)], options).contiguous();
     const double* p = probs.data_ptr<double>();
     const int64_t vocab = probs.size(0);

@@ -25,6 +25,7 @@ uint64_t sample_stream_seed(int64_t seed, int64_t doc_index, int64_t repeat);
 // Next token of each row of `logits` [b, vocab], drawn with rows[j]'s generator; returns [b]
 // int64 on logits' device. The draw is one uniform double per row from std::mt19937_64, whose
 // sequence the C++ standard fixes (torch::multinomial's is not fixed across versions).
+// A null generator skips its row (no draw; its id is 0 and meant to be ignored).
 torch::Tensor sample_tokens(const torch::Tensor& logits, const SamplingOptions& options,
                             const std::vector<std::mt19937_64*>& rows);
 

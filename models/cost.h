@@ -32,7 +32,9 @@ struct Workload {
   // depend on where `dreamer match` runs.
   bool fused_attention = true;     // SDPA (no T x T probabilities kept); false: the 1.13 path
   bool grouped_experts = true;     // at::_grouped_mm under bf16 autocast (one weight copy)
-  int64_t loss_chunk_rows = 0;     // chunked cross-entropy rows per chunk; 0 = full [N, V] logits
+  // Chunked cross-entropy rows per chunk; 0 = full [N, V] logits; -1 = the trainer's choice
+  // (train::cross_entropy_chunk_rows: about 256 MiB of float32 logits per chunk).
+  int64_t loss_chunk_rows = -1;
   int64_t allocation_granularity = 512;  // the CUDA caching allocator rounds blocks to 512 B
   bool grads_freed_between_steps = true;  // zero_grad sets gradients to none (LibTorch 2.x)
 };

@@ -424,8 +424,7 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
   const int64_t depth_count = plan.total();
   if (state && state->recurrences == 0) {
     state->recurrences = depth_count;
-    state->sequence.resize(depth_count);
-    state->depth.resize(depth_count + 1);
+    state->allocate(depth_count, depth_count + 1);
   }
   const int64_t start = state ? state->position : 0;
   const bool peri = cfg_.norm_placement == NormPlacement::kPeri;
@@ -483,11 +482,13 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
     }
     if (options.record_states) out.states.push_back(h);
   }
-  auto y = norm_out(h);
-  out.logits = (lm_head ? lm_head(y) : torch::matmul(y, embedding->weight.t())).to(torch::kFloat32);
-  out.aux_loss = torch::zeros({}, out.logits.options());
+  finish_output(out, norm_out(h), head(), options);
   if (state) state->position += tokens.size(1);
   return out;
+}
+
+HeadWeights DreamerModel::head() const {
+  return {lm_head ? lm_head->weight : embedding->weight, torch::Tensor()};
 }
 
 void DreamerModel::after_optimizer_step() {

@@ -146,6 +146,7 @@ class DreamerModel : public LanguageModel {
   explicit DreamerModel(const ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
+  HeadWeights head() const override;
   void after_optimizer_step() override;
   bool is_recurrent() const override { return true; }
 

@@ -152,7 +152,11 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
     loss.tensor(d, blocks.resid);  // d_hidden
     loss.fixed(V * d * 4);         // d_weight
     m.logits_loss_saved = loss.bytes();
-    const double rows = std::min<double>(static_cast<double>(w.loss_chunk_rows), tokens);
+    // -1: the trainer's default chunk (train/loss.h, cross_entropy_chunk_rows).
+    const double chunk_rows = w.loss_chunk_rows > 0
+                                  ? static_cast<double>(w.loss_chunk_rows)
+                                  : std::max(1.0, std::floor(256.0 * 1024 * 1024 / (4.0 * V)));
+    const double rows = std::min<double>(chunk_rows, tokens);
     const double chunk = rows * V * (2 * blocks.lp + 8) +
                          (blocks.autocast ? tokens * d * blocks.lp + V * d * blocks.lp : 0);
     const double scaled = tokens * d * 4 + V * d * 4 * 2;

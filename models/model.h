@@ -29,11 +29,17 @@ struct RoutingTrace {
   bool empty() const { return records.empty(); }
 };
 
-// Keys and values of one attention application, grown along the sequence while decoding.
+// Keys and values of one attention application while decoding: buffers allocated once for
+// `capacity` positions and written by index, so a decode step copies only its new entries (no
+// concatenation of the whole cache per token).
 struct KVCache {
-  torch::Tensor k, v;  // [B, H, T, Dh]
-  int64_t length() const { return k.defined() ? k.size(2) : 0; }
-  // Appends the new entries and returns the full cache.
+  torch::Tensor k, v;     // [B, H, allocated, Dh] buffers; entries [0, length()) are valid
+  int64_t used = 0;
+  int64_t capacity = 0;   // positions to allocate at the first write (0: that write's length)
+  int64_t length() const { return used; }
+  // Writes the new entries after the valid ones and returns views of all valid entries. A write
+  // past the allocation reallocates at twice the size (amortised; decoding sizes the capacity
+  // up front so that it does not happen).
   std::pair<torch::Tensor, torch::Tensor> append(const torch::Tensor& k_new,
                                                  const torch::Tensor& v_new);
 };
@@ -42,9 +48,12 @@ struct KVCache {
 struct InferenceState {
   int64_t position = 0;               // tokens already consumed
   int64_t recurrences = 0;            // recurrent families: fixed at the first call
+  int64_t capacity = 0;               // positions each cache is allocated for (prompt + new)
   std::vector<KVCache> sequence;      // one per attention application (layer x depth)
   std::vector<KVCache> depth;         // depth-attention caches, one per depth level
   std::vector<torch::Tensor> extra;   // family-specific state
+  // Creates the caches of a fresh state, each sized for `capacity` positions.
+  void allocate(size_t n_sequence, size_t n_depth = 0);
 };
 
 struct ForwardOptions {
@@ -53,10 +62,20 @@ struct ForwardOptions {
   int64_t recurrences = 0;
   bool record_trace = false;
   bool record_states = false;  // keep the hidden state after every depth/layer (analysis, tests)
+  // Skip the LM head: ModelOutput.hidden holds its input and logits stay undefined, so the
+  // trainer's chunked cross-entropy (train/loss.h) never holds [B, T, V] logits.
+  bool hidden_only = false;
+};
+
+// The LM head's parameters: logits = hidden @ weight^T + bias, then float32.
+struct HeadWeights {
+  torch::Tensor weight;  // [V, d]
+  torch::Tensor bias;    // [V] or undefined
 };
 
 struct ModelOutput {
-  torch::Tensor logits;    // [B, T, V] float32
+  torch::Tensor logits;    // [B, T, V] float32; undefined with ForwardOptions.hidden_only
+  torch::Tensor hidden;    // [B, T, d] the LM head's input, only with ForwardOptions.hidden_only
   torch::Tensor aux_loss;  // scalar, already weighted; zero when the family has none
   RoutingTrace trace;
   int64_t recurrences = 0;  // recurrences actually run (1 for non-recurrent families)
@@ -76,6 +95,9 @@ class LanguageModel : public torch::nn::Module {
   // Called once after each optimizer step (balancing-bias updates and the like).
   virtual void after_optimizer_step() {}
   virtual bool is_recurrent() const { return false; }
+  // The head that turns ModelOutput.hidden into the logits. Every family overrides it; the
+  // default (models without a separable head, such as the scoring tests' fakes) throws.
+  virtual HeadWeights head() const;
   // Parameters that scale with the vocabulary or context length (see ParameterCounts).
   virtual bool is_embedding_parameter(const std::string& name) const;
   const ModelConfig& config() const { return config_; }
@@ -90,5 +112,10 @@ class LanguageModel : public torch::nn::Module {
 using LanguageModelPtr = std::shared_ptr<LanguageModel>;
 
 ParameterCounts count_parameters(const LanguageModel& model);
+
+// Fills out.logits from the head input y, or out.hidden with hidden_only (and the zero aux loss
+// the families without one report, in float32 on y's device).
+void finish_output(ModelOutput& out, const torch::Tensor& y, const HeadWeights& head,
+                   const ForwardOptions& options);
 
 }  // namespace dreamer::models

@@ -2,10 +2,13 @@
 # One GPU call: build against the PyTorch wheel's LibTorch, run the CUDA tests (and the CPU
 # fast-path tests under LibTorch 2.x), then time in the same run the project's training step
 # (`dreamer bench-step`) against the same models in PyTorch's Python API, eager and
-# torch.compile (bench/gpu/reference.py), and one expert layer grouped against the loop.
+# torch.compile (bench/gpu/reference.py), one expert layer grouped against the loop, cached
+# decoding against re-running the forward at T=1024 (`dreamer bench-decode`), and GSM8K 5-shot
+# eval throughput with mixed-length batches against equal-length ones (`dreamer bench-eval`).
 # Prints one table at the end; every JSON line, log and the table go to $OUT.
 #
-#   scripts/gpu-bench.sh [--only dense374,dense58,moe922,dr,dr_da_ea,experts,memory] [--no-build]
+#   scripts/gpu-bench.sh [--only dense374,dense58,moe922,dr,dr_da_ea,experts,memory,decode,
+#                        gsm8k_eval] [--no-build]
 #                        [--no-tests] [--no-compile] [--steps N] [--budget SECONDS]
 #
 # Run from the repo root with .gpu-deps/ present (scripts/gpu-deps.sh). --budget (default 530)
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/.."
 START=$(date +%s)
 OUT=${OUT:-$PWD/gpu-bench-out}
 mkdir -p "$OUT"
-ONLY="dense374,dense58,moe922,dr,dr_da_ea,experts,memory"
+ONLY="dense374,dense58,moe922,dr,dr_da_ea,experts,memory,decode,gsm8k_eval"
 BUILD=1 TESTS=1 COMPILE=1 STEPS=10 BUDGET=530
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -56,6 +59,7 @@ cat "$OUT/gpu.txt"
 if (( TESTS )); then
   FILTER='Cuda*:ExpertSlots*:ExpertLoop*:ExpertGrouped*:DepthAttentionBuffers*:RopeTable*:RmsNorm*'
   FILTER+=':HiddenOnly*:FusedAdamW*:ClipGradNorm*:ChunkedCrossEntropy*:AttentionBackends*'
+  FILTER+=':ChunkedTrainingLoss*:*StaticCache*:KVCache*:BatchedEval*:StopScanner*'
   log "tests: $FILTER"
   timeout 120 "$BUILD_DIR/dreamer_tests" --gtest_filter="$FILTER" > "$OUT/tests.log" 2>&1
   echo "tests exit $?: $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/tests.log" | tr '\n' ' ')"
@@ -117,6 +121,22 @@ if wanted memory; then
         --batch 4 --seq 1024 --precision "$precision" --label "$name"
     done
   done
+fi
+
+if wanted decode; then
+  for name in dense374 dr_da_ea; do
+    run_json "decode_$name" dreamer 120 "$DREAMER" bench-decode --config "bench/gpu/$name.json" \
+      --context 1024 --new-tokens 64 --label "decode_$name"
+  done
+fi
+
+if wanted gsm8k_eval; then
+  # Byte tokens and no truncation, so prompt lengths differ (truncated to one max length they
+  # would all be equal). Equal-length batches (the earlier scheme) rarely batch anything, so
+  # they score fewer documents; the table compares documents per second.
+  common=(--config bench/gpu/dense374.json --batch-size 32 --max-length 0 --label gsm8k_eval)
+  run_json gsm8k_eval mixed 240 "$DREAMER" bench-eval "${common[@]}" --docs 256 --grouping mixed
+  run_json gsm8k_eval equal 240 "$DREAMER" bench-eval "${common[@]}" --docs 32 --grouping equal
 fi
 
 if (( COMPILE )); then

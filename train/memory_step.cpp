@@ -25,7 +25,7 @@ models::Workload workload_on(const c10::Device& device, const MemoryStepOptions&
   w.activation_checkpointing = o.activation_checkpointing;
   w.fused_attention = models::fused_attention_available();
   w.grouped_experts = o.bf16 && models::grouped_experts_compiled() && device.is_cuda();
-  w.loss_chunk_rows = 0;  // train::training_loss computes the full logits
+  w.loss_chunk_rows = -1;  // train::training_loss: the chunked head + cross-entropy
   w.allocation_granularity = device.is_cuda() ? 512 : 1;
   // LibTorch 2.x's Optimizer::zero_grad sets gradients to none; 1.13's zeroes them in place.
   w.grads_freed_between_steps = TORCH_VERSION_MAJOR >= 2;

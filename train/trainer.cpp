@@ -13,6 +13,7 @@
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/durable_io.h"
+#include "train/loss.h"
 #include "train/optim.h"
 #include "train/progress.h"
 #include "train/run_control.h"
@@ -112,13 +113,19 @@ std::string checkpoint_start_id(const std::string& checkpoint_dir) {
              : std::string();
 }
 
-TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16) {
+TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16,
+                           int64_t chunk_rows) {
   const int64_t t = tokens.size(1) - 1;
   CudaAutocast autocast(bf16);
-  auto out = model.forward(tokens.narrow(1, 0, t));
-  auto ce =
-      torch::cross_entropy_loss(out.logits.to(torch::kFloat32).reshape({-1, out.logits.size(-1)}),
-                                tokens.narrow(1, 1, t).reshape(-1));
+  models::ForwardOptions options;
+  options.hidden_only = true;  // the head runs inside the chunked loss: no [B, T, V] logits
+  auto out = model.forward(tokens.narrow(1, 0, t), nullptr, options);
+  const auto head = model.head();
+  const auto hidden = out.hidden.reshape({-1, out.hidden.size(-1)});  // [B*T, d]
+  auto ce = chunked_linear_cross_entropy(hidden, head.weight, head.bias,
+                                         tokens.narrow(1, 1, t).reshape(-1),
+                                         chunk_rows > 0 ? chunk_rows
+                                                        : cross_entropy_chunk_rows(head.weight.size(0)));
   return {ce, out.aux_loss.to(torch::kFloat32)};
 }
 

@@ -122,8 +122,11 @@ struct TrainingLoss {
   torch::Tensor aux;            // the model's auxiliary loss, float32 (zero if none)
 };
 // One training forward: `tokens` [B, T+1] on the model's device, inputs tokens[:, :-1],
-// targets tokens[:, 1:], under bf16 autocast when `bf16` (CUDA only).
-TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16);
+// targets tokens[:, 1:], under bf16 autocast when `bf16` (CUDA only). The cross-entropy runs
+// the LM head in chunks of `chunk_rows` tokens (0: about 256 MiB of float32 logits per chunk),
+// so [B, T, V] logits are never held.
+TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& tokens, bool bf16,
+                           int64_t chunk_rows = 0);
 
 // Sets the CPU generator to the state a checkpoint's rng.pt saved, and back on destruction: a
 // checkpoint evaluated again on resume sees the state its first evaluation saw.

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Prints the table of scripts/gpu-bench.sh from its results.jsonl: per model the project's
 training step against PyTorch eager and torch.compile (tokens/s, ratios, peak memory, MFU
-against the bf16 matmul peak measured in the same run), then the expert layer, then the memory
-model's predicted training peak against the measured one (dreamer bench-memory)."""
+against the bf16 matmul peak measured in the same run), then the expert layer, the memory
+model's predicted training peak against the measured one (dreamer bench-memory), cached decoding
+and GSM8K eval throughput."""
 import json
 import sys
 
@@ -46,6 +47,25 @@ def main(path):
             print(f"| {r['label'].rsplit('_', 1)[0]} ({r['family']}) | {size} (B{r['batch']} T{r['seq']}) | "
                   f"{r['precision']} | {r['predicted_peak_bytes'] / 2**30:.2f} | "
                   f"{r['measured_peak_bytes'] / 2**30:.2f} | {r['measured_over_predicted']:.3f} |")
+    decode = [r for r in rows if "cached_tokens_per_s" in r]
+    if decode:
+        print("\n| decode (greedy) | params | batch | context | new | cached tok/s | uncached tok/s"
+              " | cached / uncached | same tokens |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in decode:
+            print(f"| {r['label']} | {r['params'] / 1e6:.0f}M | {r['batch']} | {r['context']} | "
+                  f"{r['new_tokens']} | {r['cached_tokens_per_s']:.1f} | {r['uncached_tokens_per_s']:.1f} | "
+                  f"{r['speedup']:.1f}x | {r['same_tokens']} |")
+    evals = [r for r in rows if "docs_per_s" in r]
+    if evals:
+        equal = {r["label"]: r for r in evals if r["grouping"] == "equal"}
+        print("\n| eval | task | grouping | docs | batch | seconds | docs/s | x equal-length |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in evals:
+            base = equal.get(r["label"])
+            ratio = f"{r['docs_per_s'] / base['docs_per_s']:.1f}x" if base else "-"
+            print(f"| {r['label']} | {r['task']} {r['shots']}-shot | {r['grouping']} | {r['docs']} | "
+                  f"{r['batch_size']} | {r['seconds']:.1f} | {r['docs_per_s']:.2f} | {ratio} |")
     failed = [r for r in rows if "error" in r]
     for r in failed:
         print(f"FAILED: {r['label']} {r['impl']}: {r['error']}")

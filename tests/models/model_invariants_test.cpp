@@ -56,6 +56,61 @@ TEST_P(ModelInvariants, CachedDecodingEqualsFullForward) {
   EXPECT_TENSOR_NEAR(torch::cat(pieces, 1), full, 1e-4);
 }
 
+// Greedy decoding through a static cache (allocated once for prompt + new tokens, written by
+// index) picks the same tokens, from the same logits, as re-running the whole sequence.
+TEST_P(ModelInvariants, StaticCacheGreedyDecodeEqualsFullForwardTokenByToken) {
+  torch::NoGradGuard no_grad;
+  const int64_t prompt = 5, steps = 6;
+  auto sequence = torch::randint(0, vocab_, {2, prompt});
+  InferenceState state;
+  state.capacity = prompt + steps;
+  auto logits = model_->forward(sequence, &state).logits.select(1, -1);  // [2, V]
+  std::vector<const models::KVCache*> caches;
+  for (const auto* list : {&state.sequence, &state.depth})
+    for (const auto& c : *list)
+      if (c.k.defined()) caches.push_back(&c);
+  ASSERT_FALSE(caches.empty()) << "the family keeps no cache while decoding";
+  std::vector<const void*> buffers;
+  for (const auto* c : caches) {
+    EXPECT_EQ(c->k.size(2), prompt + steps) << "allocated for the capacity at the first write";
+    buffers.push_back(c->k.data_ptr());
+  }
+  for (int64_t s = 0; s < steps; ++s) {
+    const auto full = model_->forward(sequence).logits.select(1, -1);
+    EXPECT_TENSOR_NEAR(logits, full, 1e-4);
+    const auto next = logits.argmax(-1, /*keepdim=*/true);  // [2, 1]
+    EXPECT_TRUE(next.equal(full.argmax(-1, true))) << "step " << s;
+    sequence = torch::cat({sequence, next}, 1);
+    logits = model_->forward(next, &state).logits.select(1, -1);
+  }
+  EXPECT_EQ(state.position, prompt + steps);
+  for (size_t i = 0; i < caches.size(); ++i) {
+    EXPECT_EQ(caches[i]->length(), prompt + steps);
+    EXPECT_EQ(caches[i]->k.data_ptr(), buffers[i]) << "the cache was reallocated";
+  }
+}
+
+TEST(KVCache, WritesByIndexAndGrowsOnlyPastItsAllocation) {
+  models::KVCache cache;
+  cache.capacity = 4;
+  auto entry = [](int64_t t, double value) { return torch::full({1, 2, t, 3}, value); };
+  auto [k, v] = cache.append(entry(3, 1.0), entry(3, -1.0));
+  EXPECT_EQ(k.size(2), 3);
+  EXPECT_EQ(cache.k.size(2), 4);
+  const void* buffer = cache.k.data_ptr();
+  std::tie(k, v) = cache.append(entry(1, 2.0), entry(1, -2.0));
+  EXPECT_EQ(cache.k.data_ptr(), buffer);
+  EXPECT_TRUE(k.select(2, 3).eq(2.0).all().item<bool>());
+  EXPECT_TRUE(v.narrow(2, 0, 3).eq(-1.0).all().item<bool>());
+  // Past the allocation: twice the size, earlier entries kept.
+  std::tie(k, v) = cache.append(entry(1, 3.0), entry(1, -3.0));
+  EXPECT_EQ(cache.k.size(2), 8);
+  EXPECT_EQ(cache.length(), 5);
+  EXPECT_TRUE(k.narrow(2, 0, 3).eq(1.0).all().item<bool>());
+  EXPECT_TRUE(k.select(2, 3).eq(2.0).all().item<bool>());
+  EXPECT_TRUE(v.select(2, 4).eq(-3.0).all().item<bool>());
+}
+
 TEST_P(ModelInvariants, GradientsReachEveryParameter) {
   model_->train();
   torch::optim::AdamW optimizer(model_->parameters(), torch::optim::AdamWOptions(1e-2));

@@ -1,0 +1,235 @@
+// dreamer bench-decode and bench-eval: decoding and evaluation throughput of one model config
+// (random weights), one JSON line each, like bench-step. bench-decode times greedy decoding
+// through the static KV cache against re-running the whole forward for every new token;
+// bench-eval times the GSM8K 5-shot eval (generation, extraction, scoring) over N documents,
+// with prompts of mixed lengths batched together or (--grouping equal) only prompts of equal
+// length, the scheme before mixed-length batching.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "cli/bench_commands.h"
+#include "data/tokenizer.h"
+#include "eval/documents.h"
+#include "eval/runner.h"
+#include "eval/synthetic_source.h"
+#include "eval/task_spec.h"
+#include "models/registry.h"
+#include "util/device.h"
+#include "util/errors.h"
+#include "util/json_reader.h"
+
+namespace dreamer::cli {
+
+namespace {
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool use_bf16(const std::string& precision, const c10::Device& device) {
+  require(precision == "auto" || precision == "fp32" || precision == "bf16", "--precision",
+          "expected auto, fp32 or bf16, got \"" + precision + "\"");
+  require(!(precision == "bf16" && !device.is_cuda()), "--precision",
+          "bf16 autocast needs a CUDA device");
+  return device.is_cuda() && precision != "fp32";
+}
+
+void emit(const nlohmann::json& result, const std::string& out) {
+  std::cout << result.dump() << std::endl;
+  if (out.empty()) return;
+  std::ofstream file(out, std::ios::app);
+  file << result.dump() << "\n";
+  require(static_cast<bool>(file), out, "cannot append the result");
+}
+
+struct BenchDecodeArgs {
+  std::string config, device = "auto", precision = "auto", label, out;
+  int64_t batch = 1, context = 1024, new_tokens = 32, seed = 0;
+};
+
+nlohmann::json bench_decode(const BenchDecodeArgs& a) {
+  const auto config = models::ModelConfig::from_file(a.config);
+  const c10::Device device = resolve_device(a.device, "--device");
+  const bool bf16 = use_bf16(a.precision, device);
+  torch::manual_seed(a.seed);
+  auto model = models::build_model(config);
+  model->to(device);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  CudaAutocast autocast(bf16);
+  const int64_t vocab = config.params.value("vocab_size", int64_t{256});
+  // The context is the prompt: new tokens end at position context + new_tokens.
+  const auto prompt = torch::randint(0, vocab, {a.batch, a.context},
+                                     torch::TensorOptions().dtype(torch::kLong).device(device));
+  auto greedy = [](const torch::Tensor& logits) {
+    return logits.select(1, logits.size(1) - 1).argmax(-1, /*keepdim=*/true);  // [B, 1]
+  };
+  // Cached: one prefill, then one token per call through the static cache.
+  auto cached = [&](torch::Tensor* tokens, double* prefill_s) {
+    synchronize(device);
+    auto t0 = std::chrono::steady_clock::now();
+    models::InferenceState state;
+    state.capacity = a.context + a.new_tokens;
+    auto next = greedy(model->forward(prompt, &state).logits);
+    synchronize(device);
+    *prefill_s = seconds_since(t0);
+    std::vector<torch::Tensor> out{next};
+    t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 1; i < a.new_tokens; ++i) {
+      next = greedy(model->forward(next, &state).logits);
+      out.push_back(next);
+    }
+    synchronize(device);
+    *tokens = torch::cat(out, 1);
+    return seconds_since(t0);
+  };
+  // Uncached: the whole sequence again for every token after the first.
+  auto uncached = [&](torch::Tensor* tokens) {
+    auto sequence = torch::cat({prompt, greedy(model->forward(prompt).logits)}, 1);
+    synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 1; i < a.new_tokens; ++i)
+      sequence = torch::cat({sequence, greedy(model->forward(sequence).logits)}, 1);
+    synchronize(device);
+    *tokens = sequence.narrow(1, a.context, a.new_tokens);
+    return seconds_since(t0);
+  };
+  torch::Tensor cached_tokens, uncached_tokens;
+  double prefill_s = 0;
+  cached(&cached_tokens, &prefill_s);  // warm-up (allocator, kernels)
+  const double cached_s = cached(&cached_tokens, &prefill_s);
+  const double uncached_s = uncached(&uncached_tokens);
+  const double steps = static_cast<double>(a.batch * (a.new_tokens - 1));
+  return {{"label", a.label.empty() ? a.config : a.label},
+          {"impl", "dreamer"},
+          {"family", config.family},
+          {"params", models::count_parameters(*model).total},
+          {"device", device_description(device)},
+          {"precision", bf16 ? "bf16-autocast" : "fp32"},
+          {"batch", a.batch},
+          {"context", a.context},
+          {"new_tokens", a.new_tokens},
+          {"prefill_s", prefill_s},
+          {"cached_tokens_per_s", steps / cached_s},
+          {"uncached_tokens_per_s", steps / uncached_s},
+          {"speedup", uncached_s / cached_s},
+          // Greedy tokens of both ways, compared: bf16 rounding may flip a near tie.
+          {"same_tokens", cached_tokens.equal(uncached_tokens)}};
+}
+
+struct BenchEvalArgs {
+  std::string config, device = "auto", precision = "auto", label, out, data_dir, tokenizer,
+      grouping = "mixed", task = "gsm8k";
+  int64_t docs = 256, batch_size = 8, max_length = 2048, max_new_tokens = 0, seed = 0,
+          num_fewshot = -1;
+};
+
+nlohmann::json bench_eval(const BenchEvalArgs& a) {
+  const auto config = models::ModelConfig::from_file(a.config);
+  const c10::Device device = resolve_device(a.device, "--device");
+  const bool bf16 = use_bf16(a.precision, device);
+  require(a.grouping == "mixed" || a.grouping == "equal", "--grouping",
+          "expected mixed or equal, got \"" + a.grouping + "\"");
+  std::shared_ptr<data::Tokenizer> tokenizer = std::make_shared<data::ByteTokenizer>();
+  if (!a.tokenizer.empty()) tokenizer = data::make_tokenizer(read_json_file(a.tokenizer), a.tokenizer);
+  const int64_t vocab = config.params.value("vocab_size", int64_t{0});
+  require(vocab >= tokenizer->vocab_size(), a.config + ": $.vocab_size",
+          "the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+              " ids, the model's vocabulary " + std::to_string(vocab));
+  auto spec = eval::load_task(a.task, eval::task_search_dirs());
+  if (a.max_new_tokens > 0) spec.generation.max_new_tokens = a.max_new_tokens;
+  const auto root = a.data_dir.empty() ? eval::default_data_root() : a.data_dir;
+  eval::DataOptions data_options;
+  data_options.limit = a.docs;
+  if (a.num_fewshot >= 0) data_options.num_fewshot = a.num_fewshot;
+  const auto data =
+      eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), data_options);
+  torch::manual_seed(a.seed);
+  auto model = models::build_model(config);
+  model->to(device);
+  model->eval();
+  eval::RunOptions options;
+  options.batch_size = a.batch_size;
+  options.max_length = a.max_length;
+  options.diversity = false;
+  options.mixed_lengths = a.grouping == "mixed";
+  CudaAutocast autocast(bf16);
+  synchronize(device);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto result = eval::run_task(*model, *tokenizer, spec, data, options);
+  synchronize(device);
+  const double seconds = seconds_since(t0);
+  const auto n = static_cast<int64_t>(data.docs.size());
+  return {{"label", a.label.empty() ? a.config : a.label},
+          {"impl", "dreamer"},
+          {"family", config.family},
+          {"params", models::count_parameters(*model).total},
+          {"device", device_description(device)},
+          {"precision", bf16 ? "bf16-autocast" : "fp32"},
+          {"task", spec.name},
+          {"docs", n},
+          {"shots", static_cast<int64_t>(data.shots.size())},
+          {"batch_size", a.batch_size},
+          {"grouping", a.grouping},
+          {"max_new_tokens", spec.generation.max_new_tokens},
+          {"tokenizer", tokenizer->to_json()},
+          {"seconds", seconds},
+          {"docs_per_s", static_cast<double>(n) / seconds}};
+}
+
+}  // namespace
+
+void add_bench_eval_commands(CLI::App& app) {
+  auto* decode = app.add_subcommand(
+      "bench-decode",
+      "greedy decode tokens/s through the static KV cache vs re-running the forward (JSON)");
+  static BenchDecodeArgs d;
+  decode->add_option("--config", d.config, "model config JSON")->required();
+  decode->add_option("--batch", d.batch, "sequences decoded together")->check(CLI::PositiveNumber);
+  decode->add_option("--context", d.context, "prompt tokens before decoding (default 1024)")
+      ->check(CLI::PositiveNumber);
+  decode->add_option("--new-tokens", d.new_tokens, "tokens decoded (>= 2)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  decode->add_option("--device", d.device, "auto, cpu, cuda or cuda:N");
+  decode->add_option("--precision", d.precision, "auto, fp32 or bf16");
+  decode->add_option("--seed", d.seed, "random seed");
+  decode->add_option("--label", d.label, "name in the output (default: the config path)");
+  decode->add_option("--out", d.out, "also append the JSON line to this file");
+  decode->callback([] { emit(bench_decode(d), d.out); });
+
+  auto* ev = app.add_subcommand(
+      "bench-eval", "GSM8K 5-shot eval throughput of one model config, random weights (JSON)");
+  static BenchEvalArgs e;
+  ev->add_option("--config", e.config, "model config JSON (vocab_size >= the tokenizer's)")
+      ->required();
+  ev->add_option("--docs", e.docs, "documents scored (default 256)")->check(CLI::PositiveNumber);
+  ev->add_option("--batch-size", e.batch_size, "sequences per forward call")
+      ->check(CLI::PositiveNumber);
+  ev->add_option("--grouping", e.grouping,
+                 "mixed: prompts of different lengths batched together (default); equal: only "
+                 "prompts of equal length (the earlier scheme)");
+  ev->add_option("--max-length", e.max_length, "model context; longer prompts are left-truncated")
+      ->check(CLI::NonNegativeNumber);
+  ev->add_option("--max-new-tokens", e.max_new_tokens, "generation budget instead of the task's")
+      ->check(CLI::PositiveNumber);
+  ev->add_option("--num-fewshot", e.num_fewshot, "shots per document instead of the task's (5)")
+      ->check(CLI::NonNegativeNumber);
+  ev->add_option("--tokenizer", e.tokenizer, "tokenizer JSON file (default: bytes)");
+  ev->add_option("--task", e.task, "task name or file (default gsm8k)");
+  ev->add_option("--data-dir", e.data_dir, "data root (default: $DREAMER_DATA_DIR or ../shared/data)");
+  ev->add_option("--device", e.device, "auto, cpu, cuda or cuda:N");
+  ev->add_option("--precision", e.precision, "auto, fp32 or bf16");
+  ev->add_option("--seed", e.seed, "random seed of the weights");
+  ev->add_option("--label", e.label, "name in the output (default: the config path)");
+  ev->add_option("--out", e.out, "also append the JSON line to this file");
+  ev->callback([] { emit(bench_eval(e), e.out); });
+}
+
+}  // namespace dreamer::cli
