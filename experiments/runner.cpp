@@ -21,6 +21,7 @@
 #include "data/mixture.h"
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
+#include "experiments/model_shape.h"
 #include "eval/documents.h"
 #include "eval/metrics.h"
 #include "eval/runner.h"
@@ -56,17 +57,11 @@ std::string code_version() {
 }
 
 // Fails with the run's arm when its matched config does not fit the tokenizer.
-std::pair<bool, int64_t> probe_model(const models::ModelConfig& config, int64_t vocab,
-                                     const std::string& where) {
-  auto model = models::build_model(config);
-  torch::NoGradGuard no_grad;
-  model->eval();
-  const auto out = model->forward(torch::zeros({1, 1}, torch::kLong));
-  require(out.logits.size(-1) >= vocab, where,
-          "the model's vocabulary (" + std::to_string(out.logits.size(-1)) +
+void check_vocabulary(const ModelShape& shape, int64_t vocab, const std::string& where) {
+  require(shape.vocab_size >= vocab, where,
+          "the model's vocabulary (" + std::to_string(shape.vocab_size) +
               ") is smaller than the tokenizer's (" + std::to_string(vocab) +
               "); set model.vocab_size");
-  return {model->is_recurrent(), out.recurrences};
 }
 
 }  // namespace
@@ -99,15 +94,20 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec,
     plan.tasks.push_back(std::move(task));
   }
 
-  const auto tokenizer = data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer");
+  // Unchecked data (dreamer plan --no-data) leaves the tokenizer file unopened too.
+  const auto tokenizer = spec.data_checked
+                             ? data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer")
+                             : nullptr;
   const auto& workload = spec.matching.workload;
   for (size_t a = 0; a < spec.matching.arms.size(); ++a) {
     const auto& arm = spec.matching.arms[a];
     const std::string path = spec.file + ":$.arms[" + std::to_string(a) + "]";
     auto match = matching::solve(arm, spec.matching.targets, workload, path);
     require(match.within_tolerance, path, match.failure);
-    const auto [recurrent, default_depth] =
-        probe_model(match.config, tokenizer->vocab_size(), path + ".model");
+    const ModelShape shape = model_shape(match.config);
+    if (tokenizer) check_vocabulary(shape, tokenizer->vocab_size(), path + ".model");
+    const bool recurrent = shape.recurrent;
+    const int64_t default_depth = shape.default_depth;
     const auto& settings = spec.train.at(arm.name);
     for (const auto seed : spec.seeds) {
       PlannedRun run;
