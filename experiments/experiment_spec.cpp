@@ -1,5 +1,7 @@
 #include "experiments/experiment_spec.h"
 
+#include "data/shards.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -115,7 +117,10 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     // Built once here so a bad data spec fails before anything trains.
     const auto tokenizer =
         check_data ? data::make_tokenizer(spec.data.tokenizer, d.path_of("tokenizer")) : nullptr;
-    if (check_data) data::Mixture::from_json(spec.data.train, d.path_of("train"));
+    if (check_data && data::is_shard_spec(spec.data.train))
+      data::open_shards(spec.data.train, *tokenizer, d.path_of("train"));
+    else if (check_data)
+      data::Mixture::from_json(spec.data.train, d.path_of("train"));
     for (size_t i = 0; tokenizer && i < spec.matching.arms.size(); ++i) {
       const auto& model = spec.matching.arms[i].model;
       if (model.contains("vocab_size"))

@@ -22,6 +22,7 @@
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
 #include "experiments/model_shape.h"
+#include "data/shards.h"
 #include "eval/documents.h"
 #include "eval/metrics.h"
 #include "eval/runner.h"
@@ -467,9 +468,15 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
 
     torch::manual_seed(run.seed);
     auto model = models::build_model(run.match.config);
-    data::PackedStream stream(
-        tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
-        static_cast<uint64_t>(run.seed), spec.matching.workload.seq_len);
+    // Shards keep their own order for every seed (seeds then differ in initialisation and
+    // recurrence sampling only); document sources are drawn under the run's seed.
+    data::PackedStream stream =
+        data::is_shard_spec(spec.data.train)
+            ? data::PackedStream(data::open_shards(spec.data.train, *tokenizer, spec.file + ":$.data.train"),
+                                 spec.matching.workload.seq_len)
+            : data::PackedStream(
+                  tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
+                  static_cast<uint64_t>(run.seed), spec.matching.workload.seq_len);
     train::TrainerOptions topt;
     topt.micro_batch = spec.matching.workload.batch;
     topt.run_dir = force_pending ? staging : dir;
