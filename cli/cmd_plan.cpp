@@ -18,14 +18,18 @@ namespace dreamer::cli {
 void add_plan_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("plan", "show an experiment's runs, matched sizes and estimated compute");
   static std::string file, tasks_dir, device;
-  static bool no_calibrate = false, as_json = false;
+  static bool no_calibrate = false, as_json = false, no_data = false;
   cmd->add_option("experiment", file, "experiment JSON file")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--no-calibrate", no_calibrate, "skip timing a few training steps of each arm");
   cmd->add_option("--device", device, "device to calibrate on (default: the experiment's train.device)");
   cmd->add_option("--tasks-dir", tasks_dir, "extra directory to look for task files in");
   cmd->add_flag("--json", as_json, "machine-readable output");
+  cmd->add_flag("--no-data", no_data,
+                "do not open the data and tokenizer files (plan a paper-scale file before its corpus is "
+                "at hand; implies --no-calibrate)");
   cmd->callback([] {
-    const auto spec = experiments::read_experiment(file);
+    if (no_data) no_calibrate = true;  // calibration trains on the data
+    const auto spec = experiments::read_experiment(file, /*check_data=*/!no_data);
     const auto plan = experiments::plan_experiment(spec, eval::task_search_dirs(tasks_dir));
     std::map<std::string, double> tokens_per_s;  // per arm
     double total_flops = 0, total_seconds = 0;
@@ -63,6 +67,7 @@ void add_plan_command(CLI::App& app) {
     std::cout << "experiment " << spec.name << " (" << file << "): " << spec.matching.arms.size() << " arms x "
               << spec.seeds.size() << " seeds = " << plan.runs.size() << " runs\n";
     if (!spec.description.empty()) std::cout << spec.description << "\n";
+    if (no_data) std::cout << "data and tokenizer files not opened (--no-data)\n";
     std::cout << std::left << std::setw(40) << "run" << std::setw(18) << "family" << std::right << std::setw(9)
               << "params" << std::setw(9) << "active" << std::setw(14) << "FLOP/token" << std::setw(12) << "train mem"
               << std::setw(8) << "steps" << std::setw(9) << "tokens" << std::setw(14) << "train FLOP" << std::setw(10)

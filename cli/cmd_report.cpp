@@ -3,9 +3,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "results/paper_view.h"
 #include "results/query.h"
 #include "results/report.h"
 #include "results/store.h"
+#include "util/errors.h"
 
 namespace dreamer::cli {
 
@@ -13,13 +15,21 @@ void add_report_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "report", "write DIR/report.md (tables, findings, plots) from a results database");
   static results::ReportOptions options;
-  static bool no_plots = false;
+  static bool no_plots = false, paper = false;
   cmd->add_option("db", options.db, "SQLite results file")->required();
-  cmd->add_option("--out", options.out_dir, "folder for report.md and the plots")->required();
+  auto* out = cmd->add_option("--out", options.out_dir, "folder for report.md and the plots");
+  cmd->add_flag("--paper", paper,
+                "print the paper view instead: each claim of the paper beside the measured figure "
+                "(experiments/paper/; docs/REPRODUCING.md)");
   cmd->add_option("--experiment", options.experiment,
                   "report only this experiment (default: every experiment in the file)");
   cmd->add_flag("--no-plots", no_plots, "skip the gnuplot figures");
-  cmd->callback([] {
+  cmd->callback([out] {
+    if (paper) {
+      std::cout << results::paper_view(options.db);
+      return;
+    }
+    if (out->count() == 0) throw InputError("--out", "required (the folder for report.md and the plots)");
     options.plots = !no_plots;
     if (const auto warning = results::schema_warning(results::ReadOnlyDatabase(options.db));
         !warning.empty())

@@ -104,6 +104,11 @@ void prefer_passive_openmp_waits(char** argv) {
 
 }  // namespace
 
+namespace dreamer::cli {
+void add_tokenizer_command(CLI::App& app);  // cli/cmd_tokenizer.cpp
+void add_tokenize_command(CLI::App& app);   // cli/cmd_tokenize.cpp
+}
+
 int main(int argc, char** argv) {
   prefer_passive_openmp_waits(argv);
   // Progress lines reach a log file as they are printed, so a killed run's log shows how far
@@ -139,6 +144,8 @@ int main(int argc, char** argv) {
   dreamer::cli::add_query_command(app);
   dreamer::cli::add_report_command(app);
   dreamer::cli::add_merge_command(app);
+  dreamer::cli::add_tokenizer_command(app);
+  dreamer::cli::add_tokenize_command(app);
   for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
     if (auto* out = sub->get_option_no_throw("--out")) out->check(kOutputFolder);
   dreamer::cli::add_bench_step_command(app);

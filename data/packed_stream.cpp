@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "data/shards.h"
 #include "util/json_reader.h"
 
 namespace dreamer::data {
@@ -46,6 +47,25 @@ PackedStream::PackedStream(std::shared_ptr<const Tokenizer> tokenizer, Mixture m
   start();
 }
 
+namespace {
+// A shard-backed stream has no documents; its mixture is never read.
+struct NoDocuments : DocumentSource {
+  std::string document(uint64_t, uint64_t) const override {
+    throw std::logic_error("a shard-backed stream reads no documents");
+  }
+  nlohmann::json to_json() const override { return nullptr; }
+};
+}  // namespace
+
+PackedStream::PackedStream(std::shared_ptr<ShardStream> shards, int64_t seq_len)
+    : shards_(std::move(shards)),
+      mixture_({MixtureComponent{1.0, std::make_shared<NoDocuments>()}}),
+      seed_(0),
+      seq_len_(seq_len) {
+  if (!shards_) throw std::invalid_argument("PackedStream: null shard stream");
+  if (seq_len_ < 1) throw std::invalid_argument("PackedStream: seq_len must be >= 1");
+}
+
 void PackedStream::start() {
   offset_ = 0;
   per_source_.assign(mixture_.size(), 0);
@@ -76,6 +96,11 @@ int64_t PackedStream::peek() {
 std::vector<int64_t> PackedStream::take(int64_t n) {
   std::vector<int64_t> out;
   out.reserve(n);
+  if (shards_) {
+    for (int64_t i = 0; i < n; ++i) out.push_back(shards_->token(offset_ + i));
+    offset_ += n;
+    return out;
+  }
   for (int64_t i = 0; i < n; ++i) {
     out.push_back(peek());
     ++index_;
@@ -88,6 +113,11 @@ Batch PackedStream::next_batch(int64_t batch_size) {
   if (batch_size < 1) throw std::invalid_argument("next_batch: batch_size must be >= 1");
   Batch batch;
   batch.token_offset = offset_;
+  if (shards_) {
+    batch.tokens = shards_->batch(offset_, batch_size, seq_len_);
+    offset_ += batch_size * seq_len_;
+    return batch;
+  }
   batch.tokens = torch::empty({batch_size, seq_len_ + 1}, torch::kLong);
   auto rows = batch.tokens.accessor<int64_t, 2>();
   for (int64_t b = 0; b < batch_size; ++b) {
@@ -100,6 +130,10 @@ Batch PackedStream::next_batch(int64_t batch_size) {
 
 void PackedStream::seek(int64_t token_offset) {
   if (token_offset < 0) throw std::invalid_argument("seek: negative token offset");
+  if (shards_) {
+    offset_ = token_offset;  // batches are a function of the offset alone
+    return;
+  }
   start();
   // Skip whole documents, then step into the one holding the offset.
   while (offset_ + static_cast<int64_t>(current_.size()) - index_ <= token_offset) {
@@ -116,6 +150,11 @@ StreamPosition PackedStream::position() const {
 }
 
 void PackedStream::restore(const StreamPosition& p) {
+  if (shards_) {
+    if (p.token_offset < 0) throw InputError("stream position", "negative token offset");
+    offset_ = p.token_offset;
+    return;
+  }
   if (p.per_source.size() != mixture_.size())
     throw InputError("stream position", "recorded for " + std::to_string(p.per_source.size()) +
                                             " sources, the mixture has " +

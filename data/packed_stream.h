@@ -22,6 +22,8 @@
 
 namespace dreamer::data {
 
+class ShardStream;  // data/shards.h
+
 struct Batch {
   at::Tensor tokens;           // [B, T+1] int64
   int64_t token_offset = 0;    // stream offset of tokens[0][0]; row r starts at offset + r*T
@@ -43,6 +45,9 @@ class PackedStream {
  public:
   PackedStream(std::shared_ptr<const Tokenizer> tokenizer, Mixture mixture, uint64_t seed,
                int64_t seq_len);
+  // Pre-tokenised shards (data/shards.h): the same windows over the shards' token sequence, read
+  // from memory-mapped files through a prefetch thread; positions hold only the token offset.
+  PackedStream(std::shared_ptr<ShardStream> shards, int64_t seq_len);
 
   Batch next_batch(int64_t batch_size);
   // The next `n` tokens of the flat stream (advances by n).
@@ -63,6 +68,7 @@ class PackedStream {
   int64_t peek();  // the next token without consuming it
 
   std::shared_ptr<const Tokenizer> tokenizer_;
+  std::shared_ptr<ShardStream> shards_;  // set: tokens come from shards, not documents
   Mixture mixture_;
   uint64_t seed_;
   int64_t seq_len_;

@@ -1,5 +1,7 @@
 #include "experiments/experiment_spec.h"
 
+#include "data/shards.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -68,7 +70,7 @@ std::string run_id(const std::string& experiment, const std::string& arm, int64_
   return experiment + "/" + arm + "/seed" + std::to_string(seed);
 }
 
-ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& file) {
+ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& file, bool check_data) {
   require(root.is_object(), file + ":$", "expected a JSON object (an experiment)");
   ExperimentSpec spec;
   spec.file = file;
@@ -102,6 +104,7 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
   const bool has_data = r.has("data"), has_train = r.has("train");
   require(has_data == has_train, r.path(), "\"data\" and \"train\" go together: give both to train, neither to only match");
   spec.has_training = has_data;
+  spec.data_checked = check_data;
   // Matching-only files may go unnamed; runs are keyed by the name.
   require(!spec.name.empty() || !has_data, r.path_of("name"), "required: the experiment's name");
   if (has_data) {
@@ -112,9 +115,13 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     spec.data.train = *train_data;
     d.finish();
     // Built once here so a bad data spec fails before anything trains.
-    const auto tokenizer = data::make_tokenizer(spec.data.tokenizer, d.path_of("tokenizer"));
-    data::Mixture::from_json(spec.data.train, d.path_of("train"));
-    for (size_t i = 0; i < spec.matching.arms.size(); ++i) {
+    const auto tokenizer =
+        check_data ? data::make_tokenizer(spec.data.tokenizer, d.path_of("tokenizer")) : nullptr;
+    if (check_data && data::is_shard_spec(spec.data.train))
+      data::open_shards(spec.data.train, *tokenizer, d.path_of("train"));
+    else if (check_data)
+      data::Mixture::from_json(spec.data.train, d.path_of("train"));
+    for (size_t i = 0; tokenizer && i < spec.matching.arms.size(); ++i) {
       const auto& model = spec.matching.arms[i].model;
       if (model.contains("vocab_size"))
         require(model["vocab_size"].get<int64_t>() >= tokenizer->vocab_size(),
@@ -155,8 +162,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
   return spec;
 }
 
-ExperimentSpec read_experiment(const std::string& file) {
-  return parse_experiment(expand_grids(read_with_includes(file), file), file);
+ExperimentSpec read_experiment(const std::string& file, bool check_data) {
+  return parse_experiment(expand_grids(read_with_includes(file), file), file, check_data);
 }
 
 std::vector<int64_t> eval_steps(const EvalSchedule& schedule, int64_t total_steps, int64_t tokens_per_step) {

@@ -52,11 +52,17 @@ struct ExperimentSpec {
   EvalSchedule eval;
   std::string reference_arm;  // report: tokens-to-accuracy ratios against this arm ("" = none)
   bool has_training = false;  // data and train present (matching-only files have neither)
+  // Whether the data and tokenizer files were opened and checked while parsing. `dreamer plan
+  // --no-data` skips that, so paper-scale files plan before the user's corpus is at hand.
+  bool data_checked = true;
 };
 
-ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& file);
+// check_data = false leaves the data and tokenizer files unopened (their specs are kept as
+// written and checked when a run starts).
+ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& file,
+                                bool check_data = true);
 // Includes, grids, strict parsing.
-ExperimentSpec read_experiment(const std::string& file);
+ExperimentSpec read_experiment(const std::string& file, bool check_data = true);
 
 // Eval checkpoint steps of a run of `total_steps` steps of `tokens_per_step` tokens.
 std::vector<int64_t> eval_steps(const EvalSchedule& schedule, int64_t total_steps, int64_t tokens_per_step);

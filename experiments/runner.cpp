@@ -23,6 +23,8 @@
 #include "data/mixture.h"
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
+#include "experiments/model_shape.h"
+#include "data/shards.h"
 #include "eval/documents.h"
 #include "eval/group.h"
 #include "eval/metrics.h"
@@ -61,17 +63,11 @@ std::string code_version() {
 }
 
 // Fails with the run's arm when its matched config does not fit the tokenizer.
-std::pair<bool, int64_t> probe_model(const models::ModelConfig& config, int64_t vocab,
-                                     const std::string& where) {
-  auto model = models::build_model(config);
-  torch::NoGradGuard no_grad;
-  model->eval();
-  const auto out = model->forward(torch::zeros({1, 1}, torch::kLong));
-  require(out.logits.size(-1) >= vocab, where,
-          "the model's vocabulary (" + std::to_string(out.logits.size(-1)) +
+void check_vocabulary(const ModelShape& shape, int64_t vocab, const std::string& where) {
+  require(shape.vocab_size >= vocab, where,
+          "the model's vocabulary (" + std::to_string(shape.vocab_size) +
               ") is smaller than the tokenizer's (" + std::to_string(vocab) +
               "); set model.vocab_size");
-  return {model->is_recurrent(), out.recurrences};
 }
 
 }  // namespace
@@ -95,15 +91,20 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec,
                     plan.groups);
   }
 
-  const auto tokenizer = data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer");
+  // Unchecked data (dreamer plan --no-data) leaves the tokenizer file unopened too.
+  const auto tokenizer = spec.data_checked
+                             ? data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer")
+                             : nullptr;
   const auto& workload = spec.matching.workload;
   for (size_t a = 0; a < spec.matching.arms.size(); ++a) {
     const auto& arm = spec.matching.arms[a];
     const std::string path = spec.file + ":$.arms[" + std::to_string(a) + "]";
     auto match = matching::solve(arm, spec.matching.targets, workload, path);
     require(match.within_tolerance, path, match.failure);
-    const auto [recurrent, default_depth] =
-        probe_model(match.config, tokenizer->vocab_size(), path + ".model");
+    const ModelShape shape = model_shape(match.config);
+    if (tokenizer) check_vocabulary(shape, tokenizer->vocab_size(), path + ".model");
+    const bool recurrent = shape.recurrent;
+    const int64_t default_depth = shape.default_depth;
     const auto& settings = spec.train.at(arm.name);
     for (const auto seed : spec.seeds) {
       PlannedRun run;
@@ -517,9 +518,15 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
 
     torch::manual_seed(run.seed);
     auto model = models::build_model(run.match.config);
-    data::PackedStream stream(
-        tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
-        static_cast<uint64_t>(run.seed), spec.matching.workload.seq_len);
+    // Shards keep their own order for every seed (seeds then differ in initialisation and
+    // recurrence sampling only); document sources are drawn under the run's seed.
+    data::PackedStream stream =
+        data::is_shard_spec(spec.data.train)
+            ? data::PackedStream(data::open_shards(spec.data.train, *tokenizer, spec.file + ":$.data.train"),
+                                 spec.matching.workload.seq_len)
+            : data::PackedStream(
+                  tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
+                  static_cast<uint64_t>(run.seed), spec.matching.workload.seq_len);
     train::TrainerOptions topt;
     topt.micro_batch = spec.matching.workload.batch;
     topt.run_dir = force_pending ? staging : dir;
