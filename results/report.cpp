@@ -337,7 +337,7 @@ void add_learning_checks(ExperimentReport& report, const std::vector<LearningChe
   }
   t.empty_note = "No run was evaluated yet.";
   t.notes.push_back(
-      "Each run at its default depth. learned: the last checkpoint's value is at least 3 "
+      "Each run at its default depth. learned: the last checkpoint's value is more than 3 "
       "standard errors (its own, shown after ±) above the first checkpoint's and above the "
       "majority-answer rate (the most frequent reference among the stored samples; — when "
       "samples were not stored); n/a with a single checkpoint or no standard error.");
