@@ -11,6 +11,7 @@
 #include "models/blocks/rope.h"
 #include "models/memory.h"
 #include "models/registry.h"
+#include "train/memory_step.h"
 #include "train/trainer.h"
 #include "util/memory_probe.h"
 
@@ -21,19 +22,11 @@ using nlohmann::json;
 
 constexpr int64_t kBatch = 2, kSeq = 32, kDepths = 3;
 
-// The workload of the CPU run below, as the code runs it here.
 models::Workload cpu_workload() {
-  models::Workload w;
-  w.batch = kBatch;
-  w.seq_len = kSeq;
+  // What train::training_loss really runs on this CPU (the chunked loss among it), as
+  // `dreamer bench-memory` predicts it; the tiny models recur kDepths times.
+  auto w = train::workload_on(torch::kCPU, {kBatch, kSeq, /*bf16=*/false, false});
   w.recurrences = kDepths;
-  w.param_bytes = 4;
-  w.activation_bytes = 4;
-  w.fused_attention = models::fused_attention_available();
-  w.grouped_experts = false;
-  w.allocation_granularity = 1;  // the counting allocator counts requested bytes
-  w.loss_chunk_rows = 0;
-  w.grads_freed_between_steps = TORCH_VERSION_MAJOR >= 2;
   return w;
 }
 
@@ -148,7 +141,6 @@ TEST(MemoryModel, UniversalTransformer) {
 }  // namespace dreamer::testing
 
 
-#include "train/memory_step.h"
 
 namespace dreamer::testing {
 namespace {
