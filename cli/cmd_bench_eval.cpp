@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "cli/bench_commands.h"
+#include "cli/bench_common.h"
 #include "data/tokenizer.h"
 #include "eval/documents.h"
 #include "eval/runner.h"
@@ -25,28 +26,8 @@ namespace dreamer::cli {
 
 namespace {
 
-void synchronize(const c10::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-bool use_bf16(const std::string& precision, const c10::Device& device) {
-  require(precision == "auto" || precision == "fp32" || precision == "bf16", "--precision",
-          "expected auto, fp32 or bf16, got \"" + precision + "\"");
-  require(!(precision == "bf16" && !device.is_cuda()), "--precision",
-          "bf16 autocast needs a CUDA device");
-  return device.is_cuda() && precision != "fp32";
-}
-
-void emit(const nlohmann::json& result, const std::string& out) {
-  std::cout << result.dump() << std::endl;
-  if (out.empty()) return;
-  std::ofstream file(out, std::ios::app);
-  file << result.dump() << "\n";
-  require(static_cast<bool>(file), out, "cannot append the result");
 }
 
 struct BenchDecodeArgs {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/bench_commands.h"
+#include "cli/bench_common.h"
 #include "models/registry.h"
 #include "train/memory_step.h"
 #include "util/device.h"
@@ -50,12 +51,7 @@ void add_bench_memory_command(CLI::App& app) {
                            {"predicted_peak_bytes", predicted},
                            {"measured_over_predicted", r.measured_peak / predicted},
                            {"predicted", train::memory_breakdown_json(r.predicted.memory)}};
-    std::cout << line.dump() << std::endl;
-    if (!out.empty()) {
-      std::ofstream f(out, std::ios::app);
-      f << line.dump() << "\n";
-      require(static_cast<bool>(f), out, "cannot append the result");
-    }
+    emit(line, out);
   });
 }
 

@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "cli/bench_commands.h"
+#include "cli/bench_common.h"
 #include "models/blocks/experts.h"
 #include "models/registry.h"
 #include "train/optim.h"
@@ -32,18 +33,10 @@ struct BenchStepArgs {
   std::string label, out;
 };
 
-void synchronize(const c10::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
-
 nlohmann::json bench_step(const BenchStepArgs& a) {
   const auto config = models::ModelConfig::from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
-  require(a.precision == "auto" || a.precision == "fp32" || a.precision == "bf16", "--precision",
-          "expected auto, fp32 or bf16, got \"" + a.precision + "\"");
-  require(!(a.precision == "bf16" && !device.is_cuda()), "--precision",
-          "bf16 autocast needs a CUDA device");
-  const bool bf16 = device.is_cuda() && a.precision != "fp32";
+  const bool bf16 = use_bf16(a.precision, device);
   torch::manual_seed(a.seed);
   auto model = models::build_model(config);
   model->to(device);
@@ -183,13 +176,7 @@ void add_bench_step_command(CLI::App& app) {
   cmd->add_option("--label", a.label, "name in the output (default: the config path)");
   cmd->add_option("--out", a.out, "also append the JSON line to this file");
   cmd->callback([] {
-    const auto result = bench_step(a);
-    std::cout << result.dump() << std::endl;
-    if (!a.out.empty()) {
-      std::ofstream out(a.out, std::ios::app);
-      out << result.dump() << "\n";
-      require(static_cast<bool>(out), a.out, "cannot append the result");
-    }
+    emit(bench_step(a), a.out);
   });
 
   auto* experts = app.add_subcommand(
@@ -207,7 +194,7 @@ void add_bench_step_command(CLI::App& app) {
   experts->add_option("--activation", e.activation, "relu or swiglu")
       ->check(CLI::IsMember({"relu", "swiglu"}));
   experts->add_option("--device", e.device, "auto, cpu, cuda or cuda:N");
-  experts->callback([] { std::cout << bench_experts(e).dump() << std::endl; });
+  experts->callback([] { emit(bench_experts(e), ""); });
 }
 
 }  // namespace dreamer::cli
