@@ -6,7 +6,6 @@
 
 namespace dreamer::baselines {
 
-
 void Backbone::read(JsonReader& r) {
   r.get("vocab_size", vocab_size);
   r.get("d_model", d_model);
@@ -68,8 +67,8 @@ void LMEnds::build(torch::nn::Module& model, const Backbone& b, int64_t max_posi
                    bool head_bias, const std::string& norm_name) {
   embedding = model.register_module("embedding", torch::nn::Embedding(b.vocab_size, b.d_model));
   if (max_positions > 0)
-    position_embedding = model.register_module("position_embedding",
-                                               torch::nn::Embedding(max_positions, b.d_model));
+    position_embedding =
+        model.register_module("position_embedding", torch::nn::Embedding(max_positions, b.d_model));
   norm_out = model.register_module(norm_name, models::Norm(b.d_model, b.norm, b.norm_eps));
   if (!b.tie_embeddings)
     lm_head = model.register_module(
@@ -99,8 +98,8 @@ int64_t prepare_state(InferenceState* state, int64_t n_caches, int64_t recurrenc
     state->allocate(static_cast<size_t>(n_caches));
     state->recurrences = recurrences;
   }
-  TORCH_CHECK(static_cast<int64_t>(state->sequence.size()) == n_caches,
-              "decoding state holds ", state->sequence.size(), " caches, this call needs ", n_caches);
+  TORCH_CHECK(static_cast<int64_t>(state->sequence.size()) == n_caches, "decoding state holds ",
+              state->sequence.size(), " caches, this call needs ", n_caches);
   return state->position;
 }
 
@@ -134,7 +133,8 @@ void validate_schedule(const models::RecurrenceSchedule& s, const std::string& p
 
 void init_gpt2_style(torch::nn::Module& model, double std, int64_t residual_writes) {
   torch::NoGradGuard no_grad;
-  const double out_std = std / std::sqrt(static_cast<double>(std::max<int64_t>(residual_writes, 1)));
+  const double out_std =
+      std / std::sqrt(static_cast<double>(std::max<int64_t>(residual_writes, 1)));
   for (auto& item : model.named_parameters()) {
     const std::string& name = item.key();
     auto& p = item.value();
@@ -144,8 +144,8 @@ void init_gpt2_style(torch::nn::Module& model, double std, int64_t residual_writ
       p.zero_();  // biases
       continue;
     }
-    const bool is_output = name.find(".o.weight") != std::string::npos ||
-                           name.find("down") != std::string::npos;
+    const bool is_output =
+        name.find(".o.weight") != std::string::npos || name.find("down") != std::string::npos;
     p.normal_(0.0, is_output ? out_std : std);
   }
 }

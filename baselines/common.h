@@ -25,7 +25,6 @@ using models::ModelOutput;
 using models::NormKind;
 using models::ParameterCounts;
 
-
 // Hyperparameters of a decoder-only LM that every baseline has.
 struct Backbone {
   int64_t vocab_size = 256;
@@ -44,7 +43,8 @@ struct Backbone {
   void validate(const std::string& path, bool rope) const;
   int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
   int64_t seq_head_dim() const { return head_dim ? head_dim : d_model / n_heads; }
-  models::SequenceAttentionOptions attention(bool rope, bool bias = false, bool qk_bias = false) const;
+  models::SequenceAttentionOptions attention(bool rope, bool bias = false,
+                                             bool qk_bias = false) const;
   // Token table, untied LM head and `positions` learned position rows.
   int64_t embedding_parameters(int64_t positions = 0) const;
 };

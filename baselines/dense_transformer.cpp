@@ -44,7 +44,8 @@ void DenseTransformerConfig::validate(const std::string& p) const {
   backbone.validate(p, position_encoding == PositionEncoding::kRope);
   require(n_layers >= 1, p + ".n_layers", "must be at least 1, got " + std::to_string(n_layers));
   require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
-  require(max_seq_len >= 1, p + ".max_seq_len", "must be positive, got " + std::to_string(max_seq_len));
+  require(max_seq_len >= 1, p + ".max_seq_len",
+          "must be positive, got " + std::to_string(max_seq_len));
 }
 
 models::TransformerBlockOptions DenseTransformerConfig::block() const {
@@ -88,8 +89,11 @@ ModelOutput DenseTransformer::forward(const torch::Tensor& tokens, InferenceStat
   for (size_t i = 0; i < blocks.size(); ++i) {
     if (checkpointed) {
       auto block = blocks[i];
-      h = models::checkpoint([block](const std::vector<torch::Tensor>& in) mutable { return std::vector<torch::Tensor>{block(in[0], 0, nullptr)}; },
-                             {h})[0];
+      h = models::checkpoint(
+          [block](const std::vector<torch::Tensor>& in) mutable {
+            return std::vector<torch::Tensor>{block(in[0], 0, nullptr)};
+          },
+          {h})[0];
     } else {
       h = blocks[i](h, start, cache_at(state, static_cast<int64_t>(i)));
     }
@@ -108,12 +112,26 @@ models::FamilyInfo dense_transformer_family() {
       "karpathy/nanochat gpt.py");
   info.presets = {
       {"small", nlohmann::json::object()},  // the defaults: d 256, 4 layers, SwiGLU, RoPE
-      {"gpt2_small", {{"vocab_size", 50257}, {"d_model", 768}, {"n_layers", 12}, {"n_heads", 12},
-                      {"activation", "gelu"}, {"ffn_hidden", 3072}, {"tie_embeddings", true},
-                      {"position_encoding", "learned"}, {"max_seq_len", 1024}, {"norm", "layernorm"},
-                      {"bias", true}}},
-      {"tinyllama_1.1b", {{"vocab_size", 32000}, {"d_model", 2048}, {"n_layers", 22}, {"n_heads", 32},
-                          {"n_kv_heads", 4}, {"ffn_hidden", 5632}, {"activation", "swiglu"}}},
+      {"gpt2_small",
+       {{"vocab_size", 50257},
+        {"d_model", 768},
+        {"n_layers", 12},
+        {"n_heads", 12},
+        {"activation", "gelu"},
+        {"ffn_hidden", 3072},
+        {"tie_embeddings", true},
+        {"position_encoding", "learned"},
+        {"max_seq_len", 1024},
+        {"norm", "layernorm"},
+        {"bias", true}}},
+      {"tinyllama_1.1b",
+       {{"vocab_size", 32000},
+        {"d_model", 2048},
+        {"n_layers", 22},
+        {"n_heads", 32},
+        {"n_kv_heads", 4},
+        {"ffn_hidden", 5632},
+        {"activation", "swiglu"}}},
   };
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 64, ""},

@@ -28,7 +28,9 @@ struct DenseTransformerConfig {
   void validate(const std::string& path) const;
   ParameterCounts parameter_counts() const;
   models::TransformerBlockOptions block() const;
-  int64_t positions() const { return position_encoding == PositionEncoding::kLearned ? max_seq_len : 0; }
+  int64_t positions() const {
+    return position_encoding == PositionEncoding::kLearned ? max_seq_len : 0;
+  }
 };
 
 class DenseTransformer : public models::LanguageModel {
@@ -48,7 +50,8 @@ class DenseTransformer : public models::LanguageModel {
 };
 
 // Analytic cost (models/cost.h), baselines/dense_transformer_cost.cpp.
-models::Cost dense_transformer_cost(const DenseTransformerConfig& config, const models::Workload& workload);
+models::Cost dense_transformer_cost(const DenseTransformerConfig& config,
+                                    const models::Workload& workload);
 
 models::FamilyInfo dense_transformer_family();
 

@@ -16,7 +16,7 @@ models::Cost dense_transformer_cost(const DenseTransformerConfig& c, const model
   const bool swiglu = c.activation == models::Activation::kSwiGLU;
 
   double layer = models::sequence_attention_flops(d, H, Hkv, dh, T);
-  layer += (swiglu ? 6 : 4) * d * ffn_h;                             // (gate,) up, down
+  layer += (swiglu ? 6 : 4) * d * ffn_h;  // (gate,) up, down
   const double head = 2 * d * V;
 
   models::Cost cost;
@@ -30,7 +30,8 @@ models::Cost dense_transformer_cost(const DenseTransformerConfig& c, const model
   namespace mem = models::memory;
   mem::BlockShape bs;
   bs.d = d, bs.heads = H, bs.kv_heads = Hkv, bs.head_dim = dh, bs.ffn_hidden = ffn_h;
-  bs.activation = c.activation, bs.norm = b.norm, bs.rope = c.position_encoding == PositionEncoding::kRope;
+  bs.activation = c.activation, bs.norm = b.norm,
+  bs.rope = c.position_encoding == PositionEncoding::kRope;
   mem::Ledger saved(w);
   double recompute = 0;
   if (w.activation_checkpointing) {

@@ -227,10 +227,14 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
   auto e = ends.embed(tokens, start);
   // A block application, checkpointed when the workload asks for it (and gradients flow).
   auto apply = [&](models::TransformerBlock& block, const torch::Tensor& in, int64_t cache) {
-    if (!models::ActivationCheckpointing::active() || state) return block(in, start, cache_at(state, cache));
+    if (!models::ActivationCheckpointing::active() || state)
+      return block(in, start, cache_at(state, cache));
     auto b = block;
     return models::checkpoint(
-        [b](const std::vector<torch::Tensor>& x) mutable { return std::vector<torch::Tensor>{b(x[0], 0, nullptr)}; }, {in})[0];
+        [b](const std::vector<torch::Tensor>& x) mutable {
+          return std::vector<torch::Tensor>{b(x[0], 0, nullptr)};
+        },
+        {in})[0];
   };
   const double scale = cfg_.embedding_scale();
   if (scale != 1.0) e = e * scale;
@@ -246,8 +250,7 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
         s = adapter(torch::cat({s, e}, -1));
       else if (cfg_.injection == Injection::kAdd)
         s = s + e;
-      for (int64_t i = 0; i < c_n; ++i)
-        s = apply(core_blocks[i], s, p_n + r * c_n + i);
+      for (int64_t i = 0; i < c_n; ++i) s = apply(core_blocks[i], s, p_n + r * c_n + i);
     };
     if (r < plan.no_grad_steps) {
       torch::NoGradGuard no_grad;  // truncated backprop: only the last steps carry gradients
@@ -259,8 +262,7 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
   }
   // ln_f closes the recurrence (iterate_forward returns ln_f(x)) and again after the coda.
   s = ends.norm_out(s);
-  for (int64_t i = 0; i < cfg_.n_coda; ++i)
-    s = apply(coda_blocks[i], s, p_n + steps * c_n + i);
+  for (int64_t i = 0; i < cfg_.n_coda; ++i) s = apply(coda_blocks[i], s, p_n + steps * c_n + i);
   models::finish_output(out, ends.norm_out(s), ends.head(), options);
   finish_state(state, tokens);
   return out;

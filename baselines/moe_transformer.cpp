@@ -52,7 +52,8 @@ void MoETransformerConfig::validate(const std::string& p) const {
   backbone.validate(p, true);
   require(n_layers >= 1, p + ".n_layers", "must be at least 1, got " + std::to_string(n_layers));
   const std::string m = p + ".moe";
-  require(moe.n_experts >= 1, m + ".n_experts", "must be positive, got " + std::to_string(moe.n_experts));
+  require(moe.n_experts >= 1, m + ".n_experts",
+          "must be positive, got " + std::to_string(moe.n_experts));
   require(moe.k >= 1 && moe.k <= moe.n_experts, m + ".k",
           "must be between 1 and n_experts (" + std::to_string(moe.n_experts) + "), got " +
               std::to_string(moe.k));
@@ -117,11 +118,12 @@ MoELayerImpl::MoELayerImpl(const MoETransformerConfig& c) : options(c.moe) {
   ro.bias_placement = c.moe.bias_placement;
   ro.query = models::RouterQuery::kIdentity;  // logits = x W_g^T, W_g = expert_keys [E, d]
   router = register_module("router", models::Router(ro));
-  experts = register_module("experts",
-                            models::ExpertFFN(c.moe.n_experts, d, c.expert_dim(), c.moe.activation));
+  experts = register_module(
+      "experts", models::ExpertFFN(c.moe.n_experts, d, c.expert_dim(), c.moe.activation));
   if (c.moe.n_shared_experts > 0)
     shared = register_module(
-        "shared", models::FeedForward(d, c.moe.n_shared_experts * c.expert_dim(), c.moe.activation));
+        "shared",
+        models::FeedForward(d, c.moe.n_shared_experts * c.expert_dim(), c.moe.activation));
 }
 
 torch::Tensor MoELayerImpl::moe(const torch::Tensor& x, torch::Tensor* aux,
@@ -203,14 +205,26 @@ models::FamilyInfo moe_transformer_family() {
   auto info = make_family<MoETransformerConfig, MoETransformer>(
       "moe_transformer", "pre-norm transformer with a token-choice top-k mixture-of-experts MLP",
       "Fedus et al. 2021 (Switch aux loss); Dai et al. 2024 (DeepSeekMoE shared + fine-grained "
-      "experts); DeepSeek-V3 / pytorch/torchtitan models/common/moe.py (sigmoid gates, expert_bias)");
+      "experts); DeepSeek-V3 / pytorch/torchtitan models/common/moe.py (sigmoid gates, "
+      "expert_bias)");
   info.presets = {
-      {"switch_softmax_aux", {{"moe", {{"gate", "softmax"}, {"renormalize", false},
-                                       {"balancing_bias", false}, {"aux_loss_coef", 0.01}}}}},
+      {"switch_softmax_aux",
+       {{"moe",
+         {{"gate", "softmax"},
+          {"renormalize", false},
+          {"balancing_bias", false},
+          {"aux_loss_coef", 0.01}}}}},
       {"deepseek_sigmoid_bias",
-       {{"moe", {{"gate", "sigmoid"}, {"renormalize", true}, {"balancing_bias", true},
-                 {"bias_placement", "scores"}, {"aux_loss_coef", 0.0}, {"n_experts", 64}, {"k", 6},
-                 {"expert_dim", 128}, {"n_shared_experts", 2}}}}},
+       {{"moe",
+         {{"gate", "sigmoid"},
+          {"renormalize", true},
+          {"balancing_bias", true},
+          {"bias_placement", "scores"},
+          {"aux_loss_coef", 0.0},
+          {"n_experts", 64},
+          {"k", 6},
+          {"expert_dim", 128},
+          {"n_shared_experts", 2}}}}},
   };
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 64, ""},

@@ -25,8 +25,8 @@ struct MoEOptions {
   int64_t expert_dim = 0;  // 0 = default_ffn_hidden(d_model, activation)
   models::Activation activation = models::Activation::kSwiGLU;
   models::GateKind gate = models::GateKind::kSoftmax;
-  bool renormalize = false;      // gates of the selected experts sum to 1
-  bool balancing_bias = false;   // loss-free bias balancing
+  bool renormalize = false;     // gates of the selected experts sum to 1
+  bool balancing_bias = false;  // loss-free bias balancing
   double bias_update_rate = 1e-3;
   // DeepSeek-V3 and torchtitan add the bias to the sigmoid scores (preset deepseek_sigmoid_bias);
   // the default stays `logits` so checkpoints saved before this option keep their routing.
@@ -55,8 +55,8 @@ torch::Tensor switch_aux_loss(const models::RouterOutput& routed, int64_t n_expe
 struct MoELayerImpl : torch::nn::Module {
   explicit MoELayerImpl(const MoETransformerConfig& config);
   // Returns the new residual; adds this layer's Switch loss (unweighted) to *aux when training.
-  torch::Tensor forward(const torch::Tensor& h, int64_t start, KVCache* cache,
-                        torch::Tensor* aux, models::RoutingRecord* record);
+  torch::Tensor forward(const torch::Tensor& h, int64_t start, KVCache* cache, torch::Tensor* aux,
+                        models::RoutingRecord* record);
   torch::Tensor moe(const torch::Tensor& x, torch::Tensor* aux, models::RoutingRecord* record);
 
   MoEOptions options;
@@ -84,7 +84,8 @@ class MoETransformer : public models::LanguageModel {
 };
 
 // Analytic cost (models/cost.h), baselines/moe_transformer_cost.cpp.
-models::Cost moe_transformer_cost(const MoETransformerConfig& config, const models::Workload& workload);
+models::Cost moe_transformer_cost(const MoETransformerConfig& config,
+                                  const models::Workload& workload);
 
 models::FamilyInfo moe_transformer_family();
 

@@ -17,9 +17,9 @@ models::Cost moe_transformer_cost(const MoETransformerConfig& c, const models::W
   const double mats = c.moe.activation == models::Activation::kSwiGLU ? 3 : 2;
 
   double layer = models::sequence_attention_flops(d, H, Hkv, dh, T);
-  layer += 2 * d * E;                                                // router logits
-  layer += k * 2 * mats * d * de;                                    // the selected experts
-  layer += 2 * mats * d * shared_h;                                  // shared experts
+  layer += 2 * d * E;                // router logits
+  layer += k * 2 * mats * d * de;    // the selected experts
+  layer += 2 * mats * d * shared_h;  // shared experts
   const double head = 2 * d * V;
 
   models::Cost cost;

@@ -31,14 +31,22 @@ MoEUTConfig MoEUTConfig::from_json(const nlohmann::json& params, const std::stri
 }
 
 nlohmann::json MoEUTConfig::to_json() const {
-  return {{"vocab_size", vocab_size},         {"d_model", d_model},
-          {"n_layers", n_layers},             {"group_size", group_size},
-          {"n_heads", n_heads},               {"d_head", d_head},
-          {"att_n_experts", att_n_experts},   {"att_k", att_k},
-          {"ff_n_experts", ff_n_experts},     {"ff_k", ff_k},
-          {"ff_expert_size", ff_expert_size}, {"entropy_reg", entropy_reg},
-          {"att_entropy_reg", att_entropy_reg}, {"rope_base", rope_base},
-          {"rotate_fraction", rotate_fraction}, {"norm_eps", norm_eps}};
+  return {{"vocab_size", vocab_size},
+          {"d_model", d_model},
+          {"n_layers", n_layers},
+          {"group_size", group_size},
+          {"n_heads", n_heads},
+          {"d_head", d_head},
+          {"att_n_experts", att_n_experts},
+          {"att_k", att_k},
+          {"ff_n_experts", ff_n_experts},
+          {"ff_k", ff_k},
+          {"ff_expert_size", ff_expert_size},
+          {"entropy_reg", entropy_reg},
+          {"att_entropy_reg", att_entropy_reg},
+          {"rope_base", rope_base},
+          {"rotate_fraction", rotate_fraction},
+          {"norm_eps", norm_eps}};
 }
 
 void MoEUTConfig::validate(const std::string& p) const {
@@ -54,8 +62,9 @@ void MoEUTConfig::validate(const std::string& p) const {
   positive(att_n_experts, "att_n_experts");
   positive(ff_n_experts, "ff_n_experts");
   positive(ff_expert_size, "ff_expert_size");
-  require(n_layers % group_size == 0, at("group_size"),
-          "must divide n_layers (" + std::to_string(n_layers) + "), got " + std::to_string(group_size));
+  require(
+      n_layers % group_size == 0, at("group_size"),
+      "must divide n_layers (" + std::to_string(n_layers) + "), got " + std::to_string(group_size));
   require(d_head >= 0, at("d_head"), "must be positive (or 0 for d_model / n_heads)");
   require(head_dim() > 0, at("d_head"), "head dim d_model / n_heads is 0");
   if (att_n_experts > 1)
@@ -104,8 +113,8 @@ SigmaMoEImpl::SigmaMoEImpl(int64_t d, int64_t n_experts, int64_t expert_size, in
   o.balancing_bias = false;
   o.query = models::RouterQuery::kIdentity;
   router = register_module("router", models::Router(o));
-  experts = register_module("experts",
-                            models::ExpertFFN(n_experts, d, expert_size, models::Activation::kReLU));
+  experts = register_module(
+      "experts", models::ExpertFFN(n_experts, d, expert_size, models::Activation::kReLU));
 }
 
 void SigmaMoEImpl::reset_parameters(double s) {
@@ -118,7 +127,8 @@ void SigmaMoEImpl::reset_parameters(double s) {
   sel.div_(sel.norm(2, 1, true));
   sel.mul_(std / sel.std());
   experts->w_up.normal_(0.0, s / std::sqrt(d));
-  experts->w_down.normal_(0.0, s / std::sqrt(static_cast<double>(experts->n_experts * experts->expert_dim)));
+  experts->w_down.normal_(
+      0.0, s / std::sqrt(static_cast<double>(experts->n_experts * experts->expert_dim)));
 }
 
 torch::Tensor SigmaMoEImpl::forward(const torch::Tensor& x, const torch::Tensor& x_sel,
@@ -153,7 +163,8 @@ MoEUT::MoEUT(const models::ModelConfig& config)
     group.emplace_back(cfg_);
     layers->push_back(group.back());
   }
-  out_norm = register_module("out_norm", models::Norm(cfg_.d_model, NormKind::kLayerNorm, cfg_.norm_eps));
+  out_norm =
+      register_module("out_norm", models::Norm(cfg_.d_model, NormKind::kLayerNorm, cfg_.norm_eps));
   lm_head = register_module("lm_head", torch::nn::Linear(cfg_.d_model, cfg_.vocab_size));
   // MoEUTLM.reset_parameters: kaiming-normal (fan_in, linear) embedding = N(0, 1/sqrt(d));
   // every expert layer scaled by sqrt(2 / n_layers); the LM head keeps nn.Linear's default.
@@ -202,7 +213,8 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
         if (att_sel.v_ids.defined()) {
           const int64_t he = cfg_.n_heads * cfg_.att_n_experts;
           auto shift = (torch::arange(cfg_.n_heads, torch::dtype(torch::kLong).device(h.device())) *
-                       cfg_.att_n_experts).view({1, 1, -1, 1});
+                        cfg_.att_n_experts)
+                           .view({1, 1, -1, 1});
           out.trace.records.push_back({"attn_v", depth + 1, he,
                                        (att_sel.v_ids + shift).reshape({n_tokens, -1}),
                                        att_sel.v_gates.detach().reshape({n_tokens, -1}), pool});
@@ -227,7 +239,9 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
   return out;
 }
 
-models::HeadWeights MoEUT::head() const { return {lm_head->weight, lm_head->bias}; }
+models::HeadWeights MoEUT::head() const {
+  return {lm_head->weight, lm_head->bias};
+}
 
 models::FamilyInfo moeut_family() {
   auto info = make_family<MoEUTConfig, MoEUT>(
@@ -235,9 +249,9 @@ models::FamilyInfo moeut_family() {
       "Csordas et al. 2024, arXiv 2405.16039; RobertCsordas/moeut moeut.py, profiles.py");
   auto profile = [](int64_t d, int64_t layers, int64_t heads, int64_t ff_e, int64_t att_e,
                     int64_t d_head, int64_t ff_k, int64_t g) {
-    return nlohmann::json{{"d_model", d},      {"n_layers", layers}, {"n_heads", heads},
+    return nlohmann::json{{"d_model", d},         {"n_layers", layers},     {"n_heads", heads},
                           {"ff_n_experts", ff_e}, {"att_n_experts", att_e}, {"d_head", d_head},
-                          {"ff_k", ff_k},      {"group_size", g}};
+                          {"ff_k", ff_k},         {"group_size", g}};
   };
   info.presets = {
       {"44M", profile(412, 16, 4, 155, 8, 82, 12, 2)},

@@ -38,16 +38,16 @@ double layer_flops(const MoEUTShapes& s, double T) {
   double f = 4 * s.d * s.H * s.dh;  // q, k (dense)
   f += 4 * T * s.H * s.dh;          // scores + mix over the full T
   if (s.switch_head) {
-    f += 2 * 2 * s.d * s.H * s.Ea;           // sel_v, sel_o logits
-    f += 2 * s.H * s.ka * s.d * s.dh;        // selected V experts
-    f += 2 * s.H * s.ka * s.dh * s.d;        // selected O experts
+    f += 2 * 2 * s.d * s.H * s.Ea;     // sel_v, sel_o logits
+    f += 2 * s.H * s.ka * s.d * s.dh;  // selected V experts
+    f += 2 * s.H * s.ka * s.dh * s.d;  // selected O experts
   } else {
-    f += 2 * s.d * s.H * s.dh;               // dense v
-    f += 2 * s.d * s.H;                      // sigmoid output gate (sel_o)
-    f += 2 * s.H * s.dh * s.d;               // dense o
+    f += 2 * s.d * s.H * s.dh;  // dense v
+    f += 2 * s.d * s.H;         // sigmoid output gate (sel_o)
+    f += 2 * s.H * s.dh * s.d;  // dense o
   }
-  f += 2 * s.d * s.Ef;               // σ-MoE router logits (identity query)
-  f += s.kf * 4 * s.d * s.de;        // selected ReLU experts: up + down
+  f += 2 * s.d * s.Ef;         // σ-MoE router logits (identity query)
+  f += s.kf * 4 * s.d * s.de;  // selected ReLU experts: up + down
   return f;
 }
 
@@ -78,12 +78,12 @@ void layer_memory(models::memory::Ledger& l, const MoEUTShapes& s, double& per_c
     }
   };
   if (s.switch_head) {
-    for (int site = 0; site < 2; ++site) {  // v, o selections
-      l.tensor(H * Ea, 4);                  // sigmoid scores
-      l.tensor(H * ka, 8);                  // ids
+    for (int site = 0; site < 2; ++site) {      // v, o selections
+      l.tensor(H * Ea, 4);                      // sigmoid scores
+      l.tensor(H * ka, 8);                      // ids
       l.tensor(H * ka, l.autocast ? l.lp : 4);  // gates
-      l.tensor(H * ka, 8, 2);               // slot indices
-      l.tensor(H * Ea, 4);                  // entropy regulariser's log-softmax
+      l.tensor(H * ka, 8, 2);                   // slot indices
+      l.tensor(H * Ea, 4);                      // entropy regulariser's log-softmax
     }
     l.tensor(H * ka * d, l.autocast ? l.lp : l.resid);  // V rows (h gathered)
     l.tensor(H * ka * dh, l.lp);                        // values gathered back
@@ -94,11 +94,11 @@ void layer_memory(models::memory::Ledger& l, const MoEUTShapes& s, double& per_c
     per_call += l.autocast ? 2 * H * Ea * d * dh * l.lp + 2 * H * Ea * d * l.lp : 0;
   } else {
     mem::linear_inputs(l, d, 1, /*exists=*/true);  // v reads h
-    l.tensor(H * dh, l.lp);  // v
+    l.tensor(H * dh, l.lp);                        // v
     attention_core();
     if (!l.w.fused_attention) l.tensor(H * dh, l.lp);  // the attention output (gated)
-    l.tensor(H, l.lp);       // the sigmoid gate
-    l.tensor(H * dh, l.lp);  // the gated output reshaped for o
+    l.tensor(H, l.lp);                                 // the sigmoid gate
+    l.tensor(H * dh, l.lp);                            // the gated output reshaped for o
     per_call += l.autocast ? 2 * H * dh * d * l.lp + H * d * l.lp : 0;
   }
   l.tensor(d, l.resid);  // h + attention, ln2's input and the experts' input

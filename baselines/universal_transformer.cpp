@@ -38,7 +38,8 @@ nlohmann::json UniversalTransformerConfig::to_json() const {
 
 void UniversalTransformerConfig::validate(const std::string& p) const {
   backbone.validate(p, true);
-  require(recurrences >= 1, p + ".recurrences", "must be at least 1, got " + std::to_string(recurrences));
+  require(recurrences >= 1, p + ".recurrences",
+          "must be at least 1, got " + std::to_string(recurrences));
   require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
   require(act.threshold > 0 && act.threshold <= 1, p + ".act.threshold", "must be in (0, 1]");
   require(act.ponder_cost >= 0, p + ".act.ponder_cost", "must be >= 0");
@@ -68,7 +69,8 @@ UniversalTransformer::UniversalTransformer(const models::ModelConfig& config)
     : LanguageModel(config), cfg_(UniversalTransformerConfig::from_json(config.params, "$")) {
   ends.build(*this, cfg_.backbone, 0);
   layer = register_module("layer", models::TransformerBlock(cfg_.block()));
-  if (cfg_.act.enabled) halting = register_module("halting", torch::nn::Linear(cfg_.backbone.d_model, 1));
+  if (cfg_.act.enabled)
+    halting = register_module("halting", torch::nn::Linear(cfg_.backbone.d_model, 1));
   init_gpt2_style(*this, cfg_.backbone.init_std, 2 * cfg_.recurrences);
   if (halting) {
     torch::NoGradGuard no_grad;
@@ -92,7 +94,9 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
     if (!checkpointed) return layer(in, start, cache_at(state, r));
     auto block = layer;
     return models::checkpoint(
-        [block](const std::vector<torch::Tensor>& x) mutable { return std::vector<torch::Tensor>{block(x[0], 0, nullptr)}; },
+        [block](const std::vector<torch::Tensor>& x) mutable {
+          return std::vector<torch::Tensor>{block(x[0], 0, nullptr)};
+        },
         {in})[0];
   };
   if (!halting) {
@@ -114,7 +118,8 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
     auto running = (halted_prob < 1.0).to(torch::kFloat32);
     auto next = halted_prob + p * running;
     // The last step halts every position still running (its remainder closes the sum).
-    auto new_halted = r + 1 == steps ? running : (next > cfg_.act.threshold).to(torch::kFloat32) * running;
+    auto new_halted =
+        r + 1 == steps ? running : (next > cfg_.act.threshold).to(torch::kFloat32) * running;
     running = running - new_halted;
     halted_prob = halted_prob + p * running;
     remainders = remainders + new_halted * (1.0 - halted_prob);
@@ -147,7 +152,8 @@ models::FamilyInfo universal_transformer_family() {
       {"recurrences", 1, 128, 1, ""},
   };
   info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
-    return universal_transformer_cost(UniversalTransformerConfig::from_json(config.params, "$"), workload);
+    return universal_transformer_cost(UniversalTransformerConfig::from_json(config.params, "$"),
+                                      workload);
   };
   return info;
 }

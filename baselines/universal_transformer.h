@@ -24,12 +24,13 @@ struct UniversalTransformerConfig {
   models::Activation activation = models::Activation::kSwiGLU;
   struct Act {
     bool enabled = false;
-    double threshold = 0.99;        // 1 - epsilon
-    double ponder_cost = 0.01;      // weight of mean(N + R) in aux_loss
-    double halting_bias_init = 1.0; // tensor2tensor's act_halting_bias_init
+    double threshold = 0.99;         // 1 - epsilon
+    double ponder_cost = 0.01;       // weight of mean(N + R) in aux_loss
+    double halting_bias_init = 1.0;  // tensor2tensor's act_halting_bias_init
   } act;
 
-  static UniversalTransformerConfig from_json(const nlohmann::json& params, const std::string& path);
+  static UniversalTransformerConfig from_json(const nlohmann::json& params,
+                                              const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;
   ParameterCounts parameter_counts() const;
@@ -53,7 +54,8 @@ class UniversalTransformer : public models::LanguageModel {
 };
 
 // Analytic cost (models/cost.h), baselines/universal_transformer_cost.cpp.
-models::Cost universal_transformer_cost(const UniversalTransformerConfig& config, const models::Workload& workload);
+models::Cost universal_transformer_cost(const UniversalTransformerConfig& config,
+                                        const models::Workload& workload);
 
 models::FamilyInfo universal_transformer_family();
 

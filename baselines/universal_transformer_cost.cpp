@@ -21,8 +21,8 @@ models::Cost universal_transformer_cost(const UniversalTransformerConfig& c,
   const bool swiglu = c.activation == models::Activation::kSwiGLU;
 
   double step = models::sequence_attention_flops(d, H, Hkv, dh, T);
-  step += (swiglu ? 6 : 4) * d * ffn_h;                             // (gate,) up, down
-  if (c.act.enabled) step += 2 * d;                                 // halting unit
+  step += (swiglu ? 6 : 4) * d * ffn_h;  // (gate,) up, down
+  if (c.act.enabled) step += 2 * d;      // halting unit
   const double head = 2 * d * V;
 
   models::Cost cost;
@@ -44,9 +44,9 @@ models::Cost universal_transformer_cost(const UniversalTransformerConfig& c,
   auto act_step = [&](mem::Ledger& l) {
     if (!c.act.enabled) return;
     mem::linear_inputs(l, d, 1, /*exists=*/true);
-    l.tensor(1, 4, 4);            // p, running, new_halted, remainders' factor
-    l.tensor(1, l.resid, 2);      // weight, 1 - weight
-    l.tensor(d, l.resid);         // the previous mixed state
+    l.tensor(1, 4, 4);        // p, running, new_halted, remainders' factor
+    l.tensor(1, l.resid, 2);  // weight, 1 - weight
+    l.tensor(d, l.resid);     // the previous mixed state
   };
   if (w.activation_checkpointing) {
     saved.tensor(d, saved.resid, static_cast<double>(steps));

@@ -10,12 +10,13 @@ namespace {
 using dreamer::models::ModelConfig;
 
 ModelConfig bench_config(const std::string& preset) {
-  return ModelConfig::from_json({{"family", "dreamer"},
-                                 {"preset", preset},
-                                 {"d_model", 128},
-                                 {"n_heads", 4},
-                                 {"expert_attention", {{"n_experts", 32}, {"k", 4}, {"expert_dim", 64}}},
-                                 {"recurrence", {{"mean", 4}}}});
+  return ModelConfig::from_json(
+      {{"family", "dreamer"},
+       {"preset", preset},
+       {"d_model", 128},
+       {"n_heads", 4},
+       {"expert_attention", {{"n_experts", 32}, {"k", 4}, {"expert_dim", 64}}},
+       {"recurrence", {{"mean", 4}}}});
 }
 
 // One training step (forward + backward) on [8, 128] tokens.
@@ -48,7 +49,8 @@ void BM_Decode(benchmark::State& state, bool cached) {
     if (cached) {
       dreamer::models::InferenceState s;
       auto next = model->forward(prompt, &s).logits.select(1, -1).argmax(-1, true);
-      for (int i = 0; i < 32; ++i) next = model->forward(next, &s).logits.select(1, -1).argmax(-1, true);
+      for (int i = 0; i < 32; ++i)
+        next = model->forward(next, &s).logits.select(1, -1).argmax(-1, true);
     } else {
       auto seq = prompt;
       for (int i = 0; i <= 32; ++i) {

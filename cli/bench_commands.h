@@ -6,8 +6,8 @@
 
 namespace dreamer::cli {
 
-void add_bench_step_command(CLI::App& app);  // registers bench-step and bench-experts
+void add_bench_step_command(CLI::App& app);    // registers bench-step and bench-experts
 void add_bench_memory_command(CLI::App& app);  // cli/cmd_bench_memory.cpp
-void add_bench_eval_commands(CLI::App& app);  // bench-decode and bench-eval (cmd_bench_eval.cpp)
+void add_bench_eval_commands(CLI::App& app);   // bench-decode and bench-eval (cmd_bench_eval.cpp)
 
 }  // namespace dreamer::cli

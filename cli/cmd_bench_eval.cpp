@@ -107,7 +107,7 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
 
 struct BenchEvalArgs {
   std::string config, device = "auto", precision = "auto", label, out, data_dir, tokenizer,
-      grouping = "mixed", task = "gsm8k";
+                      grouping = "mixed", task = "gsm8k";
   int64_t docs = 256, batch_size = 8, max_length = 2048, max_new_tokens = 0, seed = 0,
           num_fewshot = -1;
 };
@@ -119,7 +119,8 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
   require(a.grouping == "mixed" || a.grouping == "equal", "--grouping",
           "expected mixed or equal, got \"" + a.grouping + "\"");
   std::shared_ptr<data::Tokenizer> tokenizer = std::make_shared<data::ByteTokenizer>();
-  if (!a.tokenizer.empty()) tokenizer = data::make_tokenizer(read_json_file(a.tokenizer), a.tokenizer);
+  if (!a.tokenizer.empty())
+    tokenizer = data::make_tokenizer(read_json_file(a.tokenizer), a.tokenizer);
   const int64_t vocab = config.params.value("vocab_size", int64_t{0});
   require(vocab >= tokenizer->vocab_size(), a.config + ": $.vocab_size",
           "the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
@@ -204,7 +205,8 @@ void add_bench_eval_commands(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   ev->add_option("--tokenizer", e.tokenizer, "tokenizer JSON file (default: bytes)");
   ev->add_option("--task", e.task, "task name or file (default gsm8k)");
-  ev->add_option("--data-dir", e.data_dir, "data root (default: $DREAMER_DATA_DIR or ../shared/data)");
+  ev->add_option("--data-dir", e.data_dir,
+                 "data root (default: $DREAMER_DATA_DIR or ../shared/data)");
   ev->add_option("--device", e.device, "auto, cpu, cuda or cuda:N");
   ev->add_option("--precision", e.precision, "auto, fp32 or bf16");
   ev->add_option("--seed", e.seed, "random seed of the weights");

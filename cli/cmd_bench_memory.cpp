@@ -15,7 +15,8 @@ namespace dreamer::cli {
 
 void add_bench_memory_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "bench-memory", "measure one training step's peak memory against the memory model (JSON line)");
+      "bench-memory",
+      "measure one training step's peak memory against the memory model (JSON line)");
   static std::string config_file, device_name = "auto", precision = "fp32", label, out;
   static train::MemoryStepOptions o;
   cmd->add_option("--config", config_file, "model config JSON ({\"family\": ..., hyperparameters})")

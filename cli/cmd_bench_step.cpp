@@ -175,9 +175,7 @@ void add_bench_step_command(CLI::App& app) {
   cmd->add_option("--seed", a.seed, "random seed");
   cmd->add_option("--label", a.label, "name in the output (default: the config path)");
   cmd->add_option("--out", a.out, "also append the JSON line to this file");
-  cmd->callback([] {
-    emit(bench_step(a), a.out);
-  });
+  cmd->callback([] { emit(bench_step(a), a.out); });
 
   auto* experts = app.add_subcommand(
       "bench-experts",

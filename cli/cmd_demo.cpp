@@ -41,9 +41,11 @@ void add_demo_command(CLI::App& app) {
   cmd->add_option("--steps", steps, "optimizer steps")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", batch, "sequences per step")->check(CLI::PositiveNumber);
   cmd->add_option("--seq", seq, "tokens per sequence")->check(CLI::PositiveNumber);
-  cmd->add_option("--task-steps", task_steps, "reasoning steps per example")->check(CLI::PositiveNumber);
+  cmd->add_option("--task-steps", task_steps, "reasoning steps per example")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", seed, "random seed");
-  cmd->add_option("--save", save, "write the trained model as a checkpoint directory (for dreamer eval)");
+  cmd->add_option("--save", save,
+                  "write the trained model as a checkpoint directory (for dreamer eval)");
   cmd->callback([] {
     torch::manual_seed(seed);
     std::mt19937_64 rng(seed);
@@ -59,11 +61,11 @@ void add_demo_command(CLI::App& app) {
     });
     auto model = models::build_model(config);
     auto counts = models::count_parameters(*model);
-    std::cout << "demo: DR+DA+EA, " << counts.total << " parameters, " << config.params["recurrence"]["mean"]
-              << " recurrences, modular arithmetic with " << task_steps << " steps, " << torch::get_num_threads()
-              << " threads\n";
-    torch::optim::AdamW optimizer(model->parameters(),
-                                  torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
+    std::cout << "demo: DR+DA+EA, " << counts.total << " parameters, "
+              << config.params["recurrence"]["mean"] << " recurrences, modular arithmetic with "
+              << task_steps << " steps, " << torch::get_num_threads() << " threads\n";
+    torch::optim::AdamW optimizer(
+        model->parameters(), torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
     model->train();
     double first = 0, last = 0;
     const auto t0 = std::chrono::steady_clock::now();
@@ -72,7 +74,8 @@ void add_demo_command(CLI::App& app) {
       auto input = tokens.narrow(1, 0, seq), target = tokens.narrow(1, 1, seq);
       auto out = model->forward(input);
       auto loss = torch::cross_entropy_loss(out.logits.reshape({-1, out.logits.size(-1)}),
-                                            target.reshape(-1)) + out.aux_loss;
+                                            target.reshape(-1)) +
+                  out.aux_loss;
       optimizer.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
@@ -82,13 +85,15 @@ void add_demo_command(CLI::App& app) {
       if (step == 1) first = value;
       last = value;
       if (step == 1 || step % 10 == 0 || step == steps)
-        std::cout << "step " << std::setw(4) << step << "  loss " << std::fixed << std::setprecision(4)
-                  << value << "\n";
+        std::cout << "step " << std::setw(4) << step << "  loss " << std::fixed
+                  << std::setprecision(4) << value << "\n";
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::cout << "loss " << std::setprecision(3) << first << " -> " << last << " (x"
-              << std::setprecision(2) << first / last << " lower) in " << std::setprecision(1) << secs
-              << " s, " << std::setprecision(0) << steps * batch * seq / secs << " tokens/s\n";
+              << std::setprecision(2) << first / last << " lower) in " << std::setprecision(1)
+              << secs << " s, " << std::setprecision(0) << steps * batch * seq / secs
+              << " tokens/s\n";
     if (!save.empty()) {
       train::save_checkpoint(save, *model, data::ByteTokenizer());
       std::cout << "checkpoint saved to " << save << "\n";

@@ -39,7 +39,8 @@ std::set<std::string> loaded_blas() {
 }  // namespace
 
 void add_doctor_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("doctor", "print LibTorch, CUDA, threads, BLAS and SQLite versions");
+  auto* cmd =
+      app.add_subcommand("doctor", "print LibTorch, CUDA, threads, BLAS and SQLite versions");
   cmd->callback([] {
     std::cout << "libtorch:        " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "."
               << TORCH_VERSION_PATCH << "\n";
@@ -66,7 +67,8 @@ void add_doctor_command(CLI::App& app) {
     std::cout << "\n";
     std::cout << "sqlite:          " << sqlite3_libversion() << "\n";
     std::string backends;
-    for (const auto& b : train::available_backends()) backends += (backends.empty() ? "" : ", ") + b;
+    for (const auto& b : train::available_backends())
+      backends += (backends.empty() ? "" : ", ") + b;
     std::cout << "distributed:     "
               << (backends.empty() ? "none (single process only; docs/DISTRIBUTED.md)" : backends)
               << "\n";

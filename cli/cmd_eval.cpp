@@ -94,8 +94,8 @@ void apply_task_overrides(eval::TaskSpec& spec, const TaskOverrides& o) {
   auto need_sampling = [&](bool set, const std::string& flag) {
     need_generation(set, flag);
     if (set && !spec.generation.do_sample)
-      throw InputError(flag, "task " + spec.name +
-                                 " decodes greedily: give --temperature to sample");
+      throw InputError(flag,
+                       "task " + spec.name + " decodes greedily: give --temperature to sample");
   };
   need_sampling(o.top_p > 0, "--top-p");
   need_sampling(o.top_k >= 0, "--top-k");
@@ -106,7 +106,8 @@ void apply_task_overrides(eval::TaskSpec& spec, const TaskOverrides& o) {
   if (o.sample_seed >= 0) spec.generation.seed = o.sample_seed;
   if (o.repeats > 0) {
     for (const auto& f : spec.filters) {
-      const int64_t used = std::max(f.take_first_k, f.reduce == eval::Reduction::kPassAtK ? f.k : 1);
+      const int64_t used =
+          std::max(f.take_first_k, f.reduce == eval::Reduction::kPassAtK ? f.k : 1);
       if (used > o.repeats)
         throw InputError("--repeats", "task " + spec.name + "'s filter \"" + f.name + "\" reads " +
                                           std::to_string(used) + " responses");
@@ -144,8 +145,7 @@ void add_eval_command(CLI::App& app) {
                   "with --experiment: fingerprint fields (JSON paths) that may differ from the "
                   "runs' stored ones")
       ->needs(experiment_option);
-  cmd->add_flag("--last-only", last_only,
-                "with --experiment: only each run's last checkpoint")
+  cmd->add_flag("--last-only", last_only, "with --experiment: only each run's last checkpoint")
       ->needs(experiment_option);
   cmd->add_option("--task", task, "task or group name (eval/tasks/NAME.json) or a task file")
       ->required();
@@ -158,11 +158,13 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--fewshot-seed", fewshot_seed,
                   "seed of the random shot sampler (default: the task's, 1234 as lm-eval)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
-  auto* max_length_option = cmd->add_option("--max-length", max_length,
-                  "model context in tokens: longer prompts are left-truncated (default 2048, "
-                  "lm-eval's; 0: never truncate; with --experiment: not truncated unless given, "
-                  "as the runner)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  auto* max_length_option =
+      cmd->add_option(
+             "--max-length", max_length,
+             "model context in tokens: longer prompts are left-truncated (default 2048, "
+             "lm-eval's; 0: never truncate; with --experiment: not truncated unless given, "
+             "as the runner)")
+          ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   add_task_override_options(cmd, overrides);
   auto* batch_size_option =
       cmd->add_option("--batch-size", batch_size,
@@ -184,7 +186,8 @@ void add_eval_command(CLI::App& app) {
     if (!experiment.empty()) {
       require(run_id.empty(), "--run-id", "the runs of --experiment keep their own ids");
       const auto dirs = eval::task_search_dirs(tasks_dir);
-      const auto plan = experiments::plan_experiment(experiments::read_experiment(experiment), dirs);
+      const auto plan =
+          experiments::plan_experiment(experiments::read_experiment(experiment), dirs);
       std::vector<experiments::PlannedTask> tasks;
       std::vector<experiments::PlannedGroup> groups;
       experiments::plan_eval_entry(task, "", limit, dirs, "--task", tasks, groups);

@@ -17,7 +17,8 @@ void add_merge_command(CLI::App& app) {
     for (const auto& m : results::merge_databases(out, inputs)) {
       std::cout << m.file << ":";
       for (const auto& table : {"runs", "train_metrics", "checkpoints", "eval_results"})
-        std::cout << " " << table << " +" << (m.rows_added.count(table) ? m.rows_added.at(table) : 0);
+        std::cout << " " << table << " +"
+                  << (m.rows_added.count(table) ? m.rows_added.at(table) : 0);
       std::cout << "\n";
     }
     std::cout << "merged into " << out << "\n";

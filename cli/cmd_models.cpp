@@ -17,10 +17,14 @@ nlohmann::json counts_json(const models::ParameterCounts& c) {
 std::string human(int64_t n) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(n >= 1e9 ? 2 : 1);
-  if (n >= 1000000000) s << n / 1e9 << "B";
-  else if (n >= 1000000) s << n / 1e6 << "M";
-  else if (n >= 1000) s << n / 1e3 << "K";
-  else s << n;
+  if (n >= 1000000000)
+    s << n / 1e9 << "B";
+  else if (n >= 1000000)
+    s << n / 1e6 << "M";
+  else if (n >= 1000)
+    s << n / 1e3 << "K";
+  else
+    s << n;
   return s.str();
 }
 
@@ -34,19 +38,23 @@ void list_zoo(bool as_json) {
       preset_w = std::max(preset_w, static_cast<int>(preset.first.size()) + 2);
   }
   if (!as_json)
-    std::cout << std::left << std::setw(family_w) << "family" << std::setw(preset_w) << "preset" << std::right
-              << std::setw(14) << "params" << std::setw(14) << "embedding" << std::setw(16)
-              << "non-embedding" << "\n";
+    std::cout << std::left << std::setw(family_w) << "family" << std::setw(preset_w) << "preset"
+              << std::right << std::setw(14) << "params" << std::setw(14) << "embedding"
+              << std::setw(16) << "non-embedding"
+              << "\n";
   for (const auto& family : models::families()) {
-    if (!as_json) std::cout << "# " << family.name << ": " << family.description << " [" << family.source << "]\n";
+    if (!as_json)
+      std::cout << "# " << family.name << ": " << family.description << " [" << family.source
+                << "]\n";
     for (const auto& [preset, overrides] : family.presets) {
       auto config = models::ModelConfig::from_preset(family.name, preset);
       auto counts = models::analytic_parameter_counts(config);
       if (as_json) {
-        rows.push_back({{"family", family.name}, {"preset", preset}, {"params", counts_json(counts)}});
+        rows.push_back(
+            {{"family", family.name}, {"preset", preset}, {"params", counts_json(counts)}});
       } else {
-        std::cout << std::left << std::setw(family_w) << family.name << std::setw(preset_w) << preset
-                  << std::right << std::setw(14) << counts.total << std::setw(14)
+        std::cout << std::left << std::setw(family_w) << family.name << std::setw(preset_w)
+                  << preset << std::right << std::setw(14) << counts.total << std::setw(14)
                   << counts.embedding << std::setw(16) << counts.non_embedding << "  ("
                   << human(counts.total) << ")\n";
       }
@@ -71,16 +79,16 @@ void describe_config(const std::string& file, bool as_json) {
   std::cout << "resolved config: " << config.to_json().dump() << "\n\n";
   std::cout << *model << "\n\n";
   std::cout << std::left << std::setw(48) << "parameter" << std::setw(20) << "shape" << std::right
-            << std::setw(12) << "count" << "\n";
+            << std::setw(12) << "count"
+            << "\n";
   for (const auto& item : model->named_parameters()) {
     std::ostringstream shape;
     shape << item.value().sizes();
     std::cout << std::left << std::setw(48) << item.key() << std::setw(20) << shape.str()
               << std::right << std::setw(12) << item.value().numel() << "\n";
   }
-  std::cout << "\nparams: total " << counts.total << " (" << human(counts.total)
-            << "), embedding " << counts.embedding << ", non-embedding " << counts.non_embedding
-            << "\n";
+  std::cout << "\nparams: total " << counts.total << " (" << human(counts.total) << "), embedding "
+            << counts.embedding << ", non-embedding " << counts.non_embedding << "\n";
 }
 
 }  // namespace
@@ -93,8 +101,10 @@ void add_models_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_flag("--json", as_json, "machine-readable output");
   cmd->callback([] {
-    if (config_file.empty()) list_zoo(as_json);
-    else describe_config(config_file, as_json);
+    if (config_file.empty())
+      list_zoo(as_json);
+    else
+      describe_config(config_file, as_json);
   });
 }
 

@@ -29,7 +29,8 @@ void add_report_command(CLI::App& app) {
       std::cout << results::paper_view(options.db);
       return;
     }
-    if (out->count() == 0) throw InputError("--out", "required (the folder for report.md and the plots)");
+    if (out->count() == 0)
+      throw InputError("--out", "required (the folder for report.md and the plots)");
     options.plots = !no_plots;
     if (const auto warning = results::schema_warning(results::ReadOnlyDatabase(options.db));
         !warning.empty())

@@ -60,7 +60,8 @@ void add_run_command(CLI::App& app) {
     if (nproc > 1) {
       experiments::read_experiment(file);  // a bad file fails once, here, not in every worker
       const bool threads_given = cmd->get_parent()->get_option("--threads")->count() > 0;
-      if (const int code = launch_local_workers(nproc, threads_given)) throw CLI::RuntimeError(code);
+      if (const int code = launch_local_workers(nproc, threads_given))
+        throw CLI::RuntimeError(code);
       return;
     }
     const auto spec = experiments::read_experiment(file);

@@ -16,7 +16,9 @@ void add_tokenizer_command(CLI::App& app) {
   static data::TokenizerCorpus corpus;
   static data::SentencePieceTrainOptions options;
   static std::string out;
-  train->add_option("--input", corpus.input, "corpus: .jsonl (with --template) or plain text, one sentence a line")
+  train
+      ->add_option("--input", corpus.input,
+                   "corpus: .jsonl (with --template) or plain text, one sentence a line")
       ->required()
       ->check(CLI::ExistingFile);
   train->add_option("--template", corpus.template_text,
@@ -25,13 +27,17 @@ void add_tokenizer_command(CLI::App& app) {
   train->add_option("--out", out, "model prefix: writes PREFIX.model and PREFIX.vocab")->required();
   train->add_option("--model-type", options.model_type, "bpe or unigram")
       ->check(CLI::IsMember({"bpe", "unigram"}));
-  train->add_option("--max-documents", corpus.max_documents, "train on the first N documents (0: all)");
-  train->add_option("--character-coverage", options.character_coverage, "SentencePiece character_coverage");
+  train->add_option("--max-documents", corpus.max_documents,
+                    "train on the first N documents (0: all)");
+  train->add_option("--character-coverage", options.character_coverage,
+                    "SentencePiece character_coverage");
   train->add_option("--seed", options.seed, "SentencePiece's random seed (unigram sampling)");
   train->add_option("--threads", options.num_threads, "SentencePiece trainer threads");
   train->callback([] {
     if (!data::sentencepiece_built())
-      throw InputError("tokenizer train", "this build has no SentencePiece (install libsentencepiece-dev and rebuild)");
+      throw InputError(
+          "tokenizer train",
+          "this build has no SentencePiece (install libsentencepiece-dev and rebuild)");
     int64_t documents = 0;
     const std::string model = data::train_tokenizer(corpus, out, options, &documents);
     const data::SentencePieceTokenizer tokenizer(model);

@@ -69,8 +69,9 @@ int exit_code(int status) {
 
 int launch_local_workers(int nproc, bool threads_given) {
   require(std::getenv("WORLD_SIZE") == nullptr || std::string(std::getenv("WORLD_SIZE")) == "1",
-          "--nproc", "this process is already a distributed worker (WORLD_SIZE is set): drop "
-                     "--nproc under torchrun or srun");
+          "--nproc",
+          "this process is already a distributed worker (WORLD_SIZE is set): drop "
+          "--nproc under torchrun or srun");
   // The same command line without --nproc N.
   std::vector<std::string> args;
   const auto own = own_arguments();

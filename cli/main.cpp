@@ -107,7 +107,7 @@ void prefer_passive_openmp_waits(char** argv) {
 namespace dreamer::cli {
 void add_tokenizer_command(CLI::App& app);  // cli/cmd_tokenizer.cpp
 void add_tokenize_command(CLI::App& app);   // cli/cmd_tokenize.cpp
-}
+}  // namespace dreamer::cli
 
 int main(int argc, char** argv) {
   prefer_passive_openmp_waits(argv);

@@ -128,8 +128,7 @@ std::string SentencePieceTokenizer::file_hash(const std::string& model_path) {
 
 SentencePieceTokenizer::SentencePieceTokenizer(std::string model_path)
     // Absolute, so the recorded config does not depend on the working directory.
-    : model_path_(fs::absolute(model_path)),
-      model_hash_(file_hash(model_path_)) {
+    : model_path_(fs::absolute(model_path)), model_hash_(file_hash(model_path_)) {
   const Shim& s = shim();
   void* handle = nullptr;
   ErrorBuffer err;

@@ -24,11 +24,15 @@ namespace {
 constexpr char kMagic[8] = {'D', 'R', 'M', 'S', 'H', 'A', 'R', 'D'};
 constexpr uint32_t kVersion = 1;
 
-std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string system_error(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
 
 }  // namespace
 
-int shard_dtype_bytes(int64_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
+int shard_dtype_bytes(int64_t vocab_size) {
+  return vocab_size <= 65536 ? 2 : 4;
+}
 
 bool is_heldout(const std::string& document, double heldout_fraction) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a 64
@@ -36,8 +40,10 @@ bool is_heldout(const std::string& document, double heldout_fraction) {
   return static_cast<double>(h % 1000000) < heldout_fraction * 1000000.0;
 }
 
-ShardWriter::ShardWriter(std::string path, int dtype_bytes) : path_(std::move(path)), dtype_bytes_(dtype_bytes) {
-  if (dtype_bytes_ != 2 && dtype_bytes_ != 4) throw std::invalid_argument("ShardWriter: dtype must be 2 or 4 bytes");
+ShardWriter::ShardWriter(std::string path, int dtype_bytes)
+    : path_(std::move(path)), dtype_bytes_(dtype_bytes) {
+  if (dtype_bytes_ != 2 && dtype_bytes_ != 4)
+    throw std::invalid_argument("ShardWriter: dtype must be 2 or 4 bytes");
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw InputError(path_, system_error("cannot create shard"));
   const char zeros[kShardHeaderBytes] = {};
@@ -51,7 +57,8 @@ ShardWriter::~ShardWriter() {
 void ShardWriter::append(const std::vector<int64_t>& tokens) {
   const int64_t limit = dtype_bytes_ == 2 ? 65535 : 4294967295LL;
   for (const auto t : tokens) {
-    if (t < 0 || t > limit) throw std::out_of_range("token id " + std::to_string(t) + " does not fit the shard dtype");
+    if (t < 0 || t > limit)
+      throw std::out_of_range("token id " + std::to_string(t) + " does not fit the shard dtype");
     if (dtype_bytes_ == 2) {
       const uint16_t v = static_cast<uint16_t>(t);
       std::fwrite(&v, 2, 1, file_);
@@ -72,7 +79,8 @@ void ShardWriter::close() {
   std::memcpy(header + 8, &version, 4);  // little-endian hosts only (x86-64, aarch64)
   std::memcpy(header + 12, &dtype, 4);
   std::memcpy(header + 16, &count, 8);
-  const bool ok = std::fseek(file_, 0, SEEK_SET) == 0 && std::fwrite(header, 1, kShardHeaderBytes, file_) == kShardHeaderBytes;
+  const bool ok = std::fseek(file_, 0, SEEK_SET) == 0 &&
+                  std::fwrite(header, 1, kShardHeaderBytes, file_) == kShardHeaderBytes;
   const bool closed = std::fclose(file_) == 0;
   file_ = nullptr;
   if (!ok || !closed) throw InputError(path_, system_error("cannot write shard"));
@@ -86,8 +94,9 @@ MappedShard::MappedShard(const std::string& path) : path_(path) {
   const auto bytes = static_cast<size_t>(info.st_size);
   if (bytes < static_cast<size_t>(kShardHeaderBytes)) {
     ::close(fd);
-    throw InputError(path, "truncated shard: " + std::to_string(bytes) + " bytes, shorter than the " +
-                               std::to_string(kShardHeaderBytes) + "-byte header");
+    throw InputError(path, "truncated shard: " + std::to_string(bytes) +
+                               " bytes, shorter than the " + std::to_string(kShardHeaderBytes) +
+                               "-byte header");
   }
   map_ = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
@@ -106,13 +115,15 @@ MappedShard::MappedShard(const std::string& path) : path_(path) {
   if (std::memcmp(header, kMagic, 8) != 0)
     problem = "not a token shard (expected the magic \"DRMSHARD\" in its first 8 bytes)";
   else if (version != kVersion)
-    problem = "shard version " + std::to_string(version) + ", this build reads version " + std::to_string(kVersion);
+    problem = "shard version " + std::to_string(version) + ", this build reads version " +
+              std::to_string(kVersion);
   else if (dtype != 2 && dtype != 4)
     problem = "bytes per token is " + std::to_string(dtype) + ", expected 2 (uint16) or 4 (uint32)";
   else if (bytes != kShardHeaderBytes + count * dtype)
     problem = "the header counts " + std::to_string(count) + " tokens (" +
-              std::to_string(kShardHeaderBytes + count * dtype) + " bytes with the header) but the file has " +
-              std::to_string(bytes) + " bytes (truncated or corrupt)";
+              std::to_string(kShardHeaderBytes + count * dtype) +
+              " bytes with the header) but the file has " + std::to_string(bytes) +
+              " bytes (truncated or corrupt)";
   if (!problem.empty()) {
     munmap(map_, map_bytes_);
     map_ = nullptr;
@@ -148,7 +159,8 @@ std::string tokenizer_identity(nlohmann::json spec) {
   return spec.dump();
 }
 
-nlohmann::json read_manifest(const std::string& manifest, const Tokenizer& tokenizer, const std::string& where) {
+nlohmann::json read_manifest(const std::string& manifest, const Tokenizer& tokenizer,
+                             const std::string& where) {
   std::ifstream in(manifest);
   if (!in) throw InputError(where, "cannot read shard manifest \"" + manifest + "\"");
   nlohmann::json m;
@@ -158,13 +170,17 @@ nlohmann::json read_manifest(const std::string& manifest, const Tokenizer& token
     throw InputError(manifest, std::string("not JSON: ") + e.what());
   }
   if (!m.is_object() || m.value("format", "") != "dreamer-shards")
-    throw InputError(manifest, "expected a shard manifest written by `dreamer tokenize` ({\"format\": \"dreamer-shards\", ...})");
+    throw InputError(manifest,
+                     "expected a shard manifest written by `dreamer tokenize` ({\"format\": "
+                     "\"dreamer-shards\", ...})");
   const std::string recorded = m.contains("tokenizer") ? tokenizer_identity(m["tokenizer"]) : "";
   const std::string current = tokenizer_identity(tokenizer.to_json());
   if (recorded != current)
-    throw InputError(manifest, "tokenized with " + recorded + ", but the experiment's tokenizer is " + current +
+    throw InputError(manifest, "tokenized with " + recorded +
+                                   ", but the experiment's tokenizer is " + current +
                                    " (tokenize again, or use that tokenizer)");
-  if (!m.contains("splits") || !m["splits"].contains("train") || !m["splits"]["train"].contains("shards"))
+  if (!m.contains("splits") || !m["splits"].contains("train") ||
+      !m["splits"]["train"].contains("shards"))
     throw InputError(manifest + ":$.splits.train.shards", "missing");
   return m;
 }
@@ -175,17 +191,20 @@ std::string shard_tokenizer_hash(const Tokenizer& tokenizer) {
   return eval::sha256_hex(tokenizer_identity(tokenizer.to_json()));
 }
 
-ShardStream::ShardStream(const std::string& manifest, const Tokenizer& tokenizer, const std::string& where) {
+ShardStream::ShardStream(const std::string& manifest, const Tokenizer& tokenizer,
+                         const std::string& where) {
   const auto m = read_manifest(manifest, tokenizer, where);
   const std::string dir = fs::parent_path(manifest);
   const auto& list = m["splits"]["train"]["shards"];
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string at = manifest + ":$.splits.train.shards[" + std::to_string(i) + "]";
-    if (!list[i].contains("file") || !list[i].contains("tokens")) throw InputError(at, "expected {\"file\", \"tokens\"}");
+    if (!list[i].contains("file") || !list[i].contains("tokens"))
+      throw InputError(at, "expected {\"file\", \"tokens\"}");
     const std::string file = fs::join(dir, list[i]["file"].get<std::string>());
     auto shard = std::make_unique<MappedShard>(file);
     if (shard->size() != list[i]["tokens"].get<int64_t>())
-      throw InputError(file, "holds " + std::to_string(shard->size()) + " tokens, the manifest records " +
+      throw InputError(file, "holds " + std::to_string(shard->size()) +
+                                 " tokens, the manifest records " +
                                  std::to_string(list[i]["tokens"].get<int64_t>()));
     if (shard->size() == 0) continue;
     starts_.push_back(total_);
@@ -274,7 +293,9 @@ std::shared_ptr<ShardStream> open_shards(const nlohmann::json& spec, const Token
   JsonReader reader(spec, where);
   std::string type, path;
   reader.get("type", type);
-  if (!reader.has("path")) throw InputError(reader.path_of("path"), "missing (the manifest.json `dreamer tokenize` wrote)");
+  if (!reader.has("path"))
+    throw InputError(reader.path_of("path"),
+                     "missing (the manifest.json `dreamer tokenize` wrote)");
   reader.get("path", path);
   reader.finish();
   return std::make_shared<ShardStream>(path, tokenizer, reader.path_of("path"));

@@ -80,7 +80,8 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& json, const std::string& path
   TaskSpec spec;
   if (!reader.has("task")) throw InputError(reader.path_of("task"), "missing (the task's name)");
   reader.get("task", spec.task);
-  const std::string task_path = reader.path_of("task");  // outlives the call (g++ 13 warns otherwise)
+  const std::string task_path =
+      reader.path_of("task");  // outlives the call (g++ 13 warns otherwise)
   const TaskEntry& entry = find_task(spec.task, task_path);
   read_range(reader, "steps", spec.min_steps, spec.max_steps);
   read_range(reader, "ood_steps", spec.ood_min_steps, spec.ood_max_steps);

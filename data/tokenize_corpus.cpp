@@ -34,7 +34,10 @@ double file_bytes(const std::string& path) {
 class SplitWriter {
  public:
   SplitWriter(std::string dir, std::string split, int dtype, int64_t shard_tokens)
-      : dir_(std::move(dir)), split_(std::move(split)), dtype_(dtype), shard_tokens_(shard_tokens) {}
+      : dir_(std::move(dir)),
+        split_(std::move(split)),
+        dtype_(dtype),
+        shard_tokens_(shard_tokens) {}
   void add(const std::vector<int64_t>& tokens) {
     if (!writer_) open();
     writer_->append(tokens);
@@ -82,10 +85,13 @@ nlohmann::json tokenize_corpus(const TokenizeOptions& options, const Tokenizer& 
   bool split_known = false;
   for (const auto& [name, value] : splits)
     if (name == options.text_split) text_split = value, split_known = true;
-  if (!split_known) throw InputError("--split", "expected file, paragraph or line, got \"" + options.text_split + "\"");
+  if (!split_known)
+    throw InputError("--split",
+                     "expected file, paragraph or line, got \"" + options.text_split + "\"");
   double total_bytes = 0;
   for (const auto& input : options.inputs) {
-    if (!fs::exists(input) || fs::is_directory(input)) throw InputError(input, "cannot read corpus file");
+    if (!fs::exists(input) || fs::is_directory(input))
+      throw InputError(input, "cannot read corpus file");
     if (fs::extension(input) == ".jsonl" && options.template_text.empty())
       throw InputError(input, "a JSONL corpus needs --template (which fields make a document)");
     total_bytes += file_bytes(input);
@@ -103,9 +109,10 @@ nlohmann::json tokenize_corpus(const TokenizeOptions& options, const Tokenizer& 
   double done_bytes = 0;
   int64_t documents = 0, tokens = 0;
   for (const auto& input : options.inputs) {
-    const auto docs = fs::extension(input) == ".jsonl"
-                          ? read_jsonl_documents(input, FieldTemplate::parse(options.template_text, "--template"))
-                          : read_text_documents(input, text_split);
+    const auto docs =
+        fs::extension(input) == ".jsonl"
+            ? read_jsonl_documents(input, FieldTemplate::parse(options.template_text, "--template"))
+            : read_text_documents(input, text_split);
     const double bytes = file_bytes(input);
     for (size_t i = 0; i < docs.size(); ++i) {
       auto ids = tokenizer.encode(docs[i]);
@@ -123,13 +130,17 @@ nlohmann::json tokenize_corpus(const TokenizeOptions& options, const Tokenizer& 
         last_report = now;
         const double seen = done_bytes + bytes * static_cast<double>(i + 1) / docs.size();
         const double elapsed = std::chrono::duration<double>(now - start).count();
-        *progress << "tokenize: " << fs::filename(input) << " " << documents << " documents, " << tokens
-                  << " tokens, " << static_cast<int>(100 * seen / total_bytes) << "% of the input, ETA "
+        *progress << "tokenize: " << fs::filename(input) << " " << documents << " documents, "
+                  << tokens << " tokens, " << static_cast<int>(100 * seen / total_bytes)
+                  << "% of the input, ETA "
                   << train::format_duration(elapsed * (total_bytes - seen) / seen) << "\n";
       }
     }
     done_bytes += bytes;
-    sources.push_back({{"path", input}, {"bytes", bytes}, {"sha256", file_sha256(input)}, {"documents", docs.size()}});
+    sources.push_back({{"path", input},
+                       {"bytes", bytes},
+                       {"sha256", file_sha256(input)},
+                       {"documents", docs.size()}});
   }
   heldout_text.close();
   nlohmann::json manifest = {
@@ -148,9 +159,11 @@ nlohmann::json tokenize_corpus(const TokenizeOptions& options, const Tokenizer& 
   out << manifest.dump(2) << "\n";
   if (!out) throw InputError(options.out_dir, "cannot write manifest.json");
   if (progress)
-    *progress << "tokenize: " << documents << " documents, " << tokens << " tokens in "
-              << train::format_duration(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count())
-              << "\n";
+    *progress
+        << "tokenize: " << documents << " documents, " << tokens << " tokens in "
+        << train::format_duration(
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count())
+        << "\n";
   return manifest;
 }
 

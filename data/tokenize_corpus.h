@@ -14,8 +14,8 @@
 namespace dreamer::data {
 
 struct TokenizeOptions {
-  std::vector<std::string> inputs;   // .jsonl files (need template_text) or plain text files
-  std::string template_text;         // FieldTemplate for JSONL rows
+  std::vector<std::string> inputs;       // .jsonl files (need template_text) or plain text files
+  std::string template_text;             // FieldTemplate for JSONL rows
   std::string text_split = "paragraph";  // plain text documents: file, paragraph or line
   std::string out_dir;
   double heldout_fraction = 0.01;

@@ -13,7 +13,8 @@ namespace dreamer::data {
 
 int64_t write_training_text(const TokenizerCorpus& corpus, const std::string& text_file) {
   if (corpus.max_documents < 0)
-    throw InputError("--max-documents", "must be >= 0, got " + std::to_string(corpus.max_documents));
+    throw InputError("--max-documents",
+                     "must be >= 0, got " + std::to_string(corpus.max_documents));
   const bool jsonl = fs::extension(corpus.input) == ".jsonl";
   if (jsonl && corpus.template_text.empty())
     throw InputError(corpus.input,
@@ -24,7 +25,8 @@ int64_t write_training_text(const TokenizerCorpus& corpus, const std::string& te
                                        "\" is read as plain text");
   // Plain text keeps its own lines; SentencePiece never sees newlines either way.
   const auto documents =
-      jsonl ? read_jsonl_documents(corpus.input, FieldTemplate::parse(corpus.template_text, "--template"))
+      jsonl ? read_jsonl_documents(corpus.input,
+                                   FieldTemplate::parse(corpus.template_text, "--template"))
             : read_text_documents(corpus.input, TextSplit::kLine);
   std::ofstream out(text_file);
   if (!out) throw InputError(text_file, "cannot write the tokenizer's training text");

@@ -11,9 +11,9 @@
 namespace dreamer::data {
 
 struct TokenizerCorpus {
-  std::string input;           // a .jsonl file (needs template_text) or plain text
-  std::string template_text;   // FieldTemplate text for JSONL rows, e.g. "{question}\n{answer}"
-  int64_t max_documents = 0;   // use only the first N documents (0: all)
+  std::string input;          // a .jsonl file (needs template_text) or plain text
+  std::string template_text;  // FieldTemplate text for JSONL rows, e.g. "{question}\n{answer}"
+  int64_t max_documents = 0;  // use only the first N documents (0: all)
 };
 
 // Writes the corpus's documents, one non-blank line per training sentence, to `text_file`.

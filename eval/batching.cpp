@@ -28,8 +28,9 @@ std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_
                    [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
   std::vector<std::vector<size_t>> batches;
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size))
-    batches.emplace_back(order.begin() + start,
-                         order.begin() + std::min(order.size(), start + static_cast<size_t>(batch_size)));
+    batches.emplace_back(
+        order.begin() + start,
+        order.begin() + std::min(order.size(), start + static_cast<size_t>(batch_size)));
   return batches;
 }
 

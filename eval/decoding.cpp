@@ -27,10 +27,10 @@ bool StopScanner::found(const std::string& text) {
   if (longest_ == 0) return false;
   // Only text that is new (or changed: a decoder may rewrite its tail, such as an incomplete
   // UTF-8 sequence) can hold a first occurrence; the unchanged prefix was searched before.
-  size_t same = std::mismatch(text.begin(), text.begin() + std::min(text.size(), seen_.size()),
-                              seen_.begin())
-                    .first -
-                text.begin();
+  size_t same =
+      std::mismatch(text.begin(), text.begin() + std::min(text.size(), seen_.size()), seen_.begin())
+          .first -
+      text.begin();
   const size_t from = same >= longest_ ? same - longest_ + 1 : 0;
   seen_ = text;
   for (const auto& stop : until_)
@@ -107,8 +107,8 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
     }
     models::InferenceState state;
     state.capacity = longest + generation.max_new_tokens;  // the caches never reallocate
-    auto out = model.forward(stack_rows(rows, scoring.vocab_size, shortest).to(device), &state,
-                             options);
+    auto out =
+        model.forward(stack_rows(rows, scoring.vocab_size, shortest).to(device), &state, options);
     if (scoring.on_trace) scoring.on_trace(out.trace);
     std::vector<std::vector<int64_t>> generated(b);
     std::vector<StopScanner> scanners(b, StopScanner(generation.until));

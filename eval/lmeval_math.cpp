@@ -253,7 +253,6 @@ std::vector<std::string> split(const std::string& s, const std::string& sep) {
   return parts;
 }
 
-
 std::optional<std::string> last_boxed_only_string(const std::string& s) {
   if (contains(s, "\\boxed ")) {
     const auto after = split(s, "\\boxed ").back();

@@ -52,7 +52,9 @@ std::string trim_choice(std::string c, const ChoiceSpec& spec) {
   return c;
 }
 
-bool space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 
 // lm-eval api/utils.py requires_delimiter: neither side has whitespace at the join.
 bool requires_delimiter(const std::string& prefix, const std::string& suffix) {
@@ -84,17 +86,16 @@ std::string PromptBuilder::prefix_of(const std::vector<nlohmann::json>& shots) c
                                    ? target_text(shot)
                                    : render_template(task_.shots.target, shot, "$.shots.target");
     const auto question = render_template(task_.prompt, shot, "$.prompt (shot)");
-    const auto gen_prefix =
-        task_.gen_prefix.empty() ? ""
-                                 : render_template(task_.gen_prefix, shot, "$.gen_prefix (shot)");
+    const auto gen_prefix = task_.gen_prefix.empty()
+                                ? ""
+                                : render_template(task_.gen_prefix, shot, "$.gen_prefix (shot)");
     if (gen_prefix.empty()) {
       prefix += question + task_.target_delimiter + answer + task_.fewshot_delimiter;
       continue;
     }
     // lm-eval build_qa_turn with a gen_prefix: the target delimiter only where neither side
     // has whitespace, then the prefix, a space unless there is whitespace, the answer.
-    prefix += question +
-              (requires_delimiter(question, gen_prefix) ? task_.target_delimiter : "") +
+    prefix += question + (requires_delimiter(question, gen_prefix) ? task_.target_delimiter : "") +
               maybe_delimit(gen_prefix, answer, " ") + task_.fewshot_delimiter;
   }
   return prefix;

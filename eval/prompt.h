@@ -29,7 +29,8 @@ class PromptBuilder {
 
  private:
   std::string prefix_of(const std::vector<nlohmann::json>& shots) const;
-  std::string question(const nlohmann::json& doc) const;  // the document's turn, gen_prefix included
+  std::string question(
+      const nlohmann::json& doc) const;  // the document's turn, gen_prefix included
   const TaskSpec& task_;
   std::string prefix_;
 };

@@ -30,8 +30,8 @@ nlohmann::json generation_kwargs(const TaskSpec& task) {
             {"do_sample", false},
             {"temperature", 0.0},
             {"max_gen_toks", g.max_new_tokens}};
-  return {{"until", g.until},        {"do_sample", true}, {"temperature", g.temperature},
-          {"top_p", g.top_p},        {"top_k", g.top_k},  {"max_gen_toks", g.max_new_tokens},
+  return {{"until", g.until}, {"do_sample", true}, {"temperature", g.temperature},
+          {"top_p", g.top_p}, {"top_k", g.top_k},  {"max_gen_toks", g.max_new_tokens},
           {"seed", g.seed}};
 }
 

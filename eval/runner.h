@@ -68,7 +68,7 @@ TaskResult run_task(models::LanguageModel& model, const data::Tokenizer& tokeniz
 // Outputs produced elsewhere, by document position among data.docs.
 struct ExternalGeneration {
   std::string output;
-  std::vector<std::string> outputs;  // every response, when there are several (lm-eval resps[0])
+  std::vector<std::string> outputs;   // every response, when there are several (lm-eval resps[0])
   std::optional<std::string> prompt;  // the prompt they were generated from, when known
 };
 struct ExternalChoices {

@@ -19,9 +19,11 @@ SyntheticSources builtin_synthetic_sources() {
   // {"steps": [min, max], "split": "train" | "test_id" | "test_ood", "ood_steps", knobs...}.
   SyntheticSources sources;
   for (const std::string& name : data::task_names())
-    sources.add(name, [name](int64_t n, uint64_t seed, const nlohmann::json& params, const std::string& path) {
+    sources.add(name, [name](int64_t n, uint64_t seed, const nlohmann::json& params,
+                             const std::string& path) {
       if (!params.is_object()) throw InputError(path, "expected an object of task parameters");
-      if (params.contains("task")) throw InputError(path + ".task", "the source names the task already");
+      if (params.contains("task"))
+        throw InputError(path + ".task", "the source names the task already");
       nlohmann::json spec = params;
       spec["task"] = name;
       data::SyntheticTask task(data::TaskSpec::from_json(spec, path), path);

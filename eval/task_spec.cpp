@@ -117,14 +117,16 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& j, const std::string& path) {
     g.get("do_sample", t.generation.do_sample);
     for (const char* key : {"temperature", "top_p", "top_k", "seed"})
       if (g.has(key) && !t.generation.do_sample)
-        throw InputError(g.path_of(key), "applies only with \"do_sample\": true (greedy otherwise)");
+        throw InputError(g.path_of(key),
+                         "applies only with \"do_sample\": true (greedy otherwise)");
     g.get("temperature", t.generation.temperature);
     g.get("top_p", t.generation.top_p);
     g.get("top_k", t.generation.top_k);
     g.get("seed", t.generation.seed);
     g.finish();
     if (!(t.generation.temperature > 0))
-      throw InputError(g.path_of("temperature"), "must be > 0 when sampling (greedy: do_sample false)");
+      throw InputError(g.path_of("temperature"),
+                       "must be > 0 when sampling (greedy: do_sample false)");
     if (!(t.generation.top_p > 0 && t.generation.top_p <= 1))
       throw InputError(g.path_of("top_p"), "must be in (0, 1]");
     if (t.generation.top_k < 0) throw InputError(g.path_of("top_k"), "must be >= 0");
@@ -253,7 +255,8 @@ nlohmann::json TaskSpec::to_json() const {
   }
   if (output_type == OutputType::kGenerateUntil) {
     j["generation"] = {{"until", generation.until}, {"max_new_tokens", generation.max_new_tokens}};
-    // New keys only when used: the stored specs (and fingerprints) of greedy tasks stay as they were.
+    // New keys only when used: the stored specs (and fingerprints) of greedy tasks stay as they
+    // were.
     if (generation.do_sample) {
       j["generation"]["do_sample"] = true;
       j["generation"]["temperature"] = generation.temperature;

@@ -76,7 +76,7 @@ struct GenerationSpec {
   bool do_sample = false;
   double temperature = 1.0;
   double top_p = 1.0;
-  int64_t top_k = 0;  // 0: no top-k cut
+  int64_t top_k = 0;    // 0: no top-k cut
   int64_t seed = 1234;  // lm-eval's default torch seed
 };
 
@@ -96,9 +96,9 @@ struct TaskSpec {
   std::string target_delimiter = " ";
   std::string fewshot_delimiter = "\n\n";
   GenerationSpec generation;
-  int64_t repeats = 1;     // generate_until: responses per document (lm-eval repeats)
-  std::string gen_prefix;  // template: text after the question that the answer continues
-                           // (lm-eval gen_prefix; in shots too, before their answers)
+  int64_t repeats = 1;              // generate_until: responses per document (lm-eval repeats)
+  std::string gen_prefix;           // template: text after the question that the answer continues
+                                    // (lm-eval gen_prefix; in shots too, before their answers)
   std::vector<FilterSpec> filters;  // generate_until: one exact-match score per filter
   MatchSpec match;
   // multiple_choice metrics: "acc", "acc_norm" (per character, lm-eval), "acc_bytes".

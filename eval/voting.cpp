@@ -34,8 +34,8 @@ ReducedResponses reduce_responses(const Filter& filter, const AnswerMatcher& mat
   size_t n = responses.size();
   if (spec.take_first_k > 0) {
     require(static_cast<size_t>(spec.take_first_k) <= n, spec.name,
-            "take_first_k " + std::to_string(spec.take_first_k) + " needs that many responses, got " +
-                std::to_string(n));
+            "take_first_k " + std::to_string(spec.take_first_k) +
+                " needs that many responses, got " + std::to_string(n));
     n = static_cast<size_t>(spec.take_first_k);
   }
   require(n > 0, spec.name, "no responses to score");
@@ -44,8 +44,8 @@ ReducedResponses reduce_responses(const Filter& filter, const AnswerMatcher& mat
   switch (spec.reduce) {
     case Reduction::kTakeFirst:
     case Reduction::kMajorityVote: {
-      const auto answer = spec.reduce == Reduction::kTakeFirst ? out.answers.front()
-                                                               : majority_vote(out.answers);
+      const auto answer =
+          spec.reduce == Reduction::kTakeFirst ? out.answers.front() : majority_vote(out.answers);
       out.value = matcher.match(answer, reference) ? 1.0 : 0.0;
       out.filtered = answer;
       break;

@@ -21,13 +21,15 @@ nlohmann::json read_recursive(const std::string& file, std::vector<std::string>&
   if (own.contains("include")) {
     const auto& inc = own["include"];
     std::vector<std::string> names;
-    if (inc.is_string()) names.push_back(inc.get<std::string>());
+    if (inc.is_string())
+      names.push_back(inc.get<std::string>());
     else if (inc.is_array())
       for (const auto& n : inc) {
         require(n.is_string(), file + ":$.include", "expected file names (strings)");
         names.push_back(n.get<std::string>());
       }
-    else throw InputError(file + ":$.include", "expected a file name or an array of them");
+    else
+      throw InputError(file + ":$.include", "expected a file name or an array of them");
     for (const auto& name : names) {
       const std::string path = fs::join(fs::parent_path(file), name);  // absolute names stay
       require(fs::exists(path), file + ":$.include",
@@ -65,11 +67,13 @@ nlohmann::json expand_grids(nlohmann::json experiment, const std::string& file) 
     }
     const nlohmann::json grid = arm["grid"];
     arm.erase("grid");
-    require(grid.is_object() && !grid.empty(), path + ".grid", "expected an object of {\"dotted.path\": [values]}");
+    require(grid.is_object() && !grid.empty(), path + ".grid",
+            "expected an object of {\"dotted.path\": [values]}");
     std::string base_name = arm.value("name", "arm" + std::to_string(i));
     std::vector<std::pair<std::string, nlohmann::json>> items;
     for (const auto& [key, values] : grid.items()) {
-      require(values.is_array() && !values.empty(), path + ".grid." + key, "expected a non-empty array of values");
+      require(values.is_array() && !values.empty(), path + ".grid." + key,
+              "expected a non-empty array of values");
       require(key != "name" && key.rfind("grid", 0) != 0 && !key.empty() && key.front() != '.' &&
                   key.back() != '.' && key.find("..") == std::string::npos,
               path + ".grid." + key, "expected a dotted path inside the arm, e.g. model.d_model");
@@ -89,9 +93,11 @@ nlohmann::json expand_grids(nlohmann::json experiment, const std::string& file) 
         try {
           point[nlohmann::json::json_pointer(pointer)] = value;
         } catch (const nlohmann::json::exception&) {
-          throw InputError(path + ".grid." + key, "cannot set this path inside the arm (a part of it is not an object)");
+          throw InputError(path + ".grid." + key,
+                           "cannot set this path inside the arm (a part of it is not an object)");
         }
-        const std::string leaf = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+        const std::string leaf =
+            key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
         label += (label.empty() ? "" : ",") + leaf + "=" + value_label(value);
       }
       point["name"] = base_name + "[" + label + "]";

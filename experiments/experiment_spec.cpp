@@ -21,9 +21,11 @@ EvalSchedule parse_eval(JsonReader r, const nlohmann::json& j) {
   r.get("checkpoints", e.checkpoints);
   r.get("ratio", e.ratio);
   if (const auto* at = r.raw("at_tokens")) {
-    require(at->is_array() && !at->empty(), r.path_of("at_tokens"), "expected a non-empty array of token counts");
+    require(at->is_array() && !at->empty(), r.path_of("at_tokens"),
+            "expected a non-empty array of token counts");
     for (size_t i = 0; i < at->size(); ++i) {
-      require((*at)[i].is_number() && (*at)[i].get<double>() > 0, r.path_of("at_tokens") + "[" + std::to_string(i) + "]",
+      require((*at)[i].is_number() && (*at)[i].get<double>() > 0,
+              r.path_of("at_tokens") + "[" + std::to_string(i) + "]",
               "expected a positive token count");
       e.at_tokens.push_back(static_cast<int64_t>(std::llround((*at)[i].get<double>())));
     }
@@ -40,7 +42,8 @@ EvalSchedule parse_eval(JsonReader r, const nlohmann::json& j) {
       if (t.is_string()) {
         task.task = t;
       } else {
-        require(t.is_object(), path, "expected a task name or {\"task\": ..., \"metric\": ..., \"limit\": ...}");
+        require(t.is_object(), path,
+                "expected a task name or {\"task\": ..., \"metric\": ..., \"limit\": ...}");
         JsonReader tr(t, path);
         const auto* spec = tr.raw("task");
         require(spec && (spec->is_string() || spec->is_object()), tr.path_of("task"),
@@ -70,7 +73,8 @@ std::string run_id(const std::string& experiment, const std::string& arm, int64_
   return experiment + "/" + arm + "/seed" + std::to_string(seed);
 }
 
-ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& file, bool check_data) {
+ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& file,
+                                bool check_data) {
   require(root.is_object(), file + ":$", "expected a JSON object (an experiment)");
   ExperimentSpec spec;
   spec.file = file;
@@ -79,7 +83,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
   r.mark("$schema");  // editors' hint to experiments/schema.json
   spec.matching = parse_matching_part(r, root, {"train"});
   spec.name = spec.matching.name;
-  require(spec.name.find('/') == std::string::npos, r.path_of("name"), "must not contain '/' (it is part of run ids)");
+  require(spec.name.find('/') == std::string::npos, r.path_of("name"),
+          "must not contain '/' (it is part of run ids)");
   r.get("description", spec.description);
 
   std::set<std::string> arm_names;
@@ -87,7 +92,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     const auto& name = spec.matching.arms[i].name;
     const std::string path = r.path_of("arms") + "[" + std::to_string(i) + "].name";
     require(arm_names.insert(name).second, path, "\"" + name + "\" names two arms");
-    require(name.find('/') == std::string::npos, path, "must not contain '/' (it is part of run ids)");
+    require(name.find('/') == std::string::npos, path,
+            "must not contain '/' (it is part of run ids)");
   }
 
   if (r.has("seeds")) {
@@ -96,13 +102,16 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     require(!spec.seeds.empty(), r.path_of("seeds"), "expected at least one seed");
     std::set<int64_t> unique;
     for (size_t i = 0; i < spec.seeds.size(); ++i) {
-      require(spec.seeds[i] >= 0, r.path_of("seeds") + "[" + std::to_string(i) + "]", "must be >= 0");
-      require(unique.insert(spec.seeds[i]).second, r.path_of("seeds") + "[" + std::to_string(i) + "]", "repeated seed");
+      require(spec.seeds[i] >= 0, r.path_of("seeds") + "[" + std::to_string(i) + "]",
+              "must be >= 0");
+      require(unique.insert(spec.seeds[i]).second,
+              r.path_of("seeds") + "[" + std::to_string(i) + "]", "repeated seed");
     }
   }
 
   const bool has_data = r.has("data"), has_train = r.has("train");
-  require(has_data == has_train, r.path(), "\"data\" and \"train\" go together: give both to train, neither to only match");
+  require(has_data == has_train, r.path(),
+          "\"data\" and \"train\" go together: give both to train, neither to only match");
   spec.has_training = has_data;
   spec.data_checked = check_data;
   // Matching-only files may go unnamed; runs are keyed by the name.
@@ -111,7 +120,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     JsonReader d = r.child("data");
     if (const auto* tok = d.raw("tokenizer")) spec.data.tokenizer = *tok;
     const auto* train_data = d.raw("train");
-    require(train_data != nullptr, d.path_of("train"), "required: the training data (a source or a mixture)");
+    require(train_data != nullptr, d.path_of("train"),
+            "required: the training data (a source or a mixture)");
     spec.data.train = *train_data;
     d.finish();
     // Built once here so a bad data spec fails before anything trains.
@@ -124,9 +134,10 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     for (size_t i = 0; tokenizer && i < spec.matching.arms.size(); ++i) {
       const auto& model = spec.matching.arms[i].model;
       if (model.contains("vocab_size"))
-        require(model["vocab_size"].get<int64_t>() >= tokenizer->vocab_size(),
-                r.path_of("arms") + "[" + std::to_string(i) + "].model.vocab_size",
-                "is smaller than the tokenizer's " + std::to_string(tokenizer->vocab_size()) + " ids");
+        require(
+            model["vocab_size"].get<int64_t>() >= tokenizer->vocab_size(),
+            r.path_of("arms") + "[" + std::to_string(i) + "].model.vocab_size",
+            "is smaller than the tokenizer's " + std::to_string(tokenizer->vocab_size()) + " ids");
     }
 
     const nlohmann::json& base = root["train"];
@@ -146,7 +157,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     }
   } else {
     for (size_t i = 0; i < spec.matching.arms.size(); ++i)
-      require(!root["arms"][i].contains("train"), r.path_of("arms") + "[" + std::to_string(i) + "].train",
+      require(!root["arms"][i].contains("train"),
+              r.path_of("arms") + "[" + std::to_string(i) + "].train",
               "an arm's training overrides need the experiment's \"train\" and \"data\"");
   }
 
@@ -155,7 +167,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
     JsonReader rep = r.child("report");
     rep.get("reference_arm", spec.reference_arm);
     rep.finish();
-    require(spec.reference_arm.empty() || arm_names.count(spec.reference_arm), rep.path_of("reference_arm"),
+    require(spec.reference_arm.empty() || arm_names.count(spec.reference_arm),
+            rep.path_of("reference_arm"),
             "\"" + spec.reference_arm + "\" is not an arm of this experiment");
   }
   r.finish();
@@ -166,13 +179,17 @@ ExperimentSpec read_experiment(const std::string& file, bool check_data) {
   return parse_experiment(expand_grids(read_with_includes(file), file), file, check_data);
 }
 
-std::vector<int64_t> eval_steps(const EvalSchedule& schedule, int64_t total_steps, int64_t tokens_per_step) {
+std::vector<int64_t> eval_steps(const EvalSchedule& schedule, int64_t total_steps,
+                                int64_t tokens_per_step) {
   std::set<int64_t> steps;
-  auto add = [&](double step) { steps.insert(std::clamp<int64_t>(std::llround(step), 1, total_steps)); };
+  auto add = [&](double step) {
+    steps.insert(std::clamp<int64_t>(std::llround(step), 1, total_steps));
+  };
   if (!schedule.at_tokens.empty()) {
     for (const auto t : schedule.at_tokens) add(static_cast<double>(t) / tokens_per_step);
   } else {
-    for (int64_t k = 0; k < schedule.checkpoints; ++k) add(total_steps / std::pow(schedule.ratio, k));
+    for (int64_t k = 0; k < schedule.checkpoints; ++k)
+      add(total_steps / std::pow(schedule.ratio, k));
   }
   return {steps.begin(), steps.end()};
 }

@@ -18,9 +18,9 @@
 namespace dreamer::experiments {
 
 struct EvalTask {
-  nlohmann::json task;      // a task name (eval/tasks/NAME.json), a task file path, or an inline spec
-  std::string metric;       // the score the report shows; empty: the task type's default
-  int64_t limit = 0;        // score only the first N documents (0: all)
+  nlohmann::json task;  // a task name (eval/tasks/NAME.json), a task file path, or an inline spec
+  std::string metric;   // the score the report shows; empty: the task type's default
+  int64_t limit = 0;    // score only the first N documents (0: all)
 };
 
 struct EvalSchedule {
@@ -65,7 +65,8 @@ ExperimentSpec parse_experiment(const nlohmann::json& root, const std::string& f
 ExperimentSpec read_experiment(const std::string& file, bool check_data = true);
 
 // Eval checkpoint steps of a run of `total_steps` steps of `tokens_per_step` tokens.
-std::vector<int64_t> eval_steps(const EvalSchedule& schedule, int64_t total_steps, int64_t tokens_per_step);
+std::vector<int64_t> eval_steps(const EvalSchedule& schedule, int64_t total_steps,
+                                int64_t tokens_per_step);
 
 std::string run_id(const std::string& experiment, const std::string& arm, int64_t seed);
 

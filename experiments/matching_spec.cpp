@@ -23,7 +23,8 @@ models::Workload parse_workload(JsonReader r) {
   r.finish();
   if (w.seq_len < 1) throw InputError(r.path_of("seq_len"), "must be positive");
   if (w.batch < 1) throw InputError(r.path_of("batch"), "must be positive");
-  if (w.recurrences < 0) throw InputError(r.path_of("recurrences"), "must be >= 0 (0 = the model's mean)");
+  if (w.recurrences < 0)
+    throw InputError(r.path_of("recurrences"), "must be >= 0 (0 = the model's mean)");
   return w;
 }
 
@@ -56,8 +57,9 @@ matching::FreeVariable parse_free(const nlohmann::json& j, const std::string& pa
   } else if (!declared) {
     std::string names;
     for (const auto& f : family.free_hyperparameters) names += (names.empty() ? "" : ", ") + f.name;
-    throw InputError(path, "\"" + v.name + "\" is not a declared free hyperparameter of " + family.name +
-                               " (declared: " + names + "); give it as {\"name\", \"min\", \"max\"}");
+    throw InputError(path, "\"" + v.name + "\" is not a declared free hyperparameter of " +
+                               family.name + " (declared: " + names +
+                               "); give it as {\"name\", \"min\", \"max\"}");
   }
   if (v.min < 0 || v.max < v.min) throw InputError(path, "needs 0 <= min <= max");
   if (v.multiple_of < 1) throw InputError(path + ".multiple_of", "must be positive");
@@ -75,7 +77,8 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
   r.get("name", spec.name);
   spec.workload = parse_workload(r.child("workload"));
 
-  if (!r.has("reference")) throw InputError(r.path_of("reference"), "required: {\"model\": ...} or {\"targets\": ...}");
+  if (!r.has("reference"))
+    throw InputError(r.path_of("reference"), "required: {\"model\": ...} or {\"targets\": ...}");
   JsonReader ref = r.child("reference");
   if (ref.has("model") == ref.has("targets"))
     throw InputError(ref.path(), "give exactly one of \"model\" and \"targets\"");
@@ -85,7 +88,8 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
     spec.reference_model = models::ModelConfig::from_json(model, ref.path_of("model"));
     const auto& family = models::family(spec.reference_model->family);
     if (!family.cost)
-      throw InputError(ref.path_of("model.family"), "family " + family.name + " has no cost model yet");
+      throw InputError(ref.path_of("model.family"),
+                       "family " + family.name + " has no cost model yet");
     try {
       spec.targets = matching::targets_of(family.cost(*spec.reference_model, spec.workload));
     } catch (const std::invalid_argument& e) {  // a workload setting the family cannot honour
@@ -98,7 +102,7 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
       double value = 0;
       t.get(name, value);
       if (value <= 0) throw InputError(t.path_of(name), "must be positive");
-      (c == matching::Criterion::kParams ? spec.targets.params
+      (c == matching::Criterion::kParams  ? spec.targets.params
        : c == matching::Criterion::kFlops ? spec.targets.flops
                                           : spec.targets.memory) = value;
     }
@@ -120,11 +124,13 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
     if (!a.contains("model")) throw InputError(path + ".model", "required model config");
     arm.model = a["model"];
     ar.mark("model");
-    const auto& family = models::family(models::ModelConfig::from_json(arm.model, path + ".model").family);
+    const auto& family =
+        models::family(models::ModelConfig::from_json(arm.model, path + ".model").family);
     if (a.contains("free")) {
       if (!a["free"].is_array()) throw InputError(path + ".free", "expected an array");
       for (size_t f = 0; f < a["free"].size(); ++f)
-        arm.free.push_back(parse_free(a["free"][f], path + ".free[" + std::to_string(f) + "]", family));
+        arm.free.push_back(
+            parse_free(a["free"][f], path + ".free[" + std::to_string(f) + "]", family));
       ar.mark("free");
     }
     if (!a.contains("match") || !a["match"].is_array() || a["match"].empty())

@@ -31,7 +31,9 @@ struct Target {
   std::vector<StoredCheckpoint> checkpoints;
 };
 
-std::string describe(const json& value) { return value.is_null() ? "(missing)" : value.dump(); }
+std::string describe(const json& value) {
+  return value.is_null() ? "(missing)" : value.dump();
+}
 
 std::vector<StoredCheckpoint> stored_checkpoints(results::ResultStore& store,
                                                  const std::string& run_id) {
@@ -66,7 +68,8 @@ std::vector<Target> preflight(const ExperimentPlan& plan, const std::vector<Plan
       known = known || run.arm == arm;
       if (names.find(run.arm) == std::string::npos) names += (names.empty() ? "" : ", ") + run.arm;
     }
-    require(known, "--arm", "\"" + arm + "\" is not an arm of " + spec.file + " (arms: " + names + ")");
+    require(known, "--arm",
+            "\"" + arm + "\" is not an arm of " + spec.file + " (arms: " + names + ")");
   }
   // The experiment's own tasks are the runner's to evaluate: rows here would replace them.
   auto own = [&](const std::string& name) {
@@ -111,7 +114,8 @@ std::vector<Target> preflight(const ExperimentPlan& plan, const std::vector<Plan
               c.path + " differs from the run's stored fingerprint (" + describe(c.before) +
                   " then, " + describe(c.after) + " now): " + spec.file +
                   " (or its data) changed since the run, so its checkpoints are not what the file "
-                  "describes; --allow-changes " + c.path.substr(2) + " accepts the difference");
+                  "describes; --allow-changes " +
+                  c.path.substr(2) + " accepts the difference");
     Target target{&run, stored_checkpoints(store, run.run_id)};
     require(!target.checkpoints.empty(), run.run_id, "has no stored checkpoints");
     if (options.last_only) target.checkpoints = {target.checkpoints.back()};
@@ -152,7 +156,8 @@ std::vector<ReevaluatedCheckpoint> evaluate_experiment(const ExperimentPlan& pla
 
   // The checks passed: the new tasks join the experiment's report.
   for (const auto& t : tasks)
-    if (!t.in_group) store.add_experiment_task(spec.name, {t.spec.name, t.metric, t.higher_is_better});
+    if (!t.in_group)
+      store.add_experiment_task(spec.name, {t.spec.name, t.metric, t.higher_is_better});
   for (const auto& g : groups)
     store.add_experiment_task(spec.name, {g.spec.name, g.metric, g.higher_is_better});
 
@@ -171,7 +176,8 @@ std::vector<ReevaluatedCheckpoint> evaluate_experiment(const ExperimentPlan& pla
       loaded.model->to(device);
       ReevaluatedCheckpoint out{run.run_id, ck.name, {}};
       for (size_t t = 0; t < tasks.size(); ++t) {
-        out.results.push_back(eval::run_task(*loaded.model, *tokenizer, tasks[t].spec, task_data[t], eopt));
+        out.results.push_back(
+            eval::run_task(*loaded.model, *tokenizer, tasks[t].spec, task_data[t], eopt));
         store.write(run.run_id, ck.name, out.results.back());
       }
       for (const auto& g : groups) {

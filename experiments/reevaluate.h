@@ -14,16 +14,16 @@ namespace dreamer::experiments {
 
 struct ReevaluateOptions {
   std::string db = "results.db";
-  std::vector<std::string> arms;     // only these arms (empty: all)
-  std::vector<int64_t> depths;       // recurrent arms; empty: the depths the runs were evaluated at
-  std::string data_root;             // default: eval::default_data_root()
-  bool samples = false;              // keep samples even if the experiment did not
-  bool last_only = false;            // only each run's last checkpoint
+  std::vector<std::string> arms;  // only these arms (empty: all)
+  std::vector<int64_t> depths;    // recurrent arms; empty: the depths the runs were evaluated at
+  std::string data_root;          // default: eval::default_data_root()
+  bool samples = false;           // keep samples even if the experiment did not
+  bool last_only = false;         // only each run's last checkpoint
   std::vector<std::string> allow_changes;  // fingerprint fields that may differ from the run's
-  int64_t batch_size = 0;            // 0: the experiment's eval.batch_size
-  int64_t max_length = 0;            // > 0: left-truncate prompts (the runner never does)
-  eval::DataOptions data;            // shot overrides (--num-fewshot, --fewshot-seed); the
-                                     // limit is each planned task's
+  int64_t batch_size = 0;                  // 0: the experiment's eval.batch_size
+  int64_t max_length = 0;                  // > 0: left-truncate prompts (the runner never does)
+  eval::DataOptions data;                  // shot overrides (--num-fewshot, --fewshot-seed); the
+                                           // limit is each planned task's
   bool progress = true;
 };
 

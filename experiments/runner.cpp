@@ -22,15 +22,15 @@
 
 #include "data/mixture.h"
 #include "data/packed_stream.h"
-#include "data/tokenizer.h"
-#include "experiments/model_shape.h"
 #include "data/shards.h"
+#include "data/tokenizer.h"
 #include "eval/documents.h"
 #include "eval/group.h"
 #include "eval/metrics.h"
 #include "eval/runner.h"
 #include "experiments/fingerprint.h"
 #include "experiments/follower.h"
+#include "experiments/model_shape.h"
 #include "models/registry.h"
 #include "results/store.h"
 #include "train/checkpoint.h"
@@ -92,9 +92,9 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec,
   }
 
   // Unchecked data (dreamer plan --no-data) leaves the tokenizer file unopened too.
-  const auto tokenizer = spec.data_checked
-                             ? data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer")
-                             : nullptr;
+  const auto tokenizer =
+      spec.data_checked ? data::make_tokenizer(spec.data.tokenizer, spec.file + ":$.data.tokenizer")
+                        : nullptr;
   const auto& workload = spec.matching.workload;
   for (size_t a = 0; a < spec.matching.arms.size(); ++a) {
     const auto& arm = spec.matching.arms[a];
@@ -522,8 +522,9 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     // recurrence sampling only); document sources are drawn under the run's seed.
     data::PackedStream stream =
         data::is_shard_spec(spec.data.train)
-            ? data::PackedStream(data::open_shards(spec.data.train, *tokenizer, spec.file + ":$.data.train"),
-                                 spec.matching.workload.seq_len)
+            ? data::PackedStream(
+                  data::open_shards(spec.data.train, *tokenizer, spec.file + ":$.data.train"),
+                  spec.matching.workload.seq_len)
             : data::PackedStream(
                   tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
                   static_cast<uint64_t>(run.seed), spec.matching.workload.seq_len);
@@ -656,8 +657,10 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     };
     const auto tokens_now = [&] { return trainer.step() * trainer.tokens_per_step(); };
     try {
-      // The workload's checkpointing is a mode of the thread that trains (models/blocks/checkpoint.h).
-      models::ActivationCheckpointing checkpointing(spec.matching.workload.activation_checkpointing);
+      // The workload's checkpointing is a mode of the thread that trains
+      // (models/blocks/checkpoint.h).
+      models::ActivationCheckpointing checkpointing(
+          spec.matching.workload.activation_checkpointing);
       const auto last = trainer.run(hooks);
       switch (trainer.stop_reason()) {
         case train::StopReason::kFinished: {

@@ -20,8 +20,7 @@ bool parse_count(const std::string& text, int64_t& out) {
 Shard parse_shard(const std::string& text, const std::string& where) {
   const auto slash = text.find('/');
   Shard shard;
-  const bool ok = slash != std::string::npos &&
-                  parse_count(text.substr(0, slash), shard.index) &&
+  const bool ok = slash != std::string::npos && parse_count(text.substr(0, slash), shard.index) &&
                   parse_count(text.substr(slash + 1), shard.count);
   require(ok, where, "expected i/n (shard i of n, 0 <= i < n), got \"" + text + "\"");
   require(shard.count >= 1, where, "the number of shards must be at least 1, got \"" + text + "\"");

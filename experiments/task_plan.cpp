@@ -83,10 +83,11 @@ void plan_eval_entry(const nlohmann::json& entry, const std::string& metric, int
           "group \"" + group.spec.name + "\" aggregates no metric that all its tasks emit");
   // Default: the group's mean of its first task's default score when aggregated, else the first.
   const auto first_default = tasks[group.subtasks.front()].metric;
-  group.metric = metric.empty() ? (std::find(names.begin(), names.end(), first_default) != names.end()
-                                       ? first_default
-                                       : names.front())
-                                : metric;
+  group.metric =
+      metric.empty()
+          ? (std::find(names.begin(), names.end(), first_default) != names.end() ? first_default
+                                                                                 : names.front())
+          : metric;
   if (std::find(names.begin(), names.end(), group.metric) == names.end()) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

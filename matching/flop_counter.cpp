@@ -22,7 +22,8 @@ double op_flops(const at::RecordFunction& fn) {
   const char* name = fn.name();
   auto inputs = fn.inputs();
   auto tensor_sizes = [&](size_t i) -> c10::IntArrayRef {
-    if (i >= inputs.size() || !inputs[i].isTensor()) throw std::logic_error("flop counter: no tensor");
+    if (i >= inputs.size() || !inputs[i].isTensor())
+      throw std::logic_error("flop counter: no tensor");
     return inputs[i].toTensor().sizes();
   };
   try {

@@ -18,9 +18,12 @@ const std::vector<std::pair<std::string, Criterion>>& criterion_names() {
 
 double criterion_value(const models::Cost& cost, Criterion c) {
   switch (c) {
-    case Criterion::kParams: return static_cast<double>(cost.params.total);
-    case Criterion::kFlops: return cost.flops_forward_per_token;
-    case Criterion::kMemory: return cost.memory_train_bytes;
+    case Criterion::kParams:
+      return static_cast<double>(cost.params.total);
+    case Criterion::kFlops:
+      return cost.flops_forward_per_token;
+    case Criterion::kMemory:
+      return cost.memory_train_bytes;
   }
   return 0;
 }
@@ -29,7 +32,9 @@ std::optional<double> target_of(const Targets& t, Criterion c) {
   return c == Criterion::kParams ? t.params : c == Criterion::kFlops ? t.flops : t.memory;
 }
 
-std::string criterion_name(Criterion c) { return enum_name(c, criterion_names()); }
+std::string criterion_name(Criterion c) {
+  return enum_name(c, criterion_names());
+}
 
 Targets targets_of(const models::Cost& cost) {
   return {criterion_value(cost, Criterion::kParams), criterion_value(cost, Criterion::kFlops),
@@ -81,16 +86,19 @@ Match solve(const Arm& arm, const Targets& targets, const models::Workload& work
   // The arm's starting point: its model JSON resolved (preset + fixed overrides + defaults).
   const models::ModelConfig start = models::ModelConfig::from_json(arm.model, path + ".model");
   const auto& family = models::family(start.family);
-  if (!family.cost) throw InputError(path + ".model.family", "family " + start.family + " has no cost model yet");
+  if (!family.cost)
+    throw InputError(path + ".model.family", "family " + start.family + " has no cost model yet");
   for (Criterion c : arm.criteria)
     if (!target_of(targets, c))
-      throw InputError(path + ".match", "criterion " + criterion_name(c) + " has no reference value");
+      throw InputError(path + ".match",
+                       "criterion " + criterion_name(c) + " has no reference value");
   std::vector<nlohmann::json::json_pointer> pointers;
   for (size_t i = 0; i < arm.free.size(); ++i) {
     auto ptr = pointer_of(arm.free[i].name);
     if (!start.params.contains(ptr) || !start.params.at(ptr).is_number_integer())
-      throw InputError(path + ".free[" + std::to_string(i) + "]",
-                       "\"" + arm.free[i].name + "\" is not an integer hyperparameter of " + start.family);
+      throw InputError(
+          path + ".free[" + std::to_string(i) + "]",
+          "\"" + arm.free[i].name + "\" is not an integer hyperparameter of " + start.family);
     const auto& v = arm.free[i];
     if (v.multiple_of < 1 || (v.min + v.multiple_of - 1) / v.multiple_of * v.multiple_of > v.max)
       throw InputError(path + ".free[" + std::to_string(i) + "]",
@@ -121,9 +129,12 @@ Match solve(const Arm& arm, const Targets& targets, const models::Workload& work
   };
   auto by_sum = [](const Candidate& a, const Candidate& b) { return a.sum < b.sum - 1e-15; };
   auto by_worst = [](const Candidate& a, const Candidate& b) {
-    return a.worst < b.worst - 1e-12 || (std::abs(a.worst - b.worst) <= 1e-12 && a.sum < b.sum - 1e-15);
+    return a.worst < b.worst - 1e-12 ||
+           (std::abs(a.worst - b.worst) <= 1e-12 && a.sum < b.sum - 1e-15);
   };
-  auto value_of = [&](const nlohmann::json& params, size_t i) { return params.at(pointers[i]).get<int64_t>(); };
+  auto value_of = [&](const nlohmann::json& params, size_t i) {
+    return params.at(pointers[i]).get<int64_t>();
+  };
   auto snap = [&](size_t i, double x) {
     const auto& v = arm.free[i];
     const int64_t m = v.multiple_of;
@@ -145,7 +156,8 @@ Match solve(const Arm& arm, const Targets& targets, const models::Workload& work
       const int64_t current = value_of(params, i);
       std::set<int64_t> candidates;
       for (int j = -48; j <= 48; ++j) candidates.insert(snap(i, current * std::pow(2.0, j / 8.0)));
-      for (int j = -4; j <= 4; ++j) candidates.insert(snap(i, current + j * arm.free[i].multiple_of));
+      for (int j = -4; j <= 4; ++j)
+        candidates.insert(snap(i, current + j * arm.free[i].multiple_of));
       for (int64_t x : candidates) {
         if (x == current) continue;
         nlohmann::json trial = params;

@@ -34,7 +34,9 @@ struct Arm {
 
 struct Deviations {
   std::optional<double> params, flops, memory;  // value / target - 1, for every set target
-  std::optional<double>& of(Criterion c) { return c == Criterion::kParams ? params : c == Criterion::kFlops ? flops : memory; }
+  std::optional<double>& of(Criterion c) {
+    return c == Criterion::kParams ? params : c == Criterion::kFlops ? flops : memory;
+  }
   const std::optional<double>& of(Criterion c) const {
     return c == Criterion::kParams ? params : c == Criterion::kFlops ? flops : memory;
   }

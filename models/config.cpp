@@ -22,7 +22,8 @@ void merge_into(nlohmann::json& base, const nlohmann::json& patch) {
 }  // namespace
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& path) {
-  if (!j.is_object()) throw InputError(path, std::string("expected an object, got ") + j.type_name());
+  if (!j.is_object())
+    throw InputError(path, std::string("expected an object, got ") + j.type_name());
   if (!j.contains("family") || !j["family"].is_string())
     throw InputError(path + ".family", "required string naming a model family");
   ModelConfig config;

@@ -122,8 +122,9 @@ void DreamerConfig::validate(const std::string& p) const {
     const int64_t rope_multiple = da.rope == DepthRope::kForwardReverse ? 4 : 2;
     if (da.rope != DepthRope::kNone)
       require(da_head_dim() % rope_multiple == 0, at("depth_attention.head_dim"),
-              "depth RoPE (" + enum_name(da.rope, depth_rope_names()) + ") needs a head dim that is a multiple of " +
-                  std::to_string(rope_multiple) + ", got " + std::to_string(da_head_dim()));
+              "depth RoPE (" + enum_name(da.rope, depth_rope_names()) +
+                  ") needs a head dim that is a multiple of " + std::to_string(rope_multiple) +
+                  ", got " + std::to_string(da_head_dim()));
   }
   if (mix_mode == MixMode::kJointSequenceDepth) {
     require(da.enabled, at("mix_mode"), "joint_sa_da needs depth_attention.enabled = true");
@@ -146,7 +147,8 @@ void DreamerConfig::validate(const std::string& p) const {
     if (ea.depth_encoding == DepthEncoding::kRope) {
       const int64_t dk = ea.router_dim ? ea.router_dim : d_model;
       require(dk % 4 == 0, at("expert_attention.router_dim"),
-              "depth RoPE routing needs a router dim that is a multiple of 4, got " + std::to_string(dk));
+              "depth RoPE routing needs a router dim that is a multiple of 4, got " +
+                  std::to_string(dk));
     }
     require(ea.bias_update_rate >= 0, at("expert_attention.bias_update_rate"), "must be >= 0");
   }
@@ -262,8 +264,8 @@ DreamerLayerImpl::DreamerLayerImpl(const DreamerConfig& c) : config(c) {
   else
     norm_sa = register_module("norm_sa", Norm(d, c.norm, c.norm_eps));
   attention = register_module(
-      "attention", SequenceAttention(SequenceAttentionOptions{d, c.n_heads, c.kv_heads(),
-                                                              c.seq_head_dim(), true, c.rope_base}));
+      "attention", SequenceAttention(SequenceAttentionOptions{
+                       d, c.n_heads, c.kv_heads(), c.seq_head_dim(), true, c.rope_base}));
   if (c.builds_depth_attention()) {
     if (c.mix_mode != MixMode::kParallel)
       norm_da = register_module("norm_da", Norm(d, c.norm, c.norm_eps));
@@ -384,9 +386,9 @@ torch::Tensor DreamerLayerImpl::joint_attention(const torch::Tensor& h, Context&
   auto weights = torch::softmax(at_least_float32(scores), -1).to(h.scalar_type());
   auto out = torch::matmul(weights.narrow(-1, 0, tk), repeat_kv(v_all, n_heads));
   if (depth_values.defined())
-    out = out + torch::matmul(weights.narrow(-1, tk, weights.size(-1) - tk).unsqueeze(-2),
-                              depth_values)
-                    .squeeze(-2);
+    out = out +
+          torch::matmul(weights.narrow(-1, tk, weights.size(-1) - tk).unsqueeze(-2), depth_values)
+              .squeeze(-2);
   earlier.emplace_back(p.k, p.v);
   return attention->output(out);
 }
@@ -399,7 +401,9 @@ DreamerModel::DreamerModel(const ModelConfig& config)
   layer = register_module("layer", DreamerLayer(cfg_));
   norm_out = register_module("norm_out", Norm(cfg_.d_model, cfg_.norm, cfg_.norm_eps));
   if (!cfg_.tie_embeddings)
-    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg_.d_model, cfg_.vocab_size).bias(false)));
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(torch::nn::LinearOptions(cfg_.d_model, cfg_.vocab_size).bias(false)));
 
   // GPT-2-style init; residual output projections scaled by the number of residual writes.
   torch::NoGradGuard no_grad;
@@ -409,8 +413,8 @@ DreamerModel::DreamerModel(const ModelConfig& config)
     const std::string& name = item.key();
     auto& p = item.value();
     if (p.dim() < 2) continue;  // norms: ones/zeros as constructed
-    const bool is_output = name.find(".o.weight") != std::string::npos ||
-                           name.find("down") != std::string::npos;
+    const bool is_output =
+        name.find(".o.weight") != std::string::npos || name.find("down") != std::string::npos;
     if (name.find("router.") != std::string::npos) continue;  // router keeps its own init
     p.normal_(0.0, is_output ? out_std : std);
   }
@@ -500,11 +504,11 @@ void DreamerModel::after_optimizer_step() {
 FamilyInfo dreamer_family() {
   FamilyInfo info;
   info.name = "dreamer";
-  info.description =
-      "one depth-recurrent layer mixing sequence, depth and sparse expert attention";
+  info.description = "one depth-recurrent layer mixing sequence, depth and sparse expert attention";
   info.source = "Knupp et al. 2026, arXiv 2601.21582 (no public code; options in docs/DESIGN.md)";
   info.presets = {
-      {"DR", {{"depth_attention", {{"enabled", false}}}, {"expert_attention", {{"enabled", false}}}}},
+      {"DR",
+       {{"depth_attention", {{"enabled", false}}}, {"expert_attention", {{"enabled", false}}}}},
       {"DR+DA", {{"expert_attention", {{"enabled", false}}}}},
       {"DR+EA", {{"depth_attention", {{"enabled", false}}}}},
       {"DR+DA+EA", nlohmann::json::object()},

@@ -89,10 +89,10 @@ double depth_memory(const DreamerConfig& c, const DreamerShapes& s, models::memo
     // The write keeps nothing: k and v live on in the level buffers (RoPE keeps cos/sin).
     l.tensor(s.I, l.lp);  // the (rotated) query
     if (s.all_tokens) {
-      l.tensor(s.I * levels, l.lp, 2);    // concatenated keys, values
-      l.tensor(s.Hd * levels * T, 4);     // probabilities
+      l.tensor(s.I * levels, l.lp, 2);  // concatenated keys, values
+      l.tensor(s.Hd * levels * T, 4);   // probabilities
       if (l.lp < 4) l.tensor(s.Hd * levels * T, l.lp);
-      l.fixed(T * T * levels);            // mask
+      l.fixed(T * T * levels);  // mask
     } else {
       l.tensor(s.Hd * levels, 4);  // probabilities
     }
@@ -198,8 +198,8 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   if (w.activation_checkpointing) {
     if (s.da)
       throw std::invalid_argument(
-        "workload.activation_checkpointing is not supported by dreamer with depth attention: "
-        "a depth step reads and writes the depth memory (not implemented)");
+          "workload.activation_checkpointing is not supported by dreamer with depth attention: "
+          "a depth step reads and writes the depth memory (not implemented)");
     saved.tensor(s.d, saved.resid, depths - first_grad + 1);
     mem::Ledger one(w);
     per_call += (depths - first_grad + 1) * depth_memory(c, s, one, R);
@@ -224,12 +224,12 @@ Cost dreamer_cost(const DreamerConfig& c, const Workload& w) {
   if (s.da && !s.joint)
     depth_cache =
         (R + 1) * 2 * s.I * w.batch * (s.all_tokens ? T : 1.0);  // same_token: in flight only
-  saved.backward_buffers = ((depths - first_grad + 1) > 1 ? cost.params.non_embedding : 0) * saved.resid +
-                           expert_params * saved.resid;
+  saved.backward_buffers =
+      ((depths - first_grad + 1) > 1 ? cost.params.non_embedding : 0) * saved.resid +
+      expert_params * saved.resid;
   saved.tied_head = c.tie_embeddings;
-  mem::finish(cost, w, saved, s.d, s.V,
-              static_cast<double>(cost.params.non_embedding) + s.V * s.d, per_call,
-              kv + depth_cache, recompute);
+  mem::finish(cost, w, saved, s.d, s.V, static_cast<double>(cost.params.non_embedding) + s.V * s.d,
+              per_call, kv + depth_cache, recompute);
   return cost;
 }
 

@@ -46,7 +46,7 @@ void norm_internals(Ledger& l, NormKind kind, double d) {
 
 void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
   const double T = static_cast<double>(l.w.seq_len);
-  const double rot = 1;  // the rotated copy (RoPE's multiplies by cos/sin keep only cos/sin)
+  const double rot = 1;         // the rotated copy (RoPE's multiplies by cos/sin keep only cos/sin)
   l.tensor(h * dh, l.lp, rot);  // q
   if (l.w.fused_attention) {
     l.tensor(hkv * dh, l.lp, rot);  // k
@@ -57,10 +57,10 @@ void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
     if (hkv == h) {
       l.tensor(hkv * dh, l.lp, rot);  // k
     } else {
-      l.tensor(h * dh, l.lp);              // k repeated to the query heads
+      l.tensor(h * dh, l.lp);  // k repeated to the query heads
     }
-    l.tensor(h * dh, l.lp);  // v (repeated, or matmul's contiguous copy)
-    l.tensor(h * T, 4);      // softmax probabilities
+    l.tensor(h * dh, l.lp);               // v (repeated, or matmul's contiguous copy)
+    l.tensor(h * T, 4);                   // softmax probabilities
     if (l.lp < 4) l.tensor(h * T, l.lp);  // their low-precision copy for the mixing matmul
     l.fixed(T * T);                       // the boolean causal mask
   }
@@ -69,10 +69,16 @@ void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
 
 void ffn_hidden(Ledger& l, Activation a, double hidden) {
   switch (a) {
-    case Activation::kSwiGLU: l.tensor(hidden, l.lp, 4); break;
-    case Activation::kReLU: l.tensor(hidden, l.lp); break;
+    case Activation::kSwiGLU:
+      l.tensor(hidden, l.lp, 4);
+      break;
+    case Activation::kReLU:
+      l.tensor(hidden, l.lp);
+      break;
     case Activation::kGELU:
-    case Activation::kSiLU: l.tensor(hidden, l.lp, 2); break;
+    case Activation::kSiLU:
+      l.tensor(hidden, l.lp, 2);
+      break;
   }
 }
 
@@ -179,7 +185,8 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
   const double table = V * d * blocks.resid;
   const double end_of_backward =
       fixed + m.gradients +
-      (w.grads_freed_between_steps ? (blocks.tied_head ? 2 : 0) : (blocks.tied_head ? 3 : 1)) * table;
+      (w.grads_freed_between_steps ? (blocks.tied_head ? 2 : 0) : (blocks.tied_head ? 3 : 1)) *
+          table;
   m.train_peak = std::max(m.train_peak, end_of_backward);
   // The optimizer step holds weights, gradients, moments and the foreach path's denominators
   // (one tensor per parameter; the fused CUDA kernel has none, counted anyway: it binds only

@@ -28,10 +28,10 @@ class Ledger {
   double bytes() const { return bytes_; }
 
   const Workload& w;
-  double tokens;   // batch x seq_len
-  double lp;       // matmul output bytes (activation dtype)
-  double resid;    // residual-stream bytes (the master weights' dtype)
-  bool autocast;   // lp < resid: each linear casts (and keeps) its own copy of a float32 input
+  double tokens;  // batch x seq_len
+  double lp;      // matmul output bytes (activation dtype)
+  double resid;   // residual-stream bytes (the master weights' dtype)
+  bool autocast;  // lp < resid: each linear casts (and keeps) its own copy of a float32 input
   // Gradient buffers that backward holds while the saved tensors of the last blocks are still
   // alive: a layer applied at several depths has its parameters' gradient summed in the
   // engine's buffer until every application is done, and an expert layer's backward stacks
@@ -57,10 +57,10 @@ void linear_inputs(Ledger& l, double width, double n, bool exists = false);
 void norm_internals(Ledger& l, NormKind kind, double d);
 // Causal self-attention of models/blocks/sequence_attention.cpp after its input projections:
 // q and k keep their rotated tensor (RoPE multiplies by cos/sin, which need no gradient, so
-// autograd keeps cos/sin, not the projection); v its projection. Fused (SDPA): q, k, v, the output and float32 log-sum-exp
-// [B, H, T]; the reference path (LibTorch 1.13): the float32 probabilities [B, H, T, T] (and a
-// low-precision copy under autocast), repeated k/v for grouped heads and the boolean mask
-// [T, T]. Both: the output reshaped for o. Per call.
+// autograd keeps cos/sin, not the projection); v its projection. Fused (SDPA): q, k, v, the output
+// and float32 log-sum-exp [B, H, T]; the reference path (LibTorch 1.13): the float32 probabilities
+// [B, H, T, T] (and a low-precision copy under autocast), repeated k/v for grouped heads and the
+// boolean mask [T, T]. Both: the output reshaped for o. Per call.
 void sequence_attention(Ledger& l, double heads, double kv_heads, double head_dim, bool rope);
 // Dense FFN hidden state(s) (models/blocks/ffn.cpp): SwiGLU keeps gate, silu(gate), up and
 // the product (4 h); ReLU its result (h); GELU and SiLU input and result (2 h).

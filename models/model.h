@@ -13,8 +13,8 @@ namespace dreamer::models {
 
 // Routing decisions of one expert site at one depth (or layer) for one forward call.
 struct RoutingRecord {
-  std::string site;          // "ea", "ffn", "attn_v", "attn_o", ...
-  int64_t depth = 0;         // 1-based recurrence index, or 1-based layer index
+  std::string site;   // "ea", "ffn", "attn_v", "attn_o", ...
+  int64_t depth = 0;  // 1-based recurrence index, or 1-based layer index
   int64_t n_experts = 0;
   torch::Tensor expert_ids;  // [N, k] int64, N = B*T tokens in row-major order
   torch::Tensor gates;       // [N, k] float32
@@ -33,9 +33,9 @@ struct RoutingTrace {
 // `capacity` positions and written by index, so a decode step copies only its new entries (no
 // concatenation of the whole cache per token).
 struct KVCache {
-  torch::Tensor k, v;     // [B, H, allocated, Dh] buffers; entries [0, length()) are valid
+  torch::Tensor k, v;  // [B, H, allocated, Dh] buffers; entries [0, length()) are valid
   int64_t used = 0;
-  int64_t capacity = 0;   // positions to allocate at the first write (0: that write's length)
+  int64_t capacity = 0;  // positions to allocate at the first write (0: that write's length)
   int64_t length() const { return used; }
   // Writes the new entries after the valid ones and returns views of all valid entries. A write
   // past the allocation reallocates at twice the size (amortised; decoding sizes the capacity
@@ -46,12 +46,12 @@ struct KVCache {
 
 // Decoding state: created empty, passed to successive forward calls with the new tokens.
 struct InferenceState {
-  int64_t position = 0;               // tokens already consumed
-  int64_t recurrences = 0;            // recurrent families: fixed at the first call
-  int64_t capacity = 0;               // positions each cache is allocated for (prompt + new)
-  std::vector<KVCache> sequence;      // one per attention application (layer x depth)
-  std::vector<KVCache> depth;         // depth-attention caches, one per depth level
-  std::vector<torch::Tensor> extra;   // family-specific state
+  int64_t position = 0;              // tokens already consumed
+  int64_t recurrences = 0;           // recurrent families: fixed at the first call
+  int64_t capacity = 0;              // positions each cache is allocated for (prompt + new)
+  std::vector<KVCache> sequence;     // one per attention application (layer x depth)
+  std::vector<KVCache> depth;        // depth-attention caches, one per depth level
+  std::vector<torch::Tensor> extra;  // family-specific state
   // Creates the caches of a fresh state, each sized for `capacity` positions.
   void allocate(size_t n_sequence, size_t n_depth = 0);
 };
@@ -78,7 +78,7 @@ struct ModelOutput {
   torch::Tensor hidden;    // [B, T, d] the LM head's input, only with ForwardOptions.hidden_only
   torch::Tensor aux_loss;  // scalar, already weighted; zero when the family has none
   RoutingTrace trace;
-  int64_t recurrences = 0;  // recurrences actually run (1 for non-recurrent families)
+  int64_t recurrences = 0;            // recurrences actually run (1 for non-recurrent families)
   std::vector<torch::Tensor> states;  // [B, T, d] after each depth/layer, if requested
 };
 

@@ -30,10 +30,13 @@ const FamilyInfo& family(const std::string& name) {
     if (f.name == name) return f;
     names += (names.empty() ? "" : ", ") + f.name;
   }
-  throw InputError("family", "unknown model family \"" + name + "\"; expected one of {" + names + "}");
+  throw InputError("family",
+                   "unknown model family \"" + name + "\"; expected one of {" + names + "}");
 }
 
-LanguageModelPtr build_model(const ModelConfig& config) { return family(config.family).build(config); }
+LanguageModelPtr build_model(const ModelConfig& config) {
+  return family(config.family).build(config);
+}
 
 ParameterCounts analytic_parameter_counts(const ModelConfig& config) {
   return family(config.family).count(config);

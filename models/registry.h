@@ -15,7 +15,7 @@ namespace dreamer::models {
 
 // A hyperparameter the matching solver may change, with its constraints.
 struct FreeHyperparameter {
-  std::string name;        // JSON path inside params, e.g. "d_model" or "expert_attention.k"
+  std::string name;  // JSON path inside params, e.g. "d_model" or "expert_attention.k"
   int64_t min = 1, max = 1 << 20;
   int64_t multiple_of = 1;
   std::string constraint;  // human-readable extra constraint, e.g. "divides d_model"
@@ -24,7 +24,7 @@ struct FreeHyperparameter {
 struct FamilyInfo {
   std::string name;
   std::string description;
-  std::string source;  // paper / reference code it follows
+  std::string source;                                           // paper / reference code it follows
   std::vector<std::pair<std::string, nlohmann::json>> presets;  // name -> overrides of defaults
   std::vector<FreeHyperparameter> free_hyperparameters;
   // Strict parse of the params object: fills every default, validates, returns the resolved

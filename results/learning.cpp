@@ -46,8 +46,7 @@ std::vector<LearningCheck> check_learning(const ExperimentData& data,
       if (!task.higher_is_better) continue;
       const EvalRecord *first = nullptr, *last = nullptr;
       for (const auto& e : data.evals) {
-        if (e.run_id != run.run_id || e.task != task.task || e.depth != run.default_depth)
-          continue;
+        if (e.run_id != run.run_id || e.task != task.task || e.depth != run.default_depth) continue;
         if (!first || earlier_checkpoint(e.checkpoint, first->checkpoint)) first = &e;
         if (!last || earlier_checkpoint(last->checkpoint, e.checkpoint)) last = &e;
       }

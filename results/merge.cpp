@@ -119,8 +119,7 @@ std::vector<MergedInput> merge_databases(const std::string& out,
       for (const auto& [name, spec] : experiments)
         require(spec == reference.at(name), in,
                 "holds experiment \"" + name + "\" with a different resolved spec than " +
-                    reference_file +
-                    " (the experiment file changed between shards): not merged");
+                    reference_file + " (the experiment file changed between shards): not merged");
     }
     {
       Statement s(db,

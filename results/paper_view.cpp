@@ -19,22 +19,27 @@ std::string fixed(double v, int digits) {
   return buffer;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // The paper_<claim> experiments of `analyses`, paper-scale first, then the small variant.
-std::vector<const ExperimentAnalysis*> claim_experiments(const std::vector<ExperimentAnalysis>& analyses,
-                                                         const std::string& claim) {
+std::vector<const ExperimentAnalysis*> claim_experiments(
+    const std::vector<ExperimentAnalysis>& analyses, const std::string& claim) {
   std::vector<const ExperimentAnalysis*> out;
   for (const auto& a : analyses)
     if (starts_with(a.name, "paper_" + claim)) out.push_back(&a);
   std::sort(out.begin(), out.end(), [](auto* x, auto* y) {
-    const bool xs = x->name.find("_small") != std::string::npos, ys = y->name.find("_small") != std::string::npos;
+    const bool xs = x->name.find("_small") != std::string::npos,
+               ys = y->name.find("_small") != std::string::npos;
     return xs != ys ? ys : x->name < y->name;
   });
   return out;
 }
 
-bool is_dreamer(const ArmSummary& arm) { return arm.family == "dreamer"; }
+bool is_dreamer(const ArmSummary& arm) {
+  return arm.family == "dreamer";
+}
 
 std::optional<double> final_mean(const ArmSummary& arm, const std::string& task) {
   const auto it = arm.final_value.find(task);
@@ -43,7 +48,8 @@ std::optional<double> final_mean(const ArmSummary& arm, const std::string& task)
 }
 
 // The mean over the arm's tasks whose names `select` accepts (none if it has none of them).
-std::optional<double> mean_of(const ArmSummary& arm, const std::function<bool(const std::string&)>& select) {
+std::optional<double> mean_of(const ArmSummary& arm,
+                              const std::function<bool(const std::string&)>& select) {
   double sum = 0;
   int n = 0;
   for (const auto& [task, stat] : arm.final_value)
@@ -60,27 +66,36 @@ struct Measured {
 // The best Dreamer-family arm on `score` across the claim's experiments (the paper's figures
 // are each benchmark's best row [INFER, spec s6.1]).
 Measured best_dreamer(const std::vector<const ExperimentAnalysis*>& experiments,
-                      const std::function<std::optional<double>(const ArmSummary&)>& score, bool higher) {
+                      const std::function<std::optional<double>(const ArmSummary&)>& score,
+                      bool higher) {
   Measured best;
   for (const auto* e : experiments) {
     for (const auto& arm : e->arms) {
       if (!is_dreamer(arm)) continue;
       const auto v = score(arm);
       if (!v) continue;
-      if (!best.value || (higher ? *v > *best.value : *v < *best.value)) best = {v, e->name + "/" + arm.arm};
+      if (!best.value || (higher ? *v > *best.value : *v < *best.value))
+        best = {v, e->name + "/" + arm.arm};
     }
     if (best.value) break;  // paper-scale results, when there are any, before the small variant's
   }
   return best;
 }
 
-std::vector<std::string> row(const std::string& claim, const std::string& paper, const std::string& tag,
-                             const Measured& m, const std::string& shown, const std::string& ratio) {
-  return {claim, paper, tag, m.value ? shown : "not run", m.value ? m.where : "—", m.value ? ratio : "—"};
+std::vector<std::string> row(const std::string& claim, const std::string& paper,
+                             const std::string& tag, const Measured& m, const std::string& shown,
+                             const std::string& ratio) {
+  return {claim,
+          paper,
+          tag,
+          m.value ? shown : "not run",
+          m.value ? m.where : "—",
+          m.value ? ratio : "—"};
 }
 
-std::vector<std::string> accuracy_row(const std::vector<ExperimentAnalysis>& analyses, const std::string& claim,
-                                      double paper, const std::function<std::optional<double>(const ArmSummary&)>& score) {
+std::vector<std::string> accuracy_row(
+    const std::vector<ExperimentAnalysis>& analyses, const std::string& claim, double paper,
+    const std::function<std::optional<double>(const ArmSummary&)>& score) {
   const auto m = best_dreamer(claim_experiments(analyses, "main_table"), score, true);
   const double pct = m.value.value_or(0) * 100;
   return row(claim, fixed(paper, 1), "[SUMMARY-H] s6.1", m, fixed(pct, 1), fixed(pct / paper, 2));
@@ -91,16 +106,23 @@ std::vector<std::string> accuracy_row(const std::vector<ExperimentAnalysis>& ana
 Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
   Table t;
   t.header = {"claim", "paper", "evidence", "measured", "from", "measured / paper"};
-  auto task = [](const std::string& name) { return [name](const ArmSummary& a) { return final_mean(a, name); }; };
-  auto mmlu = [](const ArmSummary& a) { return mean_of(a, [](const std::string& n) { return starts_with(n, "mmlu_"); }); };
+  auto task = [](const std::string& name) {
+    return [name](const ArmSummary& a) { return final_mean(a, name); };
+  };
+  auto mmlu = [](const ArmSummary& a) {
+    return mean_of(a, [](const std::string& n) { return starts_with(n, "mmlu_"); });
+  };
   auto average4 = [&](const ArmSummary& a) -> std::optional<double> {
-    const auto g = final_mean(a, "gsm8k"), m = final_mean(a, "math_lenient"), u = mmlu(a), q = final_mean(a, "mathqa");
+    const auto g = final_mean(a, "gsm8k"), m = final_mean(a, "math_lenient"), u = mmlu(a),
+               q = final_mean(a, "mathqa");
     if (!g || !m || !u || !q) return std::nullopt;
     return (*g + *m + *u + *q) / 4;
   };
-  t.rows.push_back(accuracy_row(analyses, "GSM8K accuracy, % (best Dreamer arm)", 56.3, task("gsm8k")));
+  t.rows.push_back(
+      accuracy_row(analyses, "GSM8K accuracy, % (best Dreamer arm)", 56.3, task("gsm8k")));
   t.rows.push_back(accuracy_row(analyses, "MATH accuracy, %", 54.5, task("math_lenient")));
-  t.rows.push_back(accuracy_row(analyses, "MMLU-Math accuracy, % (mean of the mmlu_* tasks)", 50.0, mmlu));
+  t.rows.push_back(
+      accuracy_row(analyses, "MMLU-Math accuracy, % (mean of the mmlu_* tasks)", 50.0, mmlu));
   t.rows.push_back(accuracy_row(analyses, "MathQA accuracy, %", 50.8, task("mathqa")));
   t.rows.push_back(accuracy_row(analyses, "average of the four, %", 51.4, average4));
   {
@@ -110,8 +132,9 @@ Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
       return h ? h : final_mean(a, "gsm8k_ppl");
     };
     const auto m = best_dreamer(claim_experiments(analyses, "main_table"), ppl, false);
-    t.rows.push_back(row("held-out perplexity (lower is better; the task's own metric)", "5.9", "[SUMMARY-H] s6.1", m,
-                         fixed(m.value.value_or(0), 2), fixed(m.value.value_or(0) / 5.9, 2)));
+    t.rows.push_back(row("held-out perplexity (lower is better; the task's own metric)", "5.9",
+                         "[SUMMARY-H] s6.1", m, fixed(m.value.value_or(0), 2),
+                         fixed(m.value.value_or(0) / 5.9, 2)));
   }
   {
     // C7: tokens to reach the matched baseline's accuracy; the token-efficiency experiments use
@@ -131,10 +154,12 @@ Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
       }
       if (m.value) break;
     }
-    t.rows.push_back(row("fewer training tokens for the same accuracy as matched SOTA (range over tasks)", "2-8x",
-                         "[PAPER] C7", m,
-                         fixed(low, 2) + "-" + fixed(high, 2) + "x" + (upper_bound ? " (some not reached: upper bounds)" : ""),
-                         fixed(low / 2, 2) + "-" + fixed(high / 8, 2)));
+    t.rows.push_back(
+        row("fewer training tokens for the same accuracy as matched SOTA (range over tasks)",
+            "2-8x", "[PAPER] C7", m,
+            fixed(low, 2) + "-" + fixed(high, 2) + "x" +
+                (upper_bound ? " (some not reached: upper bounds)" : ""),
+            fixed(low / 2, 2) + "-" + fixed(high / 8, 2)));
   }
   {
     // C8: DR+DA+EA's average accuracy against the best baseline of twice its size.
@@ -146,15 +171,17 @@ Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
       std::optional<double> best;
       std::string best_arm;
       for (const auto& arm : e->arms)
-        if (arm.arm != "DR+DA+EA" && arm.average && (!best || *arm.average > *best)) best = arm.average, best_arm = arm.arm;
+        if (arm.arm != "DR+DA+EA" && arm.average && (!best || *arm.average > *best))
+          best = arm.average, best_arm = arm.arm;
       if (!best || *best <= 0) continue;
       ratio = *dreamer->average / *best;
       m = {*dreamer->average - *best, e->name + "/DR+DA+EA vs " + best_arm};
       break;
     }
-    t.rows.push_back(row("outperforms ~2x larger models at the same tokens (average accuracy difference, points)",
-                         "> 0", "[PAPER] C8", m, fixed(m.value.value_or(0) * 100, 1),
-                         fixed(ratio, 2) + " (accuracy ratio; > 1 outperforms)"));
+    t.rows.push_back(row(
+        "outperforms ~2x larger models at the same tokens (average accuracy difference, points)",
+        "> 0", "[PAPER] C8", m, fixed(m.value.value_or(0) * 100, 1),
+        fixed(ratio, 2) + " (accuracy ratio; > 1 outperforms)"));
   }
   {
     // C9: expert-selection diversity (unique experts per token path, pooled over depths)
@@ -164,7 +191,8 @@ Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
     for (const auto* e : claim_experiments(analyses, "expert_diversity")) {
       auto pooled = [&](const std::string& arm) -> std::optional<double> {
         for (const auto& d : e->diversity)
-          if (d.arm == arm && d.depth == 0 && d.site.find('@') == std::string::npos && d.metrics.count("unique_experts_per_path"))
+          if (d.arm == arm && d.depth == 0 && d.site.find('@') == std::string::npos &&
+              d.metrics.count("unique_experts_per_path"))
             return d.metrics.at("unique_experts_per_path");
         return std::nullopt;
       };
@@ -180,14 +208,19 @@ Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
       }
       if (m.value) break;
     }
-    t.rows.push_back(row("expert-selection diversity vs SOTA MoEs (unique_experts_per_path ratio, range)", "2-11x",
-                         "[PAPER] C9", m, fixed(low, 2) + "-" + fixed(high, 2) + "x",
-                         fixed(low / 2, 2) + "-" + fixed(high / 11, 2)));
+    t.rows.push_back(
+        row("expert-selection diversity vs SOTA MoEs (unique_experts_per_path ratio, range)",
+            "2-11x", "[PAPER] C9", m, fixed(low, 2) + "-" + fixed(high, 2) + "x",
+            fixed(low / 2, 2) + "-" + fixed(high / 11, 2)));
   }
-  t.notes = {"Paper figures: ../shared/paper/dreamer-spec.md (s1 claims C7-C9 [PAPER]; s6.1 benchmark maxima [SUMMARY-H], "
-             "each benchmark's best row, not one model). Measured: the paper-scale experiment when it has results, "
-             "else its _small variant (toy scale: not comparable in size, data or tokenizer). For ranges the ratio "
-             "column compares the low ends and the high ends separately."};
+  t.notes = {
+      "Paper figures: ../shared/paper/dreamer-spec.md (s1 claims C7-C9 [PAPER]; s6.1 benchmark "
+      "maxima [SUMMARY-H], "
+      "each benchmark's best row, not one model). Measured: the paper-scale experiment when it has "
+      "results, "
+      "else its _small variant (toy scale: not comparable in size, data or tokenizer). For ranges "
+      "the ratio "
+      "column compares the low ends and the high ends separately."};
   return t;
 }
 
@@ -197,7 +230,9 @@ std::string paper_view(const std::string& db_file) {
   for (const auto& name : experiment_names(db))
     if (starts_with(name, "paper_")) analyses.push_back(analyse(load_experiment(db, name)));
   if (analyses.empty())
-    throw InputError(db.file(), "no paper_* experiments (experiments/paper/) stored: nothing for the paper view");
+    throw InputError(
+        db.file(),
+        "no paper_* experiments (experiments/paper/) stored: nothing for the paper view");
   return "# The paper's claims against this reproduction\n\nDatabase: " + db.file() + "\n\n" +
          render_table(paper_table(analyses));
 }

@@ -14,7 +14,6 @@
 
 namespace dreamer::results {
 
-
 namespace {
 
 struct CommandOutput {

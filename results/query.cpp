@@ -160,8 +160,7 @@ LEFT JOIN runs r ON r.run_id = m.run_id
 ORDER BY r.experiment, r.arm, r.seed, m.run_id, m.checkpoint, m.task, m.recurrences, m.site,
          m.depth, m.metric)sql",
        nullptr},
-      {"samples",
-       "per-sample records as lm-eval's samples files (eval --samples; --format jsonl)",
+      {"samples", "per-sample records as lm-eval's samples files (eval --samples; --format jsonl)",
        R"sql(SELECT json_set(r.value, '$.dreamer',
          json_object('run_id', s.run_id, 'checkpoint', s.checkpoint, 'task', s.task,
                      'depth', s.depth)) AS sample_json

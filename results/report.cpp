@@ -12,7 +12,6 @@
 
 namespace dreamer::results {
 
-
 namespace {
 
 const std::string kMissing = "—";
@@ -315,22 +314,23 @@ std::string escape_cell(const std::string& cell) {
 
 void add_learning_checks(ExperimentReport& report, const std::vector<LearningCheck>& checks) {
   Table& t = report.learning;
-  t.header = {"arm", "seed", "task", "depth", "first checkpoint", "last checkpoint",
-              "majority answer", "learned"};
+  t.header = {
+      "arm",    "seed", "task", "depth", "first checkpoint", "last checkpoint", "majority answer",
+      "learned"};
   std::map<std::string, std::vector<std::string>> not_learned;  // task -> runs
   std::map<std::string, int64_t> judged;
   for (const auto& c : checks) {
     auto at = [](double v, const std::optional<int64_t>& tokens) {
-      return format_score(v) + (tokens ? " (" + human_count(static_cast<double>(*tokens)) +
-                                             " tokens)"
-                                       : std::string());
+      return format_score(v) + (tokens
+                                    ? " (" + human_count(static_cast<double>(*tokens)) + " tokens)"
+                                    : std::string());
     };
     const std::string verdict = !c.learned ? "n/a" : *c.learned ? "yes" : "no";
-    t.rows.push_back({c.arm, std::to_string(c.seed), c.task, std::to_string(c.depth),
-                      at(c.first, c.first_tokens),
-                      at(c.last, c.last_tokens) +
-                          (c.last_stderr ? " ± " + format_score(*c.last_stderr) : ""),
-                      c.majority ? format_score(*c.majority) : kMissing, verdict});
+    t.rows.push_back(
+        {c.arm, std::to_string(c.seed), c.task, std::to_string(c.depth),
+         at(c.first, c.first_tokens),
+         at(c.last, c.last_tokens) + (c.last_stderr ? " ± " + format_score(*c.last_stderr) : ""),
+         c.majority ? format_score(*c.majority) : kMissing, verdict});
     if (!c.learned) continue;
     ++judged[c.task];
     if (!*c.learned) not_learned[c.task].push_back(c.arm + " seed " + std::to_string(c.seed));

@@ -193,19 +193,24 @@ namespace {
 constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 }
 
-void ResultStore::write_experiment(const std::string& name, const std::string& file, const std::string& spec_json,
-                                   const std::string& reference_arm, const std::vector<ReportTask>& tasks) {
+void ResultStore::write_experiment(const std::string& name, const std::string& file,
+                                   const std::string& spec_json, const std::string& reference_arm,
+                                   const std::vector<ReportTask>& tasks) {
   Transaction tx(db_);
   Statement(db_, std::string(R"sql(
       INSERT INTO experiments(name, file, spec_json, reference_arm, created_at, updated_at)
-      VALUES (?1, ?2, ?3, NULLIF(?4, ''), )sql") + kNow + ", " + kNow + R"sql()
+      VALUES (?1, ?2, ?3, NULLIF(?4, ''), )sql") +
+                     kNow + ", " + kNow + R"sql()
       ON CONFLICT(name) DO UPDATE SET file = excluded.file, spec_json = excluded.spec_json,
         reference_arm = excluded.reference_arm, updated_at = excluded.updated_at)sql")
       .bind_all(name, file, spec_json, reference_arm)
       .run();
   Statement(db_, "DELETE FROM experiment_tasks WHERE experiment = ?1").bind(1, name).run();
-  Statement insert(db_, "INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better) VALUES (?1, ?2, ?3, ?4)");
-  for (const auto& t : tasks) insert.bind_all(name, t.task, t.metric, int64_t{t.higher_is_better}).run();
+  Statement insert(db_,
+                   "INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better) "
+                   "VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& t : tasks)
+    insert.bind_all(name, t.task, t.metric, int64_t{t.higher_is_better}).run();
   tx.commit();
 }
 
@@ -241,10 +246,11 @@ void ResultStore::upsert_run(const RunRow& run) {
         code_version = excluded.code_version, device = excluded.device, status = excluded.status,
         fingerprint_json = excluded.fingerprint_json, allowed_changes_json = excluded.allowed_changes_json,
         start_id = excluded.start_id)sql")
-      .bind_all(run.run_id, run.experiment, run.arm, run.seed, run.family, run.config_json, run.train_json,
-                run.params, run.active_params, run.flops_per_token, run.train_flops_per_token, run.memory_bytes,
-                run.default_depth, run.code_version, run.device, run.status, run.fingerprint_json,
-                run.allowed_changes_json, run.start_id)
+      .bind_all(run.run_id, run.experiment, run.arm, run.seed, run.family, run.config_json,
+                run.train_json, run.params, run.active_params, run.flops_per_token,
+                run.train_flops_per_token, run.memory_bytes, run.default_depth, run.code_version,
+                run.device, run.status, run.fingerprint_json, run.allowed_changes_json,
+                run.start_id)
       .run();
 }
 
@@ -254,21 +260,23 @@ void ResultStore::start_run(const RunRow& run, const std::optional<CheckpointRow
   upsert_run(run);
   Statement(db_, std::string(R"sql(
       UPDATE runs SET steps_trained = 0, tokens_trained = 0, wall_seconds = 0, status_detail = NULL,
-        started_at = )sql") + kNow + R"sql(, finished_at = NULL WHERE run_id = ?1)sql")
+        started_at = )sql") +
+                     kNow + R"sql(, finished_at = NULL WHERE run_id = ?1)sql")
       .bind(1, run.run_id)
       .run();
   if (first) insert_checkpoint(run.run_id, *first);
   tx.commit();
 }
 
-void ResultStore::resume_run(const RunRow& run, int64_t step, const std::string& checkpoint, int64_t tokens,
-                             double wall_seconds) {
+void ResultStore::resume_run(const RunRow& run, int64_t step, const std::string& checkpoint,
+                             int64_t tokens, double wall_seconds) {
   Transaction tx(db_);
   delete_run_rows(run.run_id, step, checkpoint);
   upsert_run(run);
   Statement(db_, std::string(R"sql(
       UPDATE runs SET steps_trained = ?2, tokens_trained = ?3, wall_seconds = ?4, status_detail = NULL,
-        started_at = COALESCE(started_at, )sql") + kNow + R"sql(), finished_at = NULL WHERE run_id = ?1)sql")
+        started_at = COALESCE(started_at, )sql") +
+                     kNow + R"sql(), finished_at = NULL WHERE run_id = ?1)sql")
       .bind_all(run.run_id, step, tokens, wall_seconds)
       .run();
   tx.commit();
@@ -280,8 +288,8 @@ std::optional<StoredRun> ResultStore::read_run(const std::string& run_id) {
              COALESCE(start_id, ''), COALESCE(status_detail, '') FROM runs WHERE run_id = ?1)sql");
   s.bind(1, run_id);
   if (!s.step()) return std::nullopt;
-  return StoredRun{s.column_text(0), s.column_int(1), s.column_text(2), s.column_text(3), s.column_text(4),
-                   s.column_text(5)};
+  return StoredRun{s.column_text(0), s.column_int(1),  s.column_text(2),
+                   s.column_text(3), s.column_text(4), s.column_text(5)};
 }
 
 std::set<std::string> ResultStore::evaluated_checkpoints(const std::string& run_id) {
@@ -301,15 +309,21 @@ void ResultStore::mark_evaluated(const std::string& run_id, const std::string& c
   tx.commit();
 }
 
-void ResultStore::truncate_run(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint) {
+void ResultStore::truncate_run(const std::string& run_id, int64_t keep_step,
+                               const std::string& keep_checkpoint) {
   Transaction tx(db_);
   delete_run_rows(run_id, keep_step, keep_checkpoint);
   tx.commit();
 }
 
-void ResultStore::delete_run_rows(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint) {
-  Statement(db_, "DELETE FROM train_metrics WHERE run_id = ?1 AND step > ?2").bind_all(run_id, keep_step).run();
-  Statement(db_, "DELETE FROM checkpoints WHERE run_id = ?1 AND step > ?2").bind_all(run_id, keep_step).run();
+void ResultStore::delete_run_rows(const std::string& run_id, int64_t keep_step,
+                                  const std::string& keep_checkpoint) {
+  Statement(db_, "DELETE FROM train_metrics WHERE run_id = ?1 AND step > ?2")
+      .bind_all(run_id, keep_step)
+      .run();
+  Statement(db_, "DELETE FROM checkpoints WHERE run_id = ?1 AND step > ?2")
+      .bind_all(run_id, keep_step)
+      .run();
   // Checkpoint names sort by step ("step-000120"); "" keeps none.
   for (const char* table : {"eval_results", "eval_samples", "expert_counts", "expert_metrics"})
     Statement(db_, std::string("DELETE FROM ") + table + " WHERE run_id = ?1 AND checkpoint > ?2")
@@ -317,7 +331,8 @@ void ResultStore::delete_run_rows(const std::string& run_id, int64_t keep_step, 
         .run();
 }
 
-void ResultStore::write_train_metrics(const std::string& run_id, const std::vector<TrainMetricRow>& rows) {
+void ResultStore::write_train_metrics(const std::string& run_id,
+                                      const std::vector<TrainMetricRow>& rows) {
   Transaction tx(db_);
   Statement insert(db_, R"sql(
       INSERT INTO train_metrics(run_id, step, tokens, loss, aux_loss, lr, grad_norm, tokens_per_s, memory_bytes,
@@ -328,14 +343,15 @@ void ResultStore::write_train_metrics(const std::string& run_id, const std::vect
         tokens_per_s = excluded.tokens_per_s, memory_bytes = excluded.memory_bytes, mfu = excluded.mfu,
         elapsed_s = excluded.elapsed_s)sql");
   for (const auto& m : rows)
-    insert.bind_all(run_id, m.step, m.tokens, m.loss, m.aux_loss, m.lr, m.grad_norm, m.tokens_per_s, m.memory_bytes,
-                    m.mfu, m.elapsed_s)
+    insert
+        .bind_all(run_id, m.step, m.tokens, m.loss, m.aux_loss, m.lr, m.grad_norm, m.tokens_per_s,
+                  m.memory_bytes, m.mfu, m.elapsed_s)
         .run();
   tx.commit();
 }
 
-void ResultStore::write_checkpoint(const std::string& run_id, const std::string& name, int64_t step, int64_t tokens,
-                                   const std::string& path) {
+void ResultStore::write_checkpoint(const std::string& run_id, const std::string& name, int64_t step,
+                                   int64_t tokens, const std::string& path) {
   Transaction tx(db_);
   insert_checkpoint(run_id, {name, step, tokens, path});
   tx.commit();
@@ -351,14 +367,17 @@ void ResultStore::insert_checkpoint(const std::string& run_id, const CheckpointR
       .run();
 }
 
-void ResultStore::set_run_progress(const std::string& run_id, const std::string& status, int64_t steps,
-                                   int64_t tokens, std::optional<double> wall_seconds, const std::string& detail) {
+void ResultStore::set_run_progress(const std::string& run_id, const std::string& status,
+                                   int64_t steps, int64_t tokens,
+                                   std::optional<double> wall_seconds, const std::string& detail) {
   Transaction tx(db_);
   Statement(db_, std::string(R"sql(
       UPDATE runs SET status = ?2, steps_trained = ?3, tokens_trained = ?4,
         wall_seconds = COALESCE(?5, wall_seconds), status_detail = NULLIF(?6, ''),
-        started_at = COALESCE(started_at, )sql") + kNow + R"sql(),
-        finished_at = CASE WHEN ?2 = 'finished' THEN )sql" + kNow + R"sql( ELSE NULL END
+        started_at = COALESCE(started_at, )sql") +
+                     kNow + R"sql(),
+        finished_at = CASE WHEN ?2 = 'finished' THEN )sql" +
+                     kNow + R"sql( ELSE NULL END
       WHERE run_id = ?1)sql")
       .bind_all(run_id, status, steps, tokens, wall_seconds, detail)
       .run();
@@ -367,24 +386,31 @@ void ResultStore::set_run_progress(const std::string& run_id, const std::string&
 
 namespace {
 std::optional<LeaseHolder> lease_of(Database& db, const std::string& run_id) {
-  Statement s(db, "SELECT pid, host, started_at, heartbeat_at, "
-                  "(julianday('now') - julianday(heartbeat_at)) * 86400 FROM run_leases WHERE run_id = ?1");
+  Statement s(
+      db,
+      "SELECT pid, host, started_at, heartbeat_at, "
+      "(julianday('now') - julianday(heartbeat_at)) * 86400 FROM run_leases WHERE run_id = ?1");
   s.bind(1, run_id);
   if (!s.step()) return std::nullopt;
-  return LeaseHolder{s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3), s.column_double(4)};
+  return LeaseHolder{s.column_int(0), s.column_text(1), s.column_text(2), s.column_text(3),
+                     s.column_double(4)};
 }
 }  // namespace
 
-std::optional<LeaseHolder> ResultStore::read_lease(const std::string& run_id) { return lease_of(db_, run_id); }
+std::optional<LeaseHolder> ResultStore::read_lease(const std::string& run_id) {
+  return lease_of(db_, run_id);
+}
 
-std::optional<LeaseHolder> ResultStore::acquire_lease(const std::string& run_id, int64_t pid, const std::string& host,
-                                                      const std::function<bool(const LeaseHolder&)>& stale) {
+std::optional<LeaseHolder> ResultStore::acquire_lease(
+    const std::string& run_id, int64_t pid, const std::string& host,
+    const std::function<bool(const LeaseHolder&)>& stale) {
   Transaction tx(db_);  // BEGIN IMMEDIATE: no other writer between the read and the insert
-  if (auto holder = lease_of(db_, run_id); holder && !(holder->pid == pid && holder->host == host) && !stale(*holder))
+  if (auto holder = lease_of(db_, run_id);
+      holder && !(holder->pid == pid && holder->host == host) && !stale(*holder))
     return holder;
   Statement(db_, std::string(R"sql(
-      INSERT INTO run_leases(run_id, pid, host, started_at, heartbeat_at) VALUES (?1, ?2, ?3, )sql") + kNow + ", " +
-                     kNow + R"sql()
+      INSERT INTO run_leases(run_id, pid, host, started_at, heartbeat_at) VALUES (?1, ?2, ?3, )sql") +
+                     kNow + ", " + kNow + R"sql()
       ON CONFLICT(run_id) DO UPDATE SET pid = excluded.pid, host = excluded.host, started_at = excluded.started_at,
         heartbeat_at = excluded.heartbeat_at)sql")
       .bind_all(run_id, pid, host)

@@ -23,7 +23,8 @@ struct RunRow {
   int64_t seed = 0;
   std::string family;
   std::string config_json, train_json;
-  double params = 0, active_params = 0, flops_per_token = 0, train_flops_per_token = 0, memory_bytes = 0;
+  double params = 0, active_params = 0, flops_per_token = 0, train_flops_per_token = 0,
+         memory_bytes = 0;
   int64_t default_depth = 1;
   std::string code_version, device;
   std::string status = "planned";
@@ -78,8 +79,9 @@ class ResultStore {
   void write(const std::string& run_id, const std::string& checkpoint,
              const eval::TaskResult& result);
   // The experiment row and its tasks' report metrics (replacing what an earlier run stored).
-  void write_experiment(const std::string& name, const std::string& file, const std::string& spec_json,
-                        const std::string& reference_arm, const std::vector<ReportTask>& tasks);
+  void write_experiment(const std::string& name, const std::string& file,
+                        const std::string& spec_json, const std::string& reference_arm,
+                        const std::vector<ReportTask>& tasks);
   // Adds (or replaces) one task of an existing experiment's report, keeping the others
   // (dreamer eval --experiment).
   void add_experiment_task(const std::string& experiment, const ReportTask& task);
@@ -98,17 +100,20 @@ class ResultStore {
   void mark_evaluated(const std::string& run_id, const std::string& checkpoint);
   // Forgets what a run stored after optimizer step `keep_step` (0: everything, a fresh start):
   // its metrics, checkpoints and every eval row of those checkpoints.
-  void truncate_run(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint);
+  void truncate_run(const std::string& run_id, int64_t keep_step,
+                    const std::string& keep_checkpoint);
   void write_train_metrics(const std::string& run_id, const std::vector<TrainMetricRow>& rows);
-  void write_checkpoint(const std::string& run_id, const std::string& name, int64_t step, int64_t tokens,
-                        const std::string& path);
+  void write_checkpoint(const std::string& run_id, const std::string& name, int64_t step,
+                        int64_t tokens, const std::string& path);
   // `detail` says why a run diverged or failed ("" clears it).
-  void set_run_progress(const std::string& run_id, const std::string& status, int64_t steps, int64_t tokens,
-                        std::optional<double> wall_seconds, const std::string& detail = "");
+  void set_run_progress(const std::string& run_id, const std::string& status, int64_t steps,
+                        int64_t tokens, std::optional<double> wall_seconds,
+                        const std::string& detail = "");
 
   // Takes the run's lease for (pid, host) atomically, unless another holder has it and
   // `stale(holder)` is false: then returns that holder and changes nothing.
-  std::optional<LeaseHolder> acquire_lease(const std::string& run_id, int64_t pid, const std::string& host,
+  std::optional<LeaseHolder> acquire_lease(const std::string& run_id, int64_t pid,
+                                           const std::string& host,
                                            const std::function<bool(const LeaseHolder&)>& stale);
   std::optional<LeaseHolder> read_lease(const std::string& run_id);
   void heartbeat_lease(const std::string& run_id, int64_t pid, const std::string& host);
@@ -118,7 +123,8 @@ class ResultStore {
  private:
   void migrate();
   void upsert_run(const RunRow& run);
-  void delete_run_rows(const std::string& run_id, int64_t keep_step, const std::string& keep_checkpoint);
+  void delete_run_rows(const std::string& run_id, int64_t keep_step,
+                       const std::string& keep_checkpoint);
   void insert_checkpoint(const std::string& run_id, const CheckpointRow& checkpoint);
   Database db_;
 };

@@ -18,6 +18,8 @@ PACKAGES=(
   gnuplot-nox
   # libFuzzer (scripts/fuzz.sh): the bounded fuzz run of the test command.
   clang-14 libclang-rt-14-dev
+  # scripts/format.sh: the tree's C++ format, checked by CI (.clang-format).
+  clang-format
 )
 
 missing=()

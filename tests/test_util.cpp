@@ -20,7 +20,8 @@ CommandResult run_cli(const std::string& args) {
   if (!pipe) throw std::runtime_error("popen failed: " + command);
   std::array<char, 4096> buffer{};
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -59,7 +60,8 @@ void print_stack_and_die(int signal) {
   return true;
 }();
 
-[[maybe_unused]] const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
+[[maybe_unused]] const auto* const kCleanup =
+    ::testing::AddGlobalTestEnvironment(new TempDirCleanup);
 }  // namespace
 
 std::string temp_dir() {

@@ -12,11 +12,11 @@ inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
-#define EXPECT_TENSOR_NEAR(a, b, tol)                                                  \
-  do {                                                                                 \
-    ASSERT_EQ((a).sizes(), (b).sizes());                                               \
-    const double _diff = ::dreamer::testing::max_abs_diff((a), (b));                   \
-    EXPECT_LE(_diff, (tol)) << "max |" #a " - " #b "| = " << _diff;                    \
+#define EXPECT_TENSOR_NEAR(a, b, tol)                                \
+  do {                                                               \
+    ASSERT_EQ((a).sizes(), (b).sizes());                             \
+    const double _diff = ::dreamer::testing::max_abs_diff((a), (b)); \
+    EXPECT_LE(_diff, (tol)) << "max |" #a " - " #b "| = " << _diff;  \
   } while (0)
 
 struct CommandResult {

@@ -3,10 +3,10 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 // CMakeLists.txt defines these for this file only, where it found the backends' headers.
 #if DREAMER_WITH_GLOO
@@ -40,7 +40,8 @@ int env_int(const char* name, int fallback, int min) {
   if (!text || !*text) return fallback;
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
-  require(*end == '\0' && value >= min && value <= 1 << 20, std::string("environment variable ") + name,
+  require(*end == '\0' && value >= min && value <= 1 << 20,
+          std::string("environment variable ") + name,
           "expected an integer >= " + std::to_string(min) + ", got \"" + text + "\"");
   return static_cast<int>(value);
 }
@@ -101,8 +102,9 @@ struct ProcessGroup::Impl {
       }
       return *nccl;
 #else
-      throw InputError(where, "CUDA tensors need NCCL, and this build has none (built without "
-                              "the NCCL headers; see docs/DISTRIBUTED.md)");
+      throw InputError(where,
+                       "CUDA tensors need NCCL, and this build has none (built without "
+                       "the NCCL headers; see docs/DISTRIBUTED.md)");
 #endif
     }
 #if DREAMER_WITH_GLOO
@@ -119,8 +121,9 @@ struct ProcessGroup::Impl {
     }
     return *gloo;
 #else
-    throw InputError(where, "CPU tensors need Gloo, and this build has none (built without the "
-                            "gloo headers: apt-get install libgloo-dev; see docs/DISTRIBUTED.md)");
+    throw InputError(where,
+                     "CPU tensors need Gloo, and this build has none (built without the "
+                     "gloo headers: apt-get install libgloo-dev; see docs/DISTRIBUTED.md)");
 #endif
   }
 
@@ -144,8 +147,8 @@ struct ProcessGroup::Impl {
 
 ProcessGroup::ProcessGroup(DistEnv env, std::chrono::milliseconds timeout)
     : env_(std::move(env)), timeout_(timeout), impl_(new Impl) {
-  impl_->where = "distributed rank " + std::to_string(env_.rank) + " of " +
-                 std::to_string(env_.world_size);
+  impl_->where =
+      "distributed rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size);
 }
 
 ProcessGroup::~ProcessGroup() = default;
@@ -315,8 +318,8 @@ struct GradientSync::State {
     std::vector<at::Tensor> pieces;
     for (const auto i : b.members) {
       const auto& g = params[i].grad();
-      pieces.push_back(g.defined() ? g.reshape(-1) : torch::zeros({params[i].numel()},
-                                                                  params[i].options()));
+      pieces.push_back(g.defined() ? g.reshape(-1)
+                                   : torch::zeros({params[i].numel()}, params[i].options()));
     }
     b.flat = torch::cat(pieces);
     b.work = group->all_reduce_sum_async(b.flat);

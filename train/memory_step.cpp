@@ -91,8 +91,10 @@ std::string memory_breakdown_line(const models::MemoryBreakdown& m) {
   s << "memory: weights " << results::human_bytes(m.weights) << ", grads "
     << results::human_bytes(m.gradients) << ", optimizer " << results::human_bytes(m.optimizer)
     << ", autocast copies " << results::human_bytes(m.autocast_copies) << ", activations "
-    << results::human_bytes(m.activations) << ", logits/loss " << results::human_bytes(m.logits_loss);
-  if (m.checkpoint_recompute > 0) s << ", recompute " << results::human_bytes(m.checkpoint_recompute);
+    << results::human_bytes(m.activations) << ", logits/loss "
+    << results::human_bytes(m.logits_loss);
+  if (m.checkpoint_recompute > 0)
+    s << ", recompute " << results::human_bytes(m.checkpoint_recompute);
   s << " -> peak " << results::human_bytes(m.train_peak) << "; inference caches "
     << results::human_bytes(m.inference_caches);
   return s.str();

@@ -4,8 +4,8 @@
 // clipping, FusedAdamW, the after-step hook) on random tokens, its peak from the CUDA caching
 // allocator on a GPU or the counting CPU allocator (util/memory_probe.h) on the CPU, and the
 // memory model's prediction (models/memory.h) for the workload as this build runs it.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 

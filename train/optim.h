@@ -35,7 +35,8 @@ class FusedAdamW : public torch::optim::AdamW {
 
 // Scales every defined gradient by min(1, max_norm / (total_norm + 1e-6)) (as
 // torch::nn::utils::clip_grad_norm_ does) and returns the total 2-norm before clipping, a
-// scalar on the gradients' device (in their dtype; float32 zero when none has a gradient). max_norm = infinity only measures.
+// scalar on the gradients' device (in their dtype; float32 zero when none has a gradient). max_norm
+// = infinity only measures.
 torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
 
 // Whether this build has at::_fused_adamw_ (LibTorch >= 2.2 built with CUDA).

@@ -10,7 +10,9 @@ namespace dreamer::train {
 namespace {
 
 const std::vector<std::pair<std::string, ScheduleKind>> kSchedules = {
-    {"constant", ScheduleKind::kConstant}, {"cosine", ScheduleKind::kCosine}, {"wsd", ScheduleKind::kWsd}};
+    {"constant", ScheduleKind::kConstant},
+    {"cosine", ScheduleKind::kCosine},
+    {"wsd", ScheduleKind::kWsd}};
 const std::vector<std::pair<std::string, Precision>> kPrecisions = {
     {"auto", Precision::kAuto}, {"fp32", Precision::kFloat32}, {"bf16", Precision::kBfloat16}};
 
@@ -18,10 +20,12 @@ OptimizerSettings parse_optimizer(JsonReader r) {
   OptimizerSettings o;
   std::string type = "adamw";
   r.get("type", type);
-  require(type == "adamw", r.path_of("type"), "expected \"adamw\" (the only optimizer so far), got \"" + type + "\"");
+  require(type == "adamw", r.path_of("type"),
+          "expected \"adamw\" (the only optimizer so far), got \"" + type + "\"");
   r.get("lr", o.lr);
   if (const auto* betas = r.raw("betas")) {
-    require(betas->is_array() && betas->size() == 2 && (*betas)[0].is_number() && (*betas)[1].is_number(),
+    require(betas->is_array() && betas->size() == 2 && (*betas)[0].is_number() &&
+                (*betas)[1].is_number(),
             r.path_of("betas"), "expected [beta1, beta2]");
     o.beta1 = (*betas)[0].get<double>();
     o.beta2 = (*betas)[1].get<double>();
@@ -31,7 +35,8 @@ OptimizerSettings parse_optimizer(JsonReader r) {
   r.get("no_decay", o.no_decay);
   r.finish();
   require(o.lr > 0, r.path_of("lr"), "must be positive");
-  require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, r.path_of("betas"), "each must lie in [0, 1)");
+  require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, r.path_of("betas"),
+          "each must lie in [0, 1)");
   require(o.eps > 0, r.path_of("eps"), "must be positive");
   require(o.weight_decay >= 0, r.path_of("weight_decay"), "must be >= 0");
   return o;
@@ -44,9 +49,11 @@ ScheduleSettings parse_schedule(JsonReader r) {
   r.get("decay", s.decay);
   r.get("min_lr_ratio", s.min_lr_ratio);
   r.finish();
-  require(s.warmup >= 0, r.path_of("warmup"), "must be >= 0 (a fraction of the steps, or steps when >= 1)");
+  require(s.warmup >= 0, r.path_of("warmup"),
+          "must be >= 0 (a fraction of the steps, or steps when >= 1)");
   require(s.decay > 0 && s.decay <= 1, r.path_of("decay"), "must lie in (0, 1]");
-  require(s.min_lr_ratio >= 0 && s.min_lr_ratio <= 1, r.path_of("min_lr_ratio"), "must lie in [0, 1]");
+  require(s.min_lr_ratio >= 0 && s.min_lr_ratio <= 1, r.path_of("min_lr_ratio"),
+          "must lie in [0, 1]");
   return s;
 }
 
@@ -75,7 +82,8 @@ TrainSettings TrainSettings::from_json(const nlohmann::json& j, const std::strin
   require(t.peak_flops >= 0, r.path_of("peak_flops"), "must be >= 0");
   const bool known_device = t.device == "auto" || t.device == "cpu" || t.device == "cuda" ||
                             t.device.rfind("cuda:", 0) == 0;
-  require(known_device, r.path_of("device"), "expected auto, cpu, cuda or cuda:N, got \"" + t.device + "\"");
+  require(known_device, r.path_of("device"),
+          "expected auto, cpu, cuda or cuda:N, got \"" + t.device + "\"");
   return t;
 }
 

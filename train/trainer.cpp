@@ -122,10 +122,9 @@ TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& to
   auto out = model.forward(tokens.narrow(1, 0, t), nullptr, options);
   const auto head = model.head();
   const auto hidden = out.hidden.reshape({-1, out.hidden.size(-1)});  // [B*T, d]
-  auto ce = chunked_linear_cross_entropy(hidden, head.weight, head.bias,
-                                         tokens.narrow(1, 1, t).reshape(-1),
-                                         chunk_rows > 0 ? chunk_rows
-                                                        : cross_entropy_chunk_rows(head.weight.size(0)));
+  auto ce = chunked_linear_cross_entropy(
+      hidden, head.weight, head.bias, tokens.narrow(1, 1, t).reshape(-1),
+      chunk_rows > 0 ? chunk_rows : cross_entropy_chunk_rows(head.weight.size(0)));
   return {ce, out.aux_loss.to(torch::kFloat32)};
 }
 
@@ -165,9 +164,11 @@ Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tok
   if (options_.group && device_.is_cuda()) {
     // One GPU per process: torchrun's LOCAL_RANK picks it.
     require(settings_.device == "auto" || settings_.device == "cuda", "train.device",
-            "is \"" + settings_.device + "\": with several processes each uses cuda:LOCAL_RANK; "
-            "write \"cuda\" or \"auto\"");
-    device_ = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options_.group->env().local_rank));
+            "is \"" + settings_.device +
+                "\": with several processes each uses cuda:LOCAL_RANK; "
+                "write \"cuda\" or \"auto\"");
+    device_ =
+        c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options_.group->env().local_rank));
   }
   if (options_.group) check_batch_divisible(options_.micro_batch, options_.group->size());
   tokens_per_step_ =
@@ -397,10 +398,9 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
     {
       // Divergence is checked before the step is applied: one host read of the loss and the
       // norm together, the only synchronisation of a step that does not log.
-      const auto both =
-          torch::stack({step_ce.detach().to(torch::kFloat64).reshape({}),
-                        grad_norm.detach().to(torch::kFloat64).reshape({})})
-              .cpu();
+      const auto both = torch::stack({step_ce.detach().to(torch::kFloat64).reshape({}),
+                                      grad_norm.detach().to(torch::kFloat64).reshape({})})
+                            .cpu();
       const double step_loss = both[0].item<double>(), norm = both[1].item<double>();
       if (auto why = divergence(step_loss, norm, options_.divergence_grad_norm); !why.empty()) {
         impl_->optimizer->zero_grad();
@@ -454,8 +454,8 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
   }
   if (step_ < total_steps_) {
     // Paused (--max-steps) or stopped by a signal: leave a checkpoint to resume from.
-    stop_reason_ = stopped_by_signal || stop_requested() ? StopReason::kInterrupted
-                                                         : StopReason::kPaused;
+    stop_reason_ =
+        stopped_by_signal || stop_requested() ? StopReason::kInterrupted : StopReason::kPaused;
     if (impl_->window_steps > 0) add_window_time();
     if (impl_->last_checkpoint_step != step_) checkpoint(false);
   }

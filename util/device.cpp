@@ -15,14 +15,17 @@
 namespace dreamer {
 
 c10::Device resolve_device(const std::string& name, const std::string& where) {
-  if (name == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (name == "auto")
+    return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   if (name == "cpu") return c10::Device(c10::kCPU);
   if (name.rfind("cuda", 0) == 0) {
     require(torch::cuda::is_available(), where,
             "\"" + name + "\" asked for, but this build or machine has no CUDA device");
     c10::Device device(name);
-    require(!device.has_index() || device.index() < static_cast<int>(torch::cuda::device_count()), where,
-            "\"" + name + "\": this machine has " + std::to_string(torch::cuda::device_count()) + " CUDA devices");
+    require(!device.has_index() || device.index() < static_cast<int>(torch::cuda::device_count()),
+            where,
+            "\"" + name + "\": this machine has " + std::to_string(torch::cuda::device_count()) +
+                " CUDA devices");
     return device.has_index() ? device : c10::Device(c10::kCUDA, 0);
   }
   throw InputError(where, "expected auto, cpu, cuda or cuda:N, got \"" + name + "\"");
@@ -30,8 +33,9 @@ c10::Device resolve_device(const std::string& name, const std::string& where) {
 
 std::string device_description(const c10::Device& device) {
 #ifdef DREAMER_WITH_CUDA
-  if (device.is_cuda()) return std::string("cuda:") + std::to_string(device.index()) + " " +
-                               at::cuda::getDeviceProperties(device.index())->name;
+  if (device.is_cuda())
+    return std::string("cuda:") + std::to_string(device.index()) + " " +
+           at::cuda::getDeviceProperties(device.index())->name;
 #endif
   return device.is_cuda() ? device.str() : "cpu";
 }
@@ -41,7 +45,8 @@ double peak_memory_bytes(const c10::Device& device) {
   if (device.is_cuda()) {
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
     return static_cast<double>(
-        stats.allocated_bytes[0].peak);  // index 0: StatType::AGGREGATE (its namespace moved in 2.x)
+        stats.allocated_bytes[0]
+            .peak);  // index 0: StatType::AGGREGATE (its namespace moved in 2.x)
   }
 #endif
   (void)device;
@@ -61,7 +66,8 @@ std::optional<double> peak_bf16_flops(const c10::Device& device) {
 #ifdef DREAMER_WITH_CUDA
   if (device.is_cuda()) {
     const std::string name = at::cuda::getDeviceProperties(device.index())->name;
-    if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return 989e12;
+    if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos)
+      return 989e12;
     if (name.find("A100") != std::string::npos) return 312e12;
   }
 #endif

@@ -67,7 +67,9 @@ std::string stem(const std::string& p) {
   return name.substr(0, name.size() - extension(name).size());
 }
 
-bool is_absolute(const std::string& p) { return !p.empty() && p.front() == '/'; }
+bool is_absolute(const std::string& p) {
+  return !p.empty() && p.front() == '/';
+}
 
 std::string lexically_normal(const std::string& p) {
   if (p.empty()) return p;

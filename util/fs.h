@@ -46,7 +46,7 @@ std::string temp_directory();  // $TMPDIR, else /tmp
 
 // ---- changes (throw std::runtime_error "<op> <path>: <strerror>" on failure)
 void create_directories(const std::string& p);  // mkdir -p; fine when it exists as a directory
-void remove_all(const std::string& p);           // rm -rf; fine when it does not exist
+void remove_all(const std::string& p);          // rm -rf; fine when it does not exist
 void rename(const std::string& from, const std::string& to);
 // Non-throwing forms: "" on success, else the message the throwing form would carry.
 std::string try_create_directories(const std::string& p);

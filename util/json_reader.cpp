@@ -25,9 +25,8 @@ const json& JsonReader::at(const std::string& key, json::value_t expected,
   if (expected == json::value_t::number_float && v.is_number()) ok = true;
   if (expected == json::value_t::number_integer && v.is_number_integer()) ok = true;
   if (!ok)
-    throw InputError(path_of(key),
-                     std::string("expected ") + expected_name + ", got " + v.type_name() + " " +
-                         v.dump());
+    throw InputError(path_of(key), std::string("expected ") + expected_name + ", got " +
+                                       v.type_name() + " " + v.dump());
   return v;
 }
 
@@ -35,7 +34,8 @@ void JsonReader::get(const std::string& key, int64_t& out) {
   if (has(key)) out = at(key, json::value_t::number_integer, "an integer").get<int64_t>();
 }
 void JsonReader::get(const std::string& key, int& out) {
-  if (has(key)) out = static_cast<int>(at(key, json::value_t::number_integer, "an integer").get<int64_t>());
+  if (has(key))
+    out = static_cast<int>(at(key, json::value_t::number_integer, "an integer").get<int64_t>());
 }
 void JsonReader::get(const std::string& key, double& out) {
   if (has(key)) out = at(key, json::value_t::number_float, "a number").get<double>();

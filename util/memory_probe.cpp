@@ -73,12 +73,16 @@ void install_cpu_memory_probe() {
   c10::SetCPUAllocator(installed(), /*priority=*/100);
 }
 
-bool cpu_memory_probe_installed() { return installed() != nullptr; }
+bool cpu_memory_probe_installed() {
+  return installed() != nullptr;
+}
 
 CpuMemoryStats cpu_memory_stats() {
   return {g_live.load(), g_peak.load(), g_count.load()};
 }
 
-void reset_cpu_peak() { g_peak.store(g_live.load()); }
+void reset_cpu_peak() {
+  g_peak.store(g_live.load());
+}
 
 }  // namespace dreamer

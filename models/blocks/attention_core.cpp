@@ -40,7 +40,9 @@ torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Te
   return torch::matmul(weights, vv);
 }
 
-bool fused_attention_available() { return TORCH_VERSION_MAJOR >= 2; }
+bool fused_attention_available() {
+  return TORCH_VERSION_MAJOR >= 2;
+}
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v) {

@@ -25,7 +25,8 @@ struct AutocastState {
 
 AutocastState cuda_autocast() {
 #ifdef DREAMER_CKPT_AUTOCAST_PER_DEVICE
-  return {at::autocast::is_autocast_enabled(at::kCUDA), at::autocast::get_autocast_dtype(at::kCUDA)};
+  return {at::autocast::is_autocast_enabled(at::kCUDA),
+          at::autocast::get_autocast_dtype(at::kCUDA)};
 #else
   return {at::autocast::is_enabled(), at::autocast::get_autocast_gpu_dtype()};
 #endif
@@ -97,7 +98,8 @@ struct Checkpoint : torch::autograd::Function<Checkpoint> {
     // the detached inputs, whose gradients go back to the outer graph.
     if (!roots.empty()) torch::autograd::backward(roots, root_grads);
     variable_list out;
-    for (const auto& t : inputs) out.push_back(t.defined() && t.requires_grad() ? t.grad() : torch::Tensor());
+    for (const auto& t : inputs)
+      out.push_back(t.defined() && t.requires_grad() ? t.grad() : torch::Tensor());
     out.emplace_back();  // holder
     return out;
   }
@@ -108,23 +110,30 @@ struct Checkpoint : torch::autograd::Function<Checkpoint> {
 ActivationCheckpointing::ActivationCheckpointing(bool enabled) : previous_(t_enabled) {
   t_enabled = enabled;
 }
-ActivationCheckpointing::~ActivationCheckpointing() { t_enabled = previous_; }
+ActivationCheckpointing::~ActivationCheckpointing() {
+  t_enabled = previous_;
+}
 
-bool ActivationCheckpointing::active() { return t_enabled && torch::GradMode::is_enabled(); }
+bool ActivationCheckpointing::active() {
+  return t_enabled && torch::GradMode::is_enabled();
+}
 
 void ActivationCheckpointing::refuse(const std::string& family, const std::string& why) {
   if (t_enabled)
-    throw std::invalid_argument("workload.activation_checkpointing is not supported by " +
-                                family + ": " + why);
+    throw std::invalid_argument("workload.activation_checkpointing is not supported by " + family +
+                                ": " + why);
 }
 
-bool recomputing() { return t_recomputing > 0; }
+bool recomputing() {
+  return t_recomputing > 0;
+}
 
 std::vector<torch::Tensor> checkpoint(CheckpointFn fn, const std::vector<torch::Tensor>& inputs) {
   auto holder = c10::make_intrusive<FnHolder>();
   holder->fn = std::move(fn);
   holder->autocast = cuda_autocast();
-  return Checkpoint::apply(at::TensorList(inputs), c10::intrusive_ptr<torch::CustomClassHolder>(std::move(holder)));
+  return Checkpoint::apply(at::TensorList(inputs),
+                           c10::intrusive_ptr<torch::CustomClassHolder>(std::move(holder)));
 }
 
 }  // namespace dreamer::models

@@ -156,8 +156,8 @@ torch::Tensor DepthAttentionImpl::read_reference(const DepthMemory& memory,
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
   torch::Tensor out;
   if (options.scope == DepthScope::kSameToken) {
-    auto kk = torch::stack(keys, 3);    // [B, H, T, L, Dh]
-    auto vv = torch::stack(values, 3);  // [B, H, T, L, Dh]
+    auto kk = torch::stack(keys, 3);                                           // [B, H, T, L, Dh]
+    auto vv = torch::stack(values, 3);                                         // [B, H, T, L, Dh]
     auto scores = torch::matmul(kk, query.unsqueeze(-1)).squeeze(-1) * scale;  // [B, H, T, L]
     auto weights = torch::softmax(at_least_float32(scores), -1).to(x_q.scalar_type());
     out = torch::matmul(weights.unsqueeze(-2), vv).squeeze(-2);  // [B, H, T, Dh]

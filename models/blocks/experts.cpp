@@ -28,7 +28,8 @@ RouterImpl::RouterImpl(const RouterOptions& opt) : options(opt) {
   if (options.query == RouterQuery::kLinear)
     query = register_module(
         "query", torch::nn::Linear(torch::nn::LinearOptions(opt.d_model, dk).bias(false)));
-  expert_keys = register_parameter("expert_keys", torch::randn({opt.n_experts, dk}) / std::sqrt(dk));
+  expert_keys =
+      register_parameter("expert_keys", torch::randn({opt.n_experts, dk}) / std::sqrt(dk));
   if (opt.depth_encoding == DepthEncoding::kLearnedOffset)
     depth_offset = register_parameter("depth_offset", torch::zeros({opt.max_depth + 1, dk}));
   selection_bias = register_buffer("selection_bias", torch::zeros({opt.n_experts}));
@@ -85,7 +86,8 @@ void RouterImpl::update_bias() {
 ExpertFFNImpl::ExpertFFNImpl(int64_t n, int64_t d, int64_t de, Activation act)
     : n_experts(n), d_model(d), expert_dim(de), activation(act) {
   w_up = register_parameter("w_up", torch::randn({n, d, de}) * 0.02);
-  if (act == Activation::kSwiGLU) w_gate = register_parameter("w_gate", torch::randn({n, d, de}) * 0.02);
+  if (act == Activation::kSwiGLU)
+    w_gate = register_parameter("w_gate", torch::randn({n, d, de}) * 0.02);
   w_down = register_parameter("w_down", torch::randn({n, de, d}) * 0.02);
 }
 

@@ -55,9 +55,9 @@ struct RouterOptions {
   int64_t n_experts = 0;
   int64_t k = 1;
   GateKind gate = GateKind::kSigmoid;
-  bool renormalize = true;          // gates sum to 1 over the selected experts
-  bool balancing_bias = true;       // loss-free balancing bias used for selection only
-  double bias_update_rate = 1e-3;   // gamma of the sign rule
+  bool renormalize = true;         // gates sum to 1 over the selected experts
+  bool balancing_bias = true;      // loss-free balancing bias used for selection only
+  double bias_update_rate = 1e-3;  // gamma of the sign rule
   BiasPlacement bias_placement = BiasPlacement::kLogits;
   RouterQuery query = RouterQuery::kLinear;
   int64_t router_dim = 0;  // query/key dimension (identity query: d_model)
@@ -141,9 +141,9 @@ struct ExpertFFNImpl : torch::nn::Module {
   // (down(g h) = g down(h)), so combining is a plain sum of k rows, where the weighted sum
   // multiplies the wider [N*k, d] outputs. false keeps the weighted sum (bench-experts times both).
   bool fold_gates = true;
-  torch::Tensor w_up;       // [E, d, de]
-  torch::Tensor w_gate;     // [E, d, de] (SwiGLU only)
-  torch::Tensor w_down;     // [E, de, d]
+  torch::Tensor w_up;    // [E, d, de]
+  torch::Tensor w_gate;  // [E, d, de] (SwiGLU only)
+  torch::Tensor w_down;  // [E, de, d]
 };
 TORCH_MODULE(ExpertFFN);
 

@@ -13,8 +13,9 @@ void validate_head_layout(const std::string& p, int64_t d_model, int64_t n_heads
   };
   require(n_heads > 0, "n_heads", "must be positive, got " + std::to_string(n_heads));
   const int64_t kv = n_kv_heads ? n_kv_heads : n_heads;
-  require(n_kv_heads >= 0 && n_heads % kv == 0, "n_kv_heads",
-          "must divide n_heads (" + std::to_string(n_heads) + "), got " + std::to_string(n_kv_heads));
+  require(
+      n_kv_heads >= 0 && n_heads % kv == 0, "n_kv_heads",
+      "must divide n_heads (" + std::to_string(n_heads) + "), got " + std::to_string(n_kv_heads));
   require(head_dim >= 0, "head_dim", "must be positive (or 0 for d_model / n_heads)");
   if (head_dim == 0)
     require(d_model % n_heads == 0, "n_heads",
@@ -22,7 +23,8 @@ void validate_head_layout(const std::string& p, int64_t d_model, int64_t n_heads
                 " is not a multiple of n_heads " + std::to_string(n_heads) +
                 " (set head_dim explicitly or change n_heads)");
   const int64_t dh = head_dim ? head_dim : d_model / n_heads;
-  if (rope) require(dh % 2 == 0, "head_dim", "RoPE needs an even head dim, got " + std::to_string(dh));
+  if (rope)
+    require(dh % 2 == 0, "head_dim", "RoPE needs an even head dim, got " + std::to_string(dh));
 }
 
 SequenceAttentionImpl::SequenceAttentionImpl(const SequenceAttentionOptions& opt) : options(opt) {

@@ -16,7 +16,7 @@ struct SequenceAttentionOptions {
   int64_t head_dim = 0;
   bool rope = true;
   double rope_base = 10000.0;
-  bool bias = false;  // biases on the four projections (GPT-2)
+  bool bias = false;     // biases on the four projections (GPT-2)
   bool qk_bias = false;  // biases on the query and key projections only (Huginn's qk_bias)
 };
 

@@ -73,7 +73,8 @@ torch::Tensor SwitchHeadImpl::forward(const torch::Tensor& x_qk, const torch::Te
   auto qh = heads(q(x_qk)), kh = heads(k(x_qk));  // [B, H, T, Dh]
   const int64_t nr = options.rotated_dims();
   if (nr > 0) {
-    auto angles = rope_angles(torch::arange(start, start + t, x_qk.device()), nr, options.rope_base);
+    auto angles =
+        rope_angles(torch::arange(start, start + t, x_qk.device()), nr, options.rope_base);
     auto rotate = [&](const torch::Tensor& x) {
       return torch::cat({apply_rope(x.narrow(-1, 0, nr), angles), x.narrow(-1, nr, dh - nr)}, -1);
     };
@@ -83,7 +84,8 @@ torch::Tensor SwitchHeadImpl::forward(const torch::Tensor& x_qk, const torch::Te
 
   SwitchHeadSelection sel;
   // Row (n, h) of the [N*H, .] layouts below is token n's head h.
-  auto shift = (torch::arange(h, torch::dtype(torch::kLong).device(x_qk.device())) * e).view({1, 1, h, 1});
+  auto shift =
+      (torch::arange(h, torch::dtype(torch::kLong).device(x_qk.device())) * e).view({1, 1, h, 1});
   torch::Tensor vh;
   if (e > 1) {
     select(x_qk, sel_v, sel.v_logits, sel.v_ids, sel.v_gates);
@@ -111,7 +113,8 @@ torch::Tensor SwitchHeadImpl::forward(const torch::Tensor& x_qk, const torch::Te
     out = rows.view({b, t, h, d}).sum(2);  // the output sums the heads' projections
   } else {
     auto gate = torch::sigmoid(torch::matmul(x_qk, sel_o.t()));  // [B, T, H]
-    out = torch::matmul((res * gate.unsqueeze(-1).to(res.scalar_type())).reshape({b, t, h * dh}), o.t());
+    out = torch::matmul((res * gate.unsqueeze(-1).to(res.scalar_type())).reshape({b, t, h * dh}),
+                        o.t());
   }
   if (selection) *selection = sel;
   return out;
@@ -120,8 +123,10 @@ torch::Tensor SwitchHeadImpl::forward(const torch::Tensor& x_qk, const torch::Te
 int64_t switch_head_parameters(const SwitchHeadOptions& o) {
   const int64_t d = o.d_model, h = o.n_heads, dh = o.head_dim, e = o.n_experts;
   int64_t n = 2 * d * h * dh + h * e * d;  // q, k, sel_o
-  if (e > 1) n += 2 * h * e * d * dh + h * e * d;  // v, o, sel_v
-  else n += 2 * h * dh * d;
+  if (e > 1)
+    n += 2 * h * e * d * dh + h * e * d;  // v, o, sel_v
+  else
+    n += 2 * h * dh * d;
   return n;
 }
 

@@ -35,8 +35,10 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& h, int64_t star
 int64_t sequence_attention_parameters(const SequenceAttentionOptions& o) {
   const int64_t hq = o.n_heads * o.head_dim, hkv = o.n_kv_heads * o.head_dim;
   int64_t n = o.d_model * (hq + 2 * hkv) + hq * o.d_model;
-  if (o.bias) n += hq + 2 * hkv + o.d_model;
-  else if (o.qk_bias) n += hq + hkv;
+  if (o.bias)
+    n += hq + 2 * hkv + o.d_model;
+  else if (o.qk_bias)
+    n += hq + hkv;
   return n;
 }
 

@@ -18,10 +18,13 @@ void expect_error_at(const nlohmann::json& j, const std::string& where) {
 
 TEST(BaselineConfigErrors, NameTheField) {
   expect_error_at({{"family", "dense_transformer"}, {"n_kv_heads", 3}}, "$.n_kv_heads");
-  expect_error_at({{"family", "dense_transformer"}, {"n_layer", 3}}, "$.n_layer");  // typo: unknown key
-  expect_error_at({{"family", "dense_transformer"}, {"position_encoding", "alibi"}}, "$.position_encoding");
+  expect_error_at({{"family", "dense_transformer"}, {"n_layer", 3}},
+                  "$.n_layer");  // typo: unknown key
+  expect_error_at({{"family", "dense_transformer"}, {"position_encoding", "alibi"}},
+                  "$.position_encoding");
   expect_error_at({{"family", "dense_transformer"}, {"preset", "gpt3"}}, "$.preset");
-  expect_error_at({{"family", "moe_transformer"}, {"moe", {{"n_experts", 4}, {"k", 5}}}}, "$.moe.k");
+  expect_error_at({{"family", "moe_transformer"}, {"moe", {{"n_experts", 4}, {"k", 5}}}},
+                  "$.moe.k");
   expect_error_at({{"family", "moe_transformer"}, {"moe", {{"gate", "relu"}}}}, "$.moe.gate");
   expect_error_at({{"family", "moe_transformer"}, {"moe", {{"topk", 2}}}}, "$.moe.topk");
   expect_error_at({{"family", "moeut"}, {"group_size", 3}}, "$.group_size");
@@ -36,7 +39,8 @@ TEST(BaselineConfigErrors, NameTheField) {
                   "$.recurrence.backprop_depth");
   expect_error_at({{"family", "huginn"}, {"init", "xavier"}}, "$.init");
   expect_error_at({{"family", "huginn"}, {"init_std", -0.1}}, "$.init_std");
-  expect_error_at({{"family", "universal_transformer"}, {"act", {{"threshold", 1.5}}}}, "$.act.threshold");
+  expect_error_at({{"family", "universal_transformer"}, {"act", {{"threshold", 1.5}}}},
+                  "$.act.threshold");
   expect_error_at({{"family", "universal_transformer"}, {"recurrences", 0}}, "$.recurrences");
 }
 

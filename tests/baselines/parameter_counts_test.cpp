@@ -20,7 +20,8 @@ int64_t analytic_total(const nlohmann::json& j) {
 
 TEST(PublishedParameterCounts, TinyLlamaIs1100048384) {
   // Llama-style: width 2048, 22 layers, 32 heads, 4 KV heads, SwiGLU 5632, vocab 32000, untied.
-  EXPECT_EQ(analytic_total({{"family", "dense_transformer"}, {"preset", "tinyllama_1.1b"}}), 1100048384);
+  EXPECT_EQ(analytic_total({{"family", "dense_transformer"}, {"preset", "tinyllama_1.1b"}}),
+            1100048384);
 }
 
 TEST(PublishedParameterCounts, Gpt2SmallIs124439808AndTheModuleAgrees) {
@@ -47,32 +48,41 @@ int64_t moeut_reference_count(int64_t v, int64_t d, int64_t h, int64_t dh, int64
 }
 
 TEST(PublishedParameterCounts, MoEUT44MAtVocab8000Is44345792) {
-  EXPECT_EQ(analytic_total({{"family", "moeut"}, {"preset", "44M"}, {"vocab_size", 8000}}), 44345792);
+  EXPECT_EQ(analytic_total({{"family", "moeut"}, {"preset", "44M"}, {"vocab_size", 8000}}),
+            44345792);
 }
 
 TEST(PublishedParameterCounts, EveryMoEUTPresetMatchesTheReferenceAtAnyVocabulary) {
-  struct Profile { const char* name; int64_t d, h, dh, att_e, ff_e, g; };
-  const Profile profiles[] = {{"44M", 412, 4, 82, 8, 155, 2},     {"126M", 768, 4, 96, 10, 254, 2},
-                              {"244M", 1024, 4, 128, 10, 387, 2}, {"318M", 1024, 4, 128, 10, 338, 3},
-                              {"727M", 1024, 5, 128, 13, 467, 4}, {"1B", 1536, 6, 128, 12, 565, 4}};
+  struct Profile {
+    const char* name;
+    int64_t d, h, dh, att_e, ff_e, g;
+  };
+  const Profile profiles[] = {
+      {"44M", 412, 4, 82, 8, 155, 2},     {"126M", 768, 4, 96, 10, 254, 2},
+      {"244M", 1024, 4, 128, 10, 387, 2}, {"318M", 1024, 4, 128, 10, 338, 3},
+      {"727M", 1024, 5, 128, 13, 467, 4}, {"1B", 1536, 6, 128, 12, 565, 4}};
   for (const auto& p : profiles)
     for (int64_t vocab : {8000, 32000, 50257}) {
       SCOPED_TRACE(std::string(p.name) + " vocab " + std::to_string(vocab));
       EXPECT_EQ(analytic_total({{"family", "moeut"}, {"preset", p.name}, {"vocab_size", vocab}}),
                 moeut_reference_count(vocab, p.d, p.h, p.dh, p.att_e, p.ff_e, p.g));
       // The gated special case (att_n_experts = 1) too.
-      EXPECT_EQ(analytic_total({{"family", "moeut"}, {"preset", p.name}, {"vocab_size", vocab},
+      EXPECT_EQ(analytic_total({{"family", "moeut"},
+                                {"preset", p.name},
+                                {"vocab_size", vocab},
                                 {"att_n_experts", 1}}),
                 moeut_reference_count(vocab, p.d, p.h, p.dh, 1, p.ff_e, p.g));
     }
 }
 
 TEST(PublishedParameterCounts, MoEUT44MModuleHasTheReferenceShapes) {
-  auto config = ModelConfig::from_json({{"family", "moeut"}, {"preset", "44M"}, {"vocab_size", 8000}});
+  auto config =
+      ModelConfig::from_json({{"family", "moeut"}, {"preset", "44M"}, {"vocab_size", 8000}});
   auto model = models::build_model(config);
   EXPECT_EQ(models::count_parameters(*model).total, 44345792);
   std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& item : model->named_parameters()) shapes[item.key()] = item.value().sizes().vec();
+  for (const auto& item : model->named_parameters())
+    shapes[item.key()] = item.value().sizes().vec();
   // reference name -> ours
   const std::vector<std::pair<std::string, std::vector<int64_t>>> expected = {
       {"layers.1.attention.v", {32, 412, 82}},
@@ -81,9 +91,9 @@ TEST(PublishedParameterCounts, MoEUT44MModuleHasTheReferenceShapes) {
       {"layers.1.attention.sel_o", {32, 412}},
       {"layers.1.attention.q.weight", {328, 412}},
       {"layers.1.attention.k.weight", {328, 412}},
-      {"layers.1.ffn.experts.w_up", {155, 412, 128}},     // ffn.keys
-      {"layers.1.ffn.experts.w_down", {155, 128, 412}},   // ffn.values
-      {"layers.1.ffn.router.expert_keys", {155, 412}},    // ffn.expert_sel
+      {"layers.1.ffn.experts.w_up", {155, 412, 128}},    // ffn.keys
+      {"layers.1.ffn.experts.w_down", {155, 128, 412}},  // ffn.values
+      {"layers.1.ffn.router.expert_keys", {155, 412}},   // ffn.expert_sel
       {"layers.1.ln1.weight", {412}},
       {"layers.1.ln1.bias", {412}},
       {"layers.1.ln2.weight", {412}},

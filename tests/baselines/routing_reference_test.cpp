@@ -16,7 +16,9 @@ namespace {
 
 using torch::Tensor;
 
-Tensor f64(const Tensor& t) { return t.detach().to(torch::kFloat64); }
+Tensor f64(const Tensor& t) {
+  return t.detach().to(torch::kFloat64);
+}
 
 // [N, E] mask with the gate value at the top-k selected entries (selection on `select_on`).
 Tensor topk_gates(const Tensor& select_on, const Tensor& gate_values, int64_t k) {
@@ -29,9 +31,12 @@ Tensor swiglu_expert(const Tensor& x, const Tensor& up, const Tensor& gate, cons
 }
 
 std::shared_ptr<baselines::MoETransformer> tiny_moe(const nlohmann::json& moe) {
-  auto config = models::ModelConfig::from_json({{"family", "moe_transformer"}, {"vocab_size", 32},
-                                               {"d_model", 16}, {"n_heads", 2}, {"n_layers", 1},
-                                               {"moe", moe}});
+  auto config = models::ModelConfig::from_json({{"family", "moe_transformer"},
+                                                {"vocab_size", 32},
+                                                {"d_model", 16},
+                                                {"n_heads", 2},
+                                                {"n_layers", 1},
+                                                {"moe", moe}});
   return std::dynamic_pointer_cast<baselines::MoETransformer>(models::build_model(config));
 }
 
@@ -50,7 +55,8 @@ Tensor moe_reference(baselines::MoELayerImpl& layer, const Tensor& x, const Tens
                 swiglu_expert(xd, f64(ex.w_up[e]), f64(ex.w_gate[e]), f64(ex.w_down[e]));
   if (layer.shared) {
     auto& s = *layer.shared;
-    y = y + swiglu_expert(xd, f64(s.up->weight).t(), f64(s.gate->weight).t(), f64(s.down->weight).t());
+    y = y +
+        swiglu_expert(xd, f64(s.up->weight).t(), f64(s.gate->weight).t(), f64(s.down->weight).t());
   }
   return y;
 }
@@ -62,7 +68,8 @@ void expect_moe_matches_reference(const nlohmann::json& moe, bool random_bias, b
   auto model = tiny_moe(moe);
   model->eval();
   auto& layer = *model->moe_layers[0];
-  if (random_bias) layer.router->selection_bias.copy_(torch::randn({moe["n_experts"].get<int64_t>()}));
+  if (random_bias)
+    layer.router->selection_bias.copy_(torch::randn({moe["n_experts"].get<int64_t>()}));
   auto x = torch::randn({3, 5, 16});
   torch::NoGradGuard no_grad;
   auto y = layer.moe(x, nullptr, nullptr).reshape({-1, 16});
@@ -79,15 +86,24 @@ TEST(RoutingReference, MoESoftmaxTopKMatchesDenseReference) {
 
 TEST(RoutingReference, MoESigmoidBiasSharedMatchesDenseReference) {
   torch::manual_seed(4);
-  expect_moe_matches_reference({{"n_experts", 8}, {"k", 3}, {"expert_dim", 4}, {"gate", "sigmoid"},
-                                {"renormalize", true}, {"balancing_bias", true}, {"n_shared_experts", 1}},
+  expect_moe_matches_reference({{"n_experts", 8},
+                                {"k", 3},
+                                {"expert_dim", 4},
+                                {"gate", "sigmoid"},
+                                {"renormalize", true},
+                                {"balancing_bias", true},
+                                {"n_shared_experts", 1}},
                                true, false, true);
 }
 
 TEST(RoutingReference, BalancingBiasMovesTowardUnderloadedExperts) {
   torch::manual_seed(5);
-  auto model = tiny_moe({{"n_experts", 4}, {"k", 1}, {"expert_dim", 4}, {"gate", "sigmoid"},
-                         {"balancing_bias", true}, {"aux_loss_coef", 0.0}});
+  auto model = tiny_moe({{"n_experts", 4},
+                         {"k", 1},
+                         {"expert_dim", 4},
+                         {"gate", "sigmoid"},
+                         {"balancing_bias", true},
+                         {"aux_loss_coef", 0.0}});
   model->train();
   auto out = model->forward(torch::randint(0, 32, {4, 16}));
   auto load = model->moe_layers[0]->router->expert_load.clone();
@@ -116,7 +132,8 @@ TEST(RoutingReference, SigmaMoEMatchesDenseReference) {
   torch::NoGradGuard no_grad;
   auto y = moe(x, x_sel).reshape({-1, 12});
   auto xd = f64(x).reshape({-1, 12});
-  auto scores = torch::sigmoid(torch::matmul(f64(x_sel).reshape({-1, 12}), f64(moe->router->expert_keys).t()));
+  auto scores = torch::sigmoid(
+      torch::matmul(f64(x_sel).reshape({-1, 12}), f64(moe->router->expert_keys).t()));
   auto weights = topk_gates(scores, scores, 3);  // sigmoid scores, no renormalisation
   auto ref = torch::zeros_like(xd);
   for (int64_t e = 0; e < 7; ++e)
@@ -130,10 +147,13 @@ TEST(RoutingReference, SigmaMoEMatchesDenseReference) {
 Tensor rope_reference(const Tensor& x, int64_t nr, double base) {
   const int64_t t = x.size(2), half = nr / 2;
   auto pos = torch::arange(t, torch::kFloat64).unsqueeze(1);
-  auto inv = torch::pow(base, -2.0 * torch::arange(half, torch::kFloat64) / static_cast<double>(nr));
+  auto inv =
+      torch::pow(base, -2.0 * torch::arange(half, torch::kFloat64) / static_cast<double>(nr));
   auto ang = pos * inv;  // [T, half]
   auto a = x.narrow(-1, 0, half), b = x.narrow(-1, half, half);
-  return torch::cat({a * ang.cos() - b * ang.sin(), b * ang.cos() + a * ang.sin(), x.narrow(-1, nr, x.size(-1) - nr)}, -1);
+  return torch::cat({a * ang.cos() - b * ang.sin(), b * ang.cos() + a * ang.sin(),
+                     x.narrow(-1, nr, x.size(-1) - nr)},
+                    -1);
 }
 
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v) {
@@ -149,8 +169,10 @@ Tensor switch_head_reference(models::SwitchHeadImpl& m, const Tensor& x_qk, cons
   const int64_t b = x_qk.size(0), t = x_qk.size(1), h = o.n_heads, dh = o.head_dim, e = o.n_experts;
   auto xq = f64(x_qk), xv = f64(x_v);
   auto heads = [&](const Tensor& y) { return y.view({b, t, h, dh}).transpose(1, 2); };
-  auto q = rope_reference(heads(torch::matmul(xq, f64(m.q->weight).t())), o.rotated_dims(), o.rope_base);
-  auto k = rope_reference(heads(torch::matmul(xq, f64(m.k->weight).t())), o.rotated_dims(), o.rope_base);
+  auto q =
+      rope_reference(heads(torch::matmul(xq, f64(m.q->weight).t())), o.rotated_dims(), o.rope_base);
+  auto k =
+      rope_reference(heads(torch::matmul(xq, f64(m.k->weight).t())), o.rotated_dims(), o.rope_base);
   if (e == 1) {
     auto v = heads(torch::matmul(xv, f64(m.v).t()));
     auto res = attention_reference(q, k, v).transpose(1, 2);  // [B, T, H, Dh]
@@ -197,7 +219,9 @@ TEST(RoutingReference, MoEUTEntropyRegulariserMatchesTheDefinition) {
   auto reg = baselines::entropy_regularizer(logits).item<double>();
   double expected = 0;
   for (int64_t b = 0; b < 2; ++b) {
-    auto p = torch::cat({torch::softmax(f64(logits[0][b]), -1), torch::softmax(f64(logits[1][b]), -1)}, 0).mean(0);
+    auto p = torch::cat(
+                 {torch::softmax(f64(logits[0][b]), -1), torch::softmax(f64(logits[1][b]), -1)}, 0)
+                 .mean(0);
     expected += (p * p.log()).sum().item<double>() / 2.0;
   }
   EXPECT_NEAR(reg, expected, 1e-6);
@@ -205,10 +229,18 @@ TEST(RoutingReference, MoEUTEntropyRegulariserMatchesTheDefinition) {
 
 TEST(RoutingReference, MoEUTTracesEverySiteAndRegularisesOnlyInTraining) {
   torch::manual_seed(10);
-  auto config = models::ModelConfig::from_json(
-      {{"family", "moeut"}, {"vocab_size", 40}, {"d_model", 24}, {"n_layers", 4}, {"group_size", 2},
-       {"n_heads", 2}, {"d_head", 8}, {"att_n_experts", 3}, {"att_k", 2}, {"ff_n_experts", 5},
-       {"ff_k", 2}, {"ff_expert_size", 8}});
+  auto config = models::ModelConfig::from_json({{"family", "moeut"},
+                                                {"vocab_size", 40},
+                                                {"d_model", 24},
+                                                {"n_layers", 4},
+                                                {"group_size", 2},
+                                                {"n_heads", 2},
+                                                {"d_head", 8},
+                                                {"att_n_experts", 3},
+                                                {"att_k", 2},
+                                                {"ff_n_experts", 5},
+                                                {"ff_k", 2},
+                                                {"ff_expert_size", 8}});
   auto model = models::build_model(config);
   auto tokens = torch::randint(0, 40, {2, 6});
   models::ForwardOptions o;

@@ -57,7 +57,8 @@ TEST(CliModels, ConfigJsonPrintsAResolvedConfigThatRebuildsTheModel) {
 }
 
 TEST(CliModels, InvalidConfigFailsNamingFileAndField) {
-  auto file = write_file("bad.json", R"({"family": "dreamer", "expert_attention": {"n_experts": 4, "k": 5}})");
+  auto file = write_file("bad.json",
+                         R"({"family": "dreamer", "expert_attention": {"n_experts": 4, "k": 5}})");
   auto result = run_cli("models --config " + file);
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("bad.json"), std::string::npos) << result.output;
@@ -82,7 +83,8 @@ TEST(CliDoctor, ReportsVersionsAndThreads) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("libtorch:        " + std::to_string(TORCH_VERSION_MAJOR) + "."),
             std::string::npos);
-  EXPECT_NE(result.output.find(std::string("sqlite:          ") + sqlite3_libversion()), std::string::npos);
+  EXPECT_NE(result.output.find(std::string("sqlite:          ") + sqlite3_libversion()),
+            std::string::npos);
   EXPECT_NE(result.output.find("threads:         1 intra-op"), std::string::npos) << result.output;
 }
 
@@ -93,7 +95,8 @@ TEST(CliDemo, ShortDemoLowersTheLoss) {
   auto pos = result.output.rfind("loss ");
   ASSERT_NE(pos, std::string::npos);
   double first = 0, last = 0;
-  ASSERT_EQ(sscanf(result.output.c_str() + pos, "loss %lf -> %lf", &first, &last), 2) << result.output;
+  ASSERT_EQ(sscanf(result.output.c_str() + pos, "loss %lf -> %lf", &first, &last), 2)
+      << result.output;
   EXPECT_LT(last, first * 0.75) << result.output;
 }
 

@@ -98,7 +98,9 @@ TEST(JsonlSource, SpecErrorsNameThePath) {
       "$.shufle");
   // A missing file is reported where the spec named it, with the file and the OS's reason.
   expect_input_error(
-      [&] { make_source({{"type", "jsonl"}, {"path", "/nonexistent.jsonl"}, {"template", "{q}"}}); },
+      [&] {
+        make_source({{"type", "jsonl"}, {"path", "/nonexistent.jsonl"}, {"template", "{q}"}});
+      },
       "$.path", "cannot read data file \"/nonexistent.jsonl\": No such file or directory");
   expect_error({{"type", "parquet"}}, "$.type");
 }

@@ -23,19 +23,21 @@ namespace {
 std::vector<std::string> corpus_documents(int n, int first = 0) {
   std::vector<std::string> docs;
   for (int i = first; i < first + n; ++i)
-    docs.push_back("problem " + std::to_string(i) + ": " + std::string(1 + i % 7, 'a' + i % 26) + " = " +
-                   std::to_string(i * 37 % 101));
+    docs.push_back("problem " + std::to_string(i) + ": " + std::string(1 + i % 7, 'a' + i % 26) +
+                   " = " + std::to_string(i * 37 % 101));
   return docs;
 }
 
-std::string write_jsonl(const std::string& dir, const std::string& name, const std::vector<std::string>& docs) {
+std::string write_jsonl(const std::string& dir, const std::string& name,
+                        const std::vector<std::string>& docs) {
   const std::string path = dir + "/" + name;
   std::ofstream out(path);
   for (const auto& d : docs) out << nlohmann::json{{"q", d}, {"unused", 1}}.dump() << "\n";
   return path;
 }
 
-std::vector<int64_t> read_split(const std::string& dir, const nlohmann::json& manifest, const std::string& split) {
+std::vector<int64_t> read_split(const std::string& dir, const nlohmann::json& manifest,
+                                const std::string& split) {
   std::vector<int64_t> tokens;
   for (const auto& s : manifest["splits"][split]["shards"]) {
     const data::MappedShard shard(dir + "/" + s["file"].get<std::string>());
@@ -59,7 +61,8 @@ TEST(Shards, TokenizeRoundTripEqualsTheTokenizersOutput) {
   const auto docs = corpus_documents(200);
   const auto input = write_jsonl(dir, "corpus.jsonl", docs);
   const data::ByteTokenizer tokenizer;
-  const auto manifest = data::tokenize_corpus(options_for(input, dir + "/shards"), tokenizer, nullptr);
+  const auto manifest =
+      data::tokenize_corpus(options_for(input, dir + "/shards"), tokenizer, nullptr);
 
   std::vector<int64_t> train, heldout;
   int heldout_docs = 0;
@@ -73,7 +76,8 @@ TEST(Shards, TokenizeRoundTripEqualsTheTokenizersOutput) {
   EXPECT_EQ(read_split(dir + "/shards", manifest, "train"), train);
   EXPECT_EQ(read_split(dir + "/shards", manifest, "heldout"), heldout);
   EXPECT_GT(manifest["splits"]["train"]["shards"].size(), 2u);
-  EXPECT_EQ(manifest["splits"]["train"]["tokens"].get<int64_t>(), static_cast<int64_t>(train.size()));
+  EXPECT_EQ(manifest["splits"]["train"]["tokens"].get<int64_t>(),
+            static_cast<int64_t>(train.size()));
   EXPECT_EQ(manifest["splits"]["heldout"]["documents"].get<int>(), heldout_docs);
   EXPECT_EQ(manifest["dtype"], "uint16");
   EXPECT_EQ(manifest["tokenizer"], tokenizer.to_json());
@@ -100,17 +104,21 @@ TEST(Shards, HeldOutSplitDependsOnTheDocumentAloneAndHasTheRequestedSize) {
   mixed.insert(mixed.begin(), other.begin(), other.end());
   std::reverse(mixed.begin(), mixed.end());
   const data::ByteTokenizer tokenizer;
-  data::tokenize_corpus(options_for(write_jsonl(dir, "a.jsonl", corpus_documents(300)), dir + "/a"), tokenizer, nullptr);
-  data::tokenize_corpus(options_for(write_jsonl(dir, "b.jsonl", mixed), dir + "/b"), tokenizer, nullptr);
+  data::tokenize_corpus(options_for(write_jsonl(dir, "a.jsonl", corpus_documents(300)), dir + "/a"),
+                        tokenizer, nullptr);
+  data::tokenize_corpus(options_for(write_jsonl(dir, "b.jsonl", mixed), dir + "/b"), tokenizer,
+                        nullptr);
   auto heldout_set = [](const std::string& file) {
     std::set<std::string> s;
     std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) s.insert(nlohmann::json::parse(line)["text"].get<std::string>());
+    for (std::string line; std::getline(in, line);)
+      s.insert(nlohmann::json::parse(line)["text"].get<std::string>());
     return s;
   };
   const auto a = heldout_set(dir + "/a/heldout.jsonl"), b = heldout_set(dir + "/b/heldout.jsonl");
   EXPECT_FALSE(a.empty());
-  for (const auto& d : corpus_documents(300)) EXPECT_EQ(a.count("Q: " + d), b.count("Q: " + d)) << d;
+  for (const auto& d : corpus_documents(300))
+    EXPECT_EQ(a.count("Q: " + d), b.count("Q: " + d)) << d;
   EXPECT_GT(b.size(), a.size());  // some of the other 100 are held out too
 }
 
@@ -132,7 +140,8 @@ TEST(Shards, StreamWindowsMatchTheFlatTokensAndResumeEqualsTheUninterruptedStrea
   for (int64_t s = 0; s < steps; ++s)
     for (int64_t r = 0; r < B; ++r)
       for (int64_t t = 0; t <= T; ++t)
-        ASSERT_EQ(batches[s][r][t].item<int64_t>(), flat[(s * B * T + r * T + t) % n]) << s << " " << r << " " << t;
+        ASSERT_EQ(batches[s][r][t].item<int64_t>(), flat[(s * B * T + r * T + t) % n])
+            << s << " " << r << " " << t;
 
   data::PackedStream first(data::open_shards(spec, *tokenizer, "$"), T);
   first.next_batch(B);
@@ -140,13 +149,15 @@ TEST(Shards, StreamWindowsMatchTheFlatTokensAndResumeEqualsTheUninterruptedStrea
   const auto saved = data::StreamPosition::from_json(first.position().to_json());
   data::PackedStream resumed(data::open_shards(spec, *tokenizer, "$"), T);
   resumed.restore(saved);
-  for (int64_t s = 2; s < steps; ++s) EXPECT_TRUE(resumed.next_batch(B).tokens.equal(batches[s])) << s;
+  for (int64_t s = 2; s < steps; ++s)
+    EXPECT_TRUE(resumed.next_batch(B).tokens.equal(batches[s])) << s;
   data::PackedStream sought(data::open_shards(spec, *tokenizer, "$"), T);
   sought.seek(5 * B * T);
   EXPECT_TRUE(sought.next_batch(B).tokens.equal(batches[5]));
 }
 
-void expect_error(const std::function<void()>& f, const std::string& where, const std::string& words) {
+void expect_error(const std::function<void()>& f, const std::string& where,
+                  const std::string& words) {
   try {
     f();
     ADD_FAILURE() << "expected an InputError at " << where;
@@ -188,26 +199,34 @@ TEST(Shards, DamagedShardsAndAnotherTokenizerAreErrorsNamingTheFile) {
   EXPECT_NO_THROW(open());
   // A manifest made with another tokenizer.
   auto manifest = nlohmann::json::parse(std::ifstream(m));
-  manifest["tokenizer"] = {{"type", "sentencepiece"}, {"model", "x.model"}, {"vocab_size", 32000}, {"model_hash", "ab"}};
+  manifest["tokenizer"] = {
+      {"type", "sentencepiece"}, {"model", "x.model"}, {"vocab_size", 32000}, {"model_hash", "ab"}};
   std::ofstream(m) << manifest.dump();
   expect_error(open, m, "the experiment's tokenizer is");
-  expect_error([&] { data::open_shards({{"type", "shards"}, {"path", m}, {"shuffle", true}}, tokenizer, "$.data.train"); },
-               "$.data.train.shuffle", "unknown key");
+  expect_error(
+      [&] {
+        data::open_shards({{"type", "shards"}, {"path", m}, {"shuffle", true}}, tokenizer,
+                          "$.data.train");
+      },
+      "$.data.train.shuffle", "unknown key");
 }
 
 TEST(Shards, AnExperimentTrainsFromShardsAndChecksThemWhenParsed) {
   const std::string dir = temp_dir();
   const data::ByteTokenizer tokenizer;
-  data::tokenize_corpus(options_for(write_jsonl(dir, "c.jsonl", corpus_documents(80)), dir + "/s"), tokenizer, nullptr);
+  data::tokenize_corpus(options_for(write_jsonl(dir, "c.jsonl", corpus_documents(80)), dir + "/s"),
+                        tokenizer, nullptr);
   auto experiment = tiny_experiment();
   experiment["data"]["train"] = {{"type", "shards"}, {"path", dir + "/s/manifest.json"}};
   const std::string file = dir + "/tiny.json";
   std::ofstream(file) << experiment.dump();
   EXPECT_NO_THROW(experiments::read_experiment(file));
-  const auto result = run_cli("run " + file + " --db " + dir + "/r.db --out " + dir + "/runs --no-progress");
+  const auto result =
+      run_cli("run " + file + " --db " + dir + "/r.db --out " + dir + "/runs --no-progress");
   EXPECT_EQ(result.exit_code, 0) << result.output;
   std::remove((dir + "/s/train_000000.bin").c_str());
-  expect_error([&] { experiments::read_experiment(file); }, dir + "/s/train_000000.bin", "cannot open shard");
+  expect_error([&] { experiments::read_experiment(file); }, dir + "/s/train_000000.bin",
+               "cannot open shard");
 }
 
 }  // namespace

@@ -19,12 +19,14 @@ const std::string kGsm8kTrain = std::string(DREAMER_SHARED_DATA_DIR) + "/gsm8k/t
 TEST(TokenizerTrain, CommandTrainsAModelThatRoundTripsAndCompressesGsm8k) {
   if (!data::sentencepiece_built()) GTEST_SKIP() << "this build has no SentencePiece";
   const std::string prefix = temp_dir() + "/gsm8k_sp";
-  const auto result = run_cli("tokenizer train --input " + kGsm8kTrain +
-                              " --template '{question} {answer}' --max-documents 400 --vocab-size 500 --out " +
-                              prefix);
+  const auto result = run_cli(
+      "tokenizer train --input " + kGsm8kTrain +
+      " --template '{question} {answer}' --max-documents 400 --vocab-size 500 --out " + prefix);
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("500 pieces from 400 documents"), std::string::npos) << result.output;
-  const auto tokenizer = data::make_tokenizer({{"type", "sentencepiece"}, {"model", prefix + ".model"}});
+  EXPECT_NE(result.output.find("500 pieces from 400 documents"), std::string::npos)
+      << result.output;
+  const auto tokenizer =
+      data::make_tokenizer({{"type", "sentencepiece"}, {"model", prefix + ".model"}});
   EXPECT_EQ(tokenizer->vocab_size(), 500);
   // A problem it did not train on (document 1000): exact round trip, and fewer tokens than
   // bytes (a trained BPE merges frequent pieces; bytes would be one id each).
@@ -45,8 +47,8 @@ TEST(TokenizerTrain, JsonlWithoutTemplateNamesTheFileAndTheFlag) {
     EXPECT_EQ(e.where(), kGsm8kTrain);
     EXPECT_NE(std::string(e.what()).find("--template"), std::string::npos);
   }
-  const auto result = run_cli("tokenizer train --input " + kGsm8kTrain + " --vocab-size 100 --out " +
-                              temp_dir() + "/x");
+  const auto result = run_cli("tokenizer train --input " + kGsm8kTrain +
+                              " --vocab-size 100 --out " + temp_dir() + "/x");
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("--template"), std::string::npos) << result.output;
 }

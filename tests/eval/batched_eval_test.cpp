@@ -80,7 +80,8 @@ TEST_P(BatchedEval, MixedLengthLoglikelihoodsEqualOneByOne) {
     EXPECT_EQ(got[i].is_greedy, expected[i].is_greedy) << kPrompts[i];
     EXPECT_EQ(got[i].n_tokens, expected[i].n_tokens);
     EXPECT_LT(got[i].logprob, 0.0);
-    real_tokens += static_cast<int64_t>(requests[i].context.size() + requests[i].continuation.size()) - 1;
+    real_tokens +=
+        static_cast<int64_t>(requests[i].context.size() + requests[i].continuation.size()) - 1;
   }
   // Families with experts: the routing statistics count each real input token once per
   // record of the first site, never a pad.
@@ -96,7 +97,9 @@ TEST(StopScanner, FindsAStopStringThatStraddlesTwoSteps) {
   StopScanner scanner({"Question:", "\n\n"});
   EXPECT_FALSE(scanner.found("The answer is 4."));
   EXPECT_FALSE(scanner.found("The answer is 4.\nQues"));
-  EXPECT_TRUE(scanner.found("The answer is 4.\nQuestion"  ":"));
+  EXPECT_TRUE(
+      scanner.found("The answer is 4.\nQuestion"
+                    ":"));
 }
 
 TEST(StopScanner, RescansATailTheDecoderRewrote) {

@@ -66,16 +66,19 @@ TEST(CliEval, StoresScoresPerDepthAndRerunsDoNotDuplicate) {
 TEST(CliEval, SamplingFlagsStoreEveryRepeatAndTheSettings) {
   Fixture f;
   auto r = run_cli("eval --checkpoint " + f.checkpoint + " --task " + f.task + " --limit 2 --db " +
-                   f.db + " --samples --temperature 0.7 --top-p 0.95 --sample-seed 3 --repeats 2 "
+                   f.db +
+                   " --samples --temperature 0.7 --top-p 0.95 --sample-seed 3 --repeats 2 "
                    "--gen-prefix ' ='");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM eval_samples WHERE "
-                        "json_array_length(details_json, '$.responses') = 2"),
+  EXPECT_EQ(count(f.db,
+                  "SELECT COUNT(*) FROM eval_samples WHERE "
+                  "json_array_length(details_json, '$.responses') = 2"),
             2);
-  EXPECT_EQ(count(f.db, "SELECT COUNT(*) FROM eval_results WHERE "
-                        "json_extract(settings_json, '$.task.generation.temperature') = 0.7 AND "
-                        "json_extract(settings_json, '$.task.generation.seed') = 3 AND "
-                        "json_extract(settings_json, '$.task.repeats') = 2"),
+  EXPECT_EQ(count(f.db,
+                  "SELECT COUNT(*) FROM eval_results WHERE "
+                  "json_extract(settings_json, '$.task.generation.temperature') = 0.7 AND "
+                  "json_extract(settings_json, '$.task.generation.seed') = 3 AND "
+                  "json_extract(settings_json, '$.task.repeats') = 2"),
             1);
   // The prompt ends with the gen_prefix (the template ends in a non-space, so a delimiter,
   // here "", joins them).

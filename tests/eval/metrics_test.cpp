@@ -11,8 +11,8 @@
 #include "results/experiment_data.h"
 #include "results/query.h"
 #include "results/store.h"
-#include "tests/test_util.h"
 #include "tests/eval/fake_models.h"
+#include "tests/test_util.h"
 #include "util/errors.h"
 
 namespace dreamer::eval {

@@ -177,7 +177,7 @@ TEST(Voting, MajorityVoteKeepsTheFirstOfTiedAnswers) {
 
 TEST(Voting, PassAtKIsOneMinusTheChanceThatKDrawsMissEveryCorrectResponse) {
   EXPECT_DOUBLE_EQ(pass_at_k(5, 2, 1), 0.4);
-  EXPECT_NEAR(pass_at_k(5, 2, 2), 1.0 - 3.0 / 10.0, 1e-12);  // 1 - C(3,2)/C(5,2)
+  EXPECT_NEAR(pass_at_k(5, 2, 2), 1.0 - 3.0 / 10.0, 1e-12);     // 1 - C(3,2)/C(5,2)
   EXPECT_NEAR(pass_at_k(10, 3, 4), 1.0 - 35.0 / 210.0, 1e-12);  // 1 - C(7,4)/C(10,4)
   EXPECT_DOUBLE_EQ(pass_at_k(5, 4, 2), 1.0);  // only one wrong response: any two hit
   EXPECT_DOUBLE_EQ(pass_at_k(5, 0, 3), 0.0);
@@ -196,7 +196,10 @@ TEST(Repeats, MajAtKAndPassAtKOfConstructedResponses) {
        {"pattern", answer},
        {"take_first_k", 3},
        {"reduce", "majority_vote"}},
-      {{"name", "pass@2"}, {"type", "regex"}, {"pattern", answer}, {"reduce", "pass_at_k"},
+      {{"name", "pass@2"},
+       {"type", "regex"},
+       {"pattern", answer},
+       {"reduce", "pass_at_k"},
        {"k", 2}}};
   const auto task = TaskSpec::from_json(j);
   TaskData data;
@@ -243,8 +246,7 @@ TEST(Repeats, SelfConsistencyTaskIsLmEvalsYaml) {
   EXPECT_EQ(task.filters[1].take_first_k, 0);
   EXPECT_EQ(task.filters[2].name, "maj@8");
   EXPECT_EQ(task.filters[2].take_first_k, 8);
-  for (const auto& f : task.filters)
-    EXPECT_EQ(f.pattern, "The answer is (\\-?[0-9\\.\\,]*[0-9]+)");
+  for (const auto& f : task.filters) EXPECT_EQ(f.pattern, "The answer is (\\-?[0-9\\.\\,]*[0-9]+)");
   EXPECT_EQ(task.prompt, "Q: {{question}}\nA:");  // gsm8k_cot's
   EXPECT_EQ(task.shots.exemplars.size(), 8u);
 }

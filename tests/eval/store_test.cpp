@@ -9,8 +9,8 @@
 
 #include "results/query.h"
 #include "results/store.h"
-#include "util/errors.h"
 #include "tests/test_util.h"
+#include "util/errors.h"
 
 namespace dreamer::results {
 namespace {
@@ -45,7 +45,7 @@ TEST(ResultStore, GeneratedInvalidUtf8IsStoredWithReplacementCharacters) {
   ASSERT_NO_THROW(store.write("run1", "/ck/a", r));
   Statement s(store.db(), "SELECT output, details_json FROM eval_samples");
   ASSERT_TRUE(s.step());
-  EXPECT_EQ(s.column_text(0), bad);  // the raw bytes stay
+  EXPECT_EQ(s.column_text(0), bad);                                   // the raw bytes stay
   EXPECT_EQ(s.column_text(1), "{\"resps\":[[\"7\xef\xbf\xbdz\"]]}");  // U+FFFD in the JSON
   Statement settings(store.db(), "SELECT settings_json FROM eval_results LIMIT 1");
   ASSERT_TRUE(settings.step());

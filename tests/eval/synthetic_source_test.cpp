@@ -23,7 +23,8 @@ TEST(SyntheticSources, EveryDataTaskIsASourceThatHonoursItsSplit) {
       EXPECT_EQ(ood[i].answer, expected[i].answer) << name;
     }
     auto id = source(50, 7, {{"steps", {1, 2}}, {"split", "test_id"}}, "$.params");
-    for (const auto& ex : id) EXPECT_TRUE(data::in_held_out_bucket(ex.prompt)) << name << ": " << ex.prompt;
+    for (const auto& ex : id)
+      EXPECT_TRUE(data::in_held_out_bucket(ex.prompt)) << name << ": " << ex.prompt;
   }
 }
 

@@ -1,13 +1,12 @@
 // Task files: strict parsing, templates, shipped tasks on the real data, prompts and choices.
 #include <gtest/gtest.h>
 
-
 #include "eval/documents.h"
 #include "eval/prompt.h"
 #include "eval/task_spec.h"
 #include "eval/template.h"
-#include "util/json_reader.h"
 #include "util/fs.h"
+#include "util/json_reader.h"
 
 namespace dreamer::eval {
 namespace {

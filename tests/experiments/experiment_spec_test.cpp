@@ -30,14 +30,16 @@ std::string error_of(const std::string& file) {
 
 TEST(ExperimentGrid, CrossProductBecomesNamedArmsWithTheValuesSet) {
   nlohmann::json exp = testing::tiny_experiment();
-  exp["arms"][0]["grid"] = {{"model.expert_attention.k", {1, 2}}, {"train.optimizer.lr", {0.001, 0.003, 0.01}}};
+  exp["arms"][0]["grid"] = {{"model.expert_attention.k", {1, 2}},
+                            {"train.optimizer.lr", {0.001, 0.003, 0.01}}};
   const auto expanded = expand_grids(exp, "x.json");
   ASSERT_EQ(expanded["arms"].size(), 2u * 3 + 1);  // the grid arm becomes 6, the dense arm stays
   EXPECT_EQ(expanded["arms"][0]["name"], "dreamer[k=1,lr=0.001]");
   EXPECT_EQ(expanded["arms"][2]["name"], "dreamer[k=1,lr=0.01]");
   EXPECT_EQ(expanded["arms"][5]["name"], "dreamer[k=2,lr=0.01]");
   EXPECT_EQ(expanded["arms"][5]["model"]["expert_attention"]["k"], 2);
-  EXPECT_EQ(expanded["arms"][5]["model"]["expert_attention"]["n_experts"], 4);  // untouched siblings kept
+  EXPECT_EQ(expanded["arms"][5]["model"]["expert_attention"]["n_experts"],
+            4);  // untouched siblings kept
   EXPECT_EQ(expanded["arms"][5]["train"]["optimizer"]["lr"], 0.01);
   EXPECT_FALSE(expanded["arms"][5].contains("grid"));
   EXPECT_EQ(expanded["arms"][6]["name"], "dense");
@@ -48,7 +50,8 @@ TEST(ExperimentGrid, CrossProductBecomesNamedArmsWithTheValuesSet) {
   ASSERT_EQ(spec.matching.arms.size(), 7u);
   EXPECT_DOUBLE_EQ(spec.train.at("dreamer[k=2,lr=0.003]").optimizer.lr, 0.003);
   EXPECT_EQ(spec.train.at("dreamer[k=2,lr=0.003]").tokens, spec.train.at("dense").tokens);
-  EXPECT_DOUBLE_EQ(spec.train.at("dense").optimizer.lr, exp["train"]["optimizer"]["lr"].get<double>());
+  EXPECT_DOUBLE_EQ(spec.train.at("dense").optimizer.lr,
+                   exp["train"]["optimizer"]["lr"].get<double>());
 }
 
 TEST(ExperimentIncludes, BaseIsMergedAndTheIncludingFileWins) {
@@ -79,13 +82,15 @@ TEST(ExperimentIncludes, BaseIsMergedAndTheIncludingFileWins) {
 
 TEST(ExperimentValidation, MistakesNameTheFileAndJsonPath) {
   const auto dir = testing::temp_dir();
-  auto check = [&](const std::function<void(nlohmann::json&)>& mutate, const std::string& expected_path) {
+  auto check = [&](const std::function<void(nlohmann::json&)>& mutate,
+                   const std::string& expected_path) {
     nlohmann::json exp = testing::tiny_experiment();
     mutate(exp);
     const std::string file = write(dir, "bad.json", exp);
     const std::string error = error_of(file);
     EXPECT_NE(error.find(file), std::string::npos) << error;
-    EXPECT_NE(error.find(expected_path), std::string::npos) << "expected " << expected_path << " in: " << error;
+    EXPECT_NE(error.find(expected_path), std::string::npos)
+        << "expected " << expected_path << " in: " << error;
   };
   check([](auto& e) { e["trian"] = 1; }, "$.trian");
   check([](auto& e) { e["train"]["optimizer"]["lrr"] = 1; }, "$.train.optimizer.lrr");
@@ -97,7 +102,11 @@ TEST(ExperimentValidation, MistakesNameTheFileAndJsonPath) {
   check([](auto& e) { e["seeds"] = {1, 1}; }, "$.seeds[1]");
   check([](auto& e) { e.erase("data"); }, "\"data\" and \"train\" go together");
   check([](auto& e) { e["data"]["train"]["task"]["task"] = "sudoku"; }, "$.data.train.task.task");
-  check([](auto& e) { e["arms"][0]["grid"] = {{"model.d_model", 64}}; }, "$.arms[0].grid.model.d_model");
+  check(
+      [](auto& e) {
+        e["arms"][0]["grid"] = {{"model.d_model", 64}};
+      },
+      "$.arms[0].grid.model.d_model");
   check([](auto& e) { e["arms"][0]["model"]["vocab_size"] = 100; }, "$.arms[0].model.vocab_size");
 }
 
@@ -109,7 +118,8 @@ TEST(EvalSchedule, GeometricCheckpointsEndAtTheLastStep) {
   s.checkpoints = 5;
   EXPECT_EQ(eval_steps(s, 8, 1000), (std::vector<int64_t>{1, 2, 4, 8}));  // 0.5 rounds to 1: merged
   s.at_tokens = {1500, 4000, 99999};
-  EXPECT_EQ(eval_steps(s, 8, 1000), (std::vector<int64_t>{2, 4, 8}));  // rounded, clamped to the run
+  EXPECT_EQ(eval_steps(s, 8, 1000),
+            (std::vector<int64_t>{2, 4, 8}));  // rounded, clamped to the run
 }
 
 }  // namespace

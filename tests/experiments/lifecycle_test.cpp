@@ -12,14 +12,13 @@
 #include "tests/experiments/db_rows.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
-#include "util/fs.h"
 #include "train/durable_io.h"
 #include "train/run_control.h"
 #include "util/errors.h"
+#include "util/fs.h"
 
 namespace dreamer::experiments {
 namespace {
-
 
 struct Dir {
   std::string path = testing::temp_dir();

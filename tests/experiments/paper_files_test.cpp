@@ -9,8 +9,8 @@
 #include <cmath>
 #include <fstream>
 
-#include "experiments/expand.h"
 #include "eval/task_spec.h"
+#include "experiments/expand.h"
 #include "experiments/runner.h"
 #include "models/registry.h"
 #include "tests/test_util.h"
@@ -28,7 +28,9 @@ std::vector<std::string> paper_files() {
   return files;
 }
 
-bool is_small(const std::string& name) { return name.find(".small.") != std::string::npos; }
+bool is_small(const std::string& name) {
+  return name.find(".small.") != std::string::npos;
+}
 
 // The small variants name ../shared/data/... relative to the repository root.
 struct InSourceDir {
@@ -59,12 +61,12 @@ TEST(PaperFiles, EveryFilePlansAndEveryArmMeetsItsCriteria) {
       const auto run = std::find_if(plan.runs.begin(), plan.runs.end(),
                                     [&](const auto& r) { return r.arm == arm.name; });
       ASSERT_NE(run, plan.runs.end());
-      const auto cost = models::family(run->match.config.family)
-                            .cost(run->match.config, spec.matching.workload);
+      const auto cost =
+          models::family(run->match.config.family).cost(run->match.config, spec.matching.workload);
       for (const auto c : arm.criteria) {
         const auto target = matching::target_of(spec.matching.targets, c);
         ASSERT_TRUE(target.has_value());
-        const double value = c == matching::Criterion::kParams ? cost.params.total
+        const double value = c == matching::Criterion::kParams  ? cost.params.total
                              : c == matching::Criterion::kFlops ? cost.flops_forward_per_token
                                                                 : cost.memory_train_bytes;
         EXPECT_LE(std::abs(value / *target - 1), arm.tolerance) << value << " vs " << *target;

@@ -25,7 +25,10 @@ nlohmann::json synthetic_task(const std::string& name, int64_t seed) {
           {"output_type", "generate_until"},
           {"data",
            {{"synthetic",
-             {{"source", "modular_arithmetic"}, {"n", 4}, {"seed", seed}, {"params", {{"steps", {1, 2}}}}}}}},
+             {{"source", "modular_arithmetic"},
+              {"n", 4},
+              {"seed", seed},
+              {"params", {{"steps", {1, 2}}}}}}}},
           {"prompt", "{{prompt}}"},
           {"target", "{{answer}}"},
           {"target_delimiter", ""},
@@ -82,11 +85,13 @@ TEST_F(Reevaluate, ScoresEveryStoredCheckpointUnderTheRunsIdsAndJoinsTheReport) 
                  "SELECT COUNT(*) FROM eval_results e JOIN checkpoints c ON c.run_id = e.run_id "
                  "AND c.name = e.checkpoint WHERE e.task = 'second'")[0][0],
             std::to_string(scored.size() * 1));  // one metric (exact_match,whole) per row
-  EXPECT_EQ(rows(db_, "SELECT metric FROM experiment_tasks WHERE experiment = 'tiny' AND task = "
-                      "'second'"),
+  EXPECT_EQ(rows(db_,
+                 "SELECT metric FROM experiment_tasks WHERE experiment = 'tiny' AND task = "
+                 "'second'"),
             (std::vector<std::vector<std::string>>{{"exact_match,whole"}}));
   // The experiment's own task is still listed beside it.
-  EXPECT_EQ(rows(db_, "SELECT COUNT(*) FROM experiment_tasks WHERE experiment = 'tiny'")[0][0], "2");
+  EXPECT_EQ(rows(db_, "SELECT COUNT(*) FROM experiment_tasks WHERE experiment = 'tiny'")[0][0],
+            "2");
 
   const auto query = testing::run_cli("query " + db_ + " evals --format csv");
   ASSERT_EQ(query.exit_code, 0) << query.output;
@@ -167,8 +172,9 @@ TEST_F(Reevaluate, RefusesWhatItCannotDoWithOneClearError) {
   // Its last checkpoint is still there.
   options.last_only = true;
   EXPECT_EQ(reevaluate_error(file_, dir_ + "/third.json", options), "");
-  EXPECT_EQ(rows(db_, "SELECT COUNT(DISTINCT checkpoint) FROM eval_results WHERE task = 'third'")[0][0],
-            "1");
+  EXPECT_EQ(
+      rows(db_, "SELECT COUNT(DISTINCT checkpoint) FROM eval_results WHERE task = 'third'")[0][0],
+      "1");
 }
 
 TEST(ExperimentGroups, AGroupInEvalTasksStoresSubtasksAndReportsTheGroup) {
@@ -176,9 +182,10 @@ TEST(ExperimentGroups, AGroupInEvalTasksStoresSubtasksAndReportsTheGroup) {
   const auto dir = testing::temp_dir();
   std::ofstream(dir + "/sub_a.json") << synthetic_task("sub_a", 3).dump();
   std::ofstream(dir + "/sub_b.json") << synthetic_task("sub_b", 4).dump();
-  std::ofstream(dir + "/both.json")
-      << nlohmann::json{{"group", "both"}, {"tasks", {"sub_a", "sub_b"}}, {"aggregate", {"exact_match"}}}
-             .dump();
+  std::ofstream(dir + "/both.json") << nlohmann::json{
+      {"group", "both"},
+      {"tasks", {"sub_a", "sub_b"}},
+      {"aggregate", {"exact_match"}}}.dump();
   auto exp = testing::tiny_experiment();
   exp["arms"].erase(0);  // the dense arm alone
   exp["eval"]["tasks"] = {"both"};
@@ -197,14 +204,15 @@ TEST(ExperimentGroups, AGroupInEvalTasksStoresSubtasksAndReportsTheGroup) {
   EXPECT_EQ(rows(o.db, "SELECT task FROM experiment_tasks"),
             (std::vector<std::vector<std::string>>{{"both"}}));
   // At every checkpoint: each subtask's rows, and the group's mean of their 4 + 4 documents.
-  const auto group = rows(o.db,
-                          "SELECT g.checkpoint, g.n, abs(g.value - (a.value + b.value) / 2) < 1e-12 "
-                          "FROM eval_results g JOIN eval_results a ON a.checkpoint = g.checkpoint "
-                          "AND a.task = 'sub_a' AND a.metric = g.metric JOIN eval_results b ON "
-                          "b.checkpoint = g.checkpoint AND b.task = 'sub_b' AND b.metric = g.metric "
-                          "WHERE g.task = 'both' AND g.metric = 'exact_match,whole' ORDER BY 1");
+  const auto group =
+      rows(o.db,
+           "SELECT g.checkpoint, g.n, abs(g.value - (a.value + b.value) / 2) < 1e-12 "
+           "FROM eval_results g JOIN eval_results a ON a.checkpoint = g.checkpoint "
+           "AND a.task = 'sub_a' AND a.metric = g.metric JOIN eval_results b ON "
+           "b.checkpoint = g.checkpoint AND b.task = 'sub_b' AND b.metric = g.metric "
+           "WHERE g.task = 'both' AND g.metric = 'exact_match,whole' ORDER BY 1");
   EXPECT_EQ(group, (std::vector<std::vector<std::string>>{{"step-000004", "8", "1"},
-                                                           {"step-000008", "8", "1"}}));
+                                                          {"step-000008", "8", "1"}}));
 
   // Errors name the entry's JSON path and what was expected.
   auto message = [&](nlohmann::json tasks) {
@@ -223,11 +231,13 @@ TEST(ExperimentGroups, AGroupInEvalTasksStoresSubtasksAndReportsTheGroup) {
                              "exact_match,whole, exact_match_macro,whole"),
             std::string::npos)
       << message({{{"task", "both"}, {"metric", "acc"}}});
-  EXPECT_NE(message({"no_such_task"}).find(file + ":$.eval.tasks[0]: unknown task \"no_such_task\""),
-            std::string::npos)
+  EXPECT_NE(
+      message({"no_such_task"}).find(file + ":$.eval.tasks[0]: unknown task \"no_such_task\""),
+      std::string::npos)
       << message({"no_such_task"});
-  EXPECT_NE(message({"both", "sub_a"}).find(file + ":$.eval.tasks[1]: task \"sub_a\" is listed twice"),
-            std::string::npos)
+  EXPECT_NE(
+      message({"both", "sub_a"}).find(file + ":$.eval.tasks[1]: task \"sub_a\" is listed twice"),
+      std::string::npos)
       << message({"both", "sub_a"});
 }
 

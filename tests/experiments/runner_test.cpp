@@ -16,7 +16,6 @@
 namespace dreamer::experiments {
 namespace {
 
-
 ExperimentPlan tiny_plan(const std::string& dir, nlohmann::json exp = testing::tiny_experiment()) {
   const std::string file = dir + "/tiny.json";
   std::ofstream(file) << exp.dump();

@@ -8,8 +8,8 @@
 #include "experiments/experiment_spec.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
-#include "util/json_reader.h"
 #include "util/fs.h"
+#include "util/json_reader.h"
 
 namespace dreamer::experiments {
 namespace {
@@ -31,18 +31,21 @@ const nlohmann::json& resolve(const nlohmann::json& node) {
 
 // Every object key in `value` that the schema closes with additionalProperties: false must be
 // one of its properties; recurses through properties, array items and $refs.
-void expect_declared(const nlohmann::json& value, const nlohmann::json& node_in, const std::string& path) {
+void expect_declared(const nlohmann::json& value, const nlohmann::json& node_in,
+                     const std::string& path) {
   const nlohmann::json& node = resolve(node_in);
   if (value.is_object() && node.contains("properties")) {
     for (const auto& [key, child] : value.items()) {
       if (node["properties"].contains(key))
         expect_declared(child, node["properties"][key], path + "." + key);
       else
-        EXPECT_NE(node.value("additionalProperties", true), false) << path << "." << key << " is not in the schema";
+        EXPECT_NE(node.value("additionalProperties", true), false)
+            << path << "." << key << " is not in the schema";
     }
   }
   if (value.is_array() && node.contains("items"))
-    for (size_t i = 0; i < value.size(); ++i) expect_declared(value[i], node["items"], path + "[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < value.size(); ++i)
+      expect_declared(value[i], node["items"], path + "[" + std::to_string(i) + "]");
 }
 
 TEST(ExperimentSchema, ShippedExperimentsUseOnlyDeclaredKeysAndParse) {
@@ -79,8 +82,8 @@ TEST(ExperimentSchema, EveryDocumentedTrainingDefaultIsTheParsersDefault) {
     }
     for (const auto& [pointer, value] : leaves) {
       auto exp = baseline;
-      // The tiny experiment sets some of these itself: compare against it with only this key changed
-      // to the documented default, and against a copy with the key removed.
+      // The tiny experiment sets some of these itself: compare against it with only this key
+      // changed to the documented default, and against a copy with the key removed.
       exp[nlohmann::json::json_pointer(pointer)] = value;
       auto without = baseline;
       const auto ptr = nlohmann::json::json_pointer(pointer);

@@ -20,10 +20,12 @@ TEST(Shard, EveryRunBelongsToExactlyOneShard) {
   for (int64_t n = 1; n <= 4; ++n) {
     std::vector<int> owners(11, 0);
     for (int64_t i = 0; i < n; ++i) {
-      const auto shard = experiments::parse_shard(std::to_string(i) + "/" + std::to_string(n), "--shard");
+      const auto shard =
+          experiments::parse_shard(std::to_string(i) + "/" + std::to_string(n), "--shard");
       for (size_t run = 0; run < owners.size(); ++run) owners[run] += shard.holds(run);
     }
-    for (size_t run = 0; run < owners.size(); ++run) EXPECT_EQ(owners[run], 1) << run << " of n=" << n;
+    for (size_t run = 0; run < owners.size(); ++run)
+      EXPECT_EQ(owners[run], 1) << run << " of n=" << n;
   }
   // Round robin: shard 1 of 3 takes runs 1, 4, 7.
   const auto s = experiments::parse_shard("1/3", "--shard");
@@ -79,8 +81,8 @@ TEST(ShardedGrid, MergedShardsEqualTheUnshardedRun) {
   ASSERT_EQ(b.size(), 1u);
   EXPECT_NE(*a.begin(), *b.begin());
 
-  const auto full = run_cli("run " + file + " --db " + dir + "/full.db --out " + dir +
-                            "/full --no-progress");
+  const auto full =
+      run_cli("run " + file + " --db " + dir + "/full.db --out " + dir + "/full --no-progress");
   ASSERT_EQ(full.exit_code, 0) << full.output;
 
   const std::string merged = dir + "/merged.db";
@@ -116,7 +118,10 @@ TEST(ShardedGrid, MergeRefusesOtherExperimentsAndSchemaVersionsNamingTheFile) {
                          "/a.db --out " + dir + "/runs --no-progress");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // Merging needs the WAL folded into the file before copying it.
-  { results::Database d(dir + "/a.db"); d.exec("PRAGMA wal_checkpoint(TRUNCATE)"); }
+  {
+    results::Database d(dir + "/a.db");
+    d.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
 
   const auto other = edited_copy(dir + "/a.db", "other.db",
                                  "UPDATE experiments SET name = 'other'; DELETE FROM runs");
@@ -139,7 +144,8 @@ TEST(ShardedGrid, MergeRefusesOtherExperimentsAndSchemaVersionsNamingTheFile) {
 
   m = run_cli("merge " + dir + "/out4.db " + dir + "/missing.db");
   EXPECT_NE(m.exit_code, 0);
-  EXPECT_NE(m.output.find(dir + "/missing.db: no such database file"), std::string::npos) << m.output;
+  EXPECT_NE(m.output.find(dir + "/missing.db: no such database file"), std::string::npos)
+      << m.output;
 }
 
 }  // namespace

@@ -6,14 +6,15 @@
 namespace dreamer::testing {
 
 inline nlohmann::json tiny_experiment() {
-  const nlohmann::json dreamer = {{"family", "dreamer"},
-                                  {"preset", "DR+DA+EA"},
-                                  {"vocab_size", 257},
-                                  {"d_model", 32},
-                                  {"n_heads", 2},
-                                  {"depth_attention", {{"n_heads", 1}}},
-                                  {"expert_attention", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}}},
-                                  {"recurrence", {{"mean", 2}}}};
+  const nlohmann::json dreamer = {
+      {"family", "dreamer"},
+      {"preset", "DR+DA+EA"},
+      {"vocab_size", 257},
+      {"d_model", 32},
+      {"n_heads", 2},
+      {"depth_attention", {{"n_heads", 1}}},
+      {"expert_attention", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}}},
+      {"recurrence", {{"mean", 2}}}};
   return {
       {"name", "tiny"},
       {"seeds", {0}},
@@ -22,16 +23,22 @@ inline nlohmann::json tiny_experiment() {
       {"arms",
        {{{"name", "dreamer"}, {"model", dreamer}, {"match", {"params"}}, {"tolerance", 0.01}},
         {{"name", "dense"},
-         {"model", {{"family", "dense_transformer"}, {"preset", "small"}, {"vocab_size", 257}, {"n_heads", 2}, {"n_layers", 1}}},
+         {"model",
+          {{"family", "dense_transformer"},
+           {"preset", "small"},
+           {"vocab_size", 257},
+           {"n_heads", 2},
+           {"n_layers", 1}}},
          {"free", {{{"name", "d_model"}, {"min", 16}, {"max", 128}, {"multiple_of", 8}}}},
          {"match", {"params"}},
          {"tolerance", 0.5}}}},
       {"data",
        {{"tokenizer", {{"type", "byte"}}},
-        {"train", {{"type", "synthetic"}, {"task", {{"task", "modular_arithmetic"}, {"steps", {1, 2}}}}}}}},
+        {"train",
+         {{"type", "synthetic"}, {"task", {{"task", "modular_arithmetic"}, {"steps", {1, 2}}}}}}}},
       {"train",
        {{"tokens", 8 * 4 * 16},  // 8 steps
-        {"device", "cpu"},        // bit-for-bit comparisons hold on the CPU
+        {"device", "cpu"},       // bit-for-bit comparisons hold on the CPU
         {"optimizer", {{"lr", 0.003}}},
         {"schedule", {{"type", "cosine"}, {"warmup", 2}}},
         {"log_every", 2}}},
@@ -44,7 +51,12 @@ inline nlohmann::json tiny_experiment() {
          {{{"task",
             {{"name", "modular"},
              {"output_type", "generate_until"},
-             {"data", {{"synthetic", {{"source", "modular_arithmetic"}, {"n", 6}, {"seed", 5}, {"params", {{"steps", {1, 2}}}}}}}},
+             {"data",
+              {{"synthetic",
+                {{"source", "modular_arithmetic"},
+                 {"n", 6},
+                 {"seed", 5},
+                 {"params", {{"steps", {1, 2}}}}}}}},
              {"prompt", "{{prompt}}"},
              {"target", "{{answer}}"},
              {"target_delimiter", ""},

@@ -16,9 +16,9 @@ TEST(FlopCounter, CountsMatmulsFromRealShapes) {
   auto a = torch::randn({3, 5}), b = torch::randn({5, 7});
   auto x = torch::randn({2, 4, 6}), y = torch::randn({2, 6, 3});
   matching::FlopCounter counter;
-  (void)torch::mm(a, b);                 // 2 * 3 * 5 * 7 = 210
-  (void)torch::matmul(x, y);             // 2 * (2 * 4 * 6 * 3) = 288
-  (void)torch::relu(a);                  // not a matmul: 0
+  (void)torch::mm(a, b);      // 2 * 3 * 5 * 7 = 210
+  (void)torch::matmul(x, y);  // 2 * (2 * 4 * 6 * 3) = 288
+  (void)torch::relu(a);       // not a matmul: 0
   EXPECT_DOUBLE_EQ(counter.total(), 210 + 288);
 }
 
@@ -79,10 +79,12 @@ INSTANTIATE_TEST_SUITE_P(Zoo, CostModel, ::testing::ValuesIn(tiny_model_cases())
                          [](const auto& info) { return info.param.name; });
 
 TEST(CostModel, TruncatedBackpropTrainsFewerDepths) {
-  auto config = models::ModelConfig::from_json({{"family", "dreamer"},
-                                                {"preset", "DR+DA+EA"},
-                                                {"recurrence", {{"mean", 8}, {"backprop_depth", 2}}}});
-  auto full = models::ModelConfig::from_json({{"family", "dreamer"}, {"preset", "DR+DA+EA"}, {"recurrence", {{"mean", 8}}}});
+  auto config =
+      models::ModelConfig::from_json({{"family", "dreamer"},
+                                      {"preset", "DR+DA+EA"},
+                                      {"recurrence", {{"mean", 8}, {"backprop_depth", 2}}}});
+  auto full = models::ModelConfig::from_json(
+      {{"family", "dreamer"}, {"preset", "DR+DA+EA"}, {"recurrence", {{"mean", 8}}}});
   models::Workload w;
   w.recurrences = 8;
   auto truncated = models::family("dreamer").cost(config, w);

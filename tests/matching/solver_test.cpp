@@ -18,7 +18,11 @@ using matching::Criterion;
 using nlohmann::json;
 
 json dreamer_model(const std::string& preset, json overrides = json::object()) {
-  json j = {{"family", "dreamer"}, {"preset", preset}, {"vocab_size", 64}, {"d_model", 64}, {"n_heads", 4},
+  json j = {{"family", "dreamer"},
+            {"preset", preset},
+            {"vocab_size", 64},
+            {"d_model", 64},
+            {"n_heads", 4},
             {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
             {"recurrence", {{"mean", 3}}}};
   j.merge_patch(overrides);
@@ -42,7 +46,8 @@ TEST(MatchingSolver, AModelMatchedAgainstItselfReturnsItself) {
   const json reference = dreamer_model("DR", {{"d_model", 128}, {"ffn", {{"hidden", 320}}}});
   matching::Arm arm;
   arm.name = "self";
-  arm.model = dreamer_model("DR", {{"d_model", 96}, {"ffn", {{"hidden", 128}}}});  // start elsewhere
+  arm.model =
+      dreamer_model("DR", {{"d_model", 96}, {"ffn", {{"hidden", 128}}}});  // start elsewhere
   arm.free = {{"d_model", 32, 512, 32}, {"ffn.hidden", 64, 2048, 64}};
   arm.criteria = {Criterion::kParams, Criterion::kFlops, Criterion::kMemory};
   auto m = matching::solve(arm, targets_for(reference, w), w);
@@ -57,14 +62,17 @@ TEST(MatchingSolver, RespectsConstraintsAndMultiples) {
   const auto w = small_workload();
   matching::Arm arm;
   arm.model = dreamer_model("DR+EA", {{"d_model", 96}});
-  arm.free = {{"n_heads", 1, 64, 1}, {"expert_attention.k", 1, 64, 1}, {"expert_attention.expert_dim", 16, 512, 16}};
+  arm.free = {{"n_heads", 1, 64, 1},
+              {"expert_attention.k", 1, 64, 1},
+              {"expert_attention.expert_dim", 16, 512, 16}};
   arm.criteria = {Criterion::kParams, Criterion::kFlops};
   arm.tolerance = 0.5;
   auto m = matching::solve(arm, targets_for(dreamer_model("DR", {{"d_model", 96}}), w), w);
   const auto& p = m.config.params;
   EXPECT_EQ(96 % p["n_heads"].get<int64_t>(), 0) << "head dim must divide the width";
   EXPECT_EQ((96 / p["n_heads"].get<int64_t>()) % 2, 0) << "RoPE needs an even head dim";
-  EXPECT_LE(p["expert_attention"]["k"].get<int64_t>(), p["expert_attention"]["n_experts"].get<int64_t>());
+  EXPECT_LE(p["expert_attention"]["k"].get<int64_t>(),
+            p["expert_attention"]["n_experts"].get<int64_t>());
   EXPECT_EQ(p["expert_attention"]["expert_dim"].get<int64_t>() % 16, 0);
 }
 
@@ -92,7 +100,7 @@ TEST(MatchingSolver, MalformedArmsAreInputErrors) {
   matching::Targets only_params;
   only_params.params = 1e6;
   EXPECT_THROW(matching::solve(arm, only_params, w), InputError);  // no FLOP target
-  arm.free = {{"norm", 1, 2, 1}};  // not an integer hyperparameter
+  arm.free = {{"norm", 1, 2, 1}};                                  // not an integer hyperparameter
   EXPECT_THROW(matching::solve(arm, targets_for(dreamer_model("DR"), w), w), InputError);
 }
 
@@ -104,7 +112,9 @@ TEST(MatchingSolver, EveryOutputReverifiesAgainstTheModule) {
     matching::Arm arm;
     arm.name = preset;
     arm.model = dreamer_model(preset, {{"d_model", 96}});
-    arm.free = {{"expert_attention.n_experts", 1, 128, 1}, {"expert_attention.k", 1, 8, 1}, {"ffn.hidden", 64, 1024, 64}};
+    arm.free = {{"expert_attention.n_experts", 1, 128, 1},
+                {"expert_attention.k", 1, 8, 1},
+                {"ffn.hidden", 64, 1024, 64}};
     arm.criteria = {Criterion::kParams, Criterion::kFlops};
     arm.tolerance = 0.1;
     auto m = matching::solve(arm, targets, w);
@@ -116,7 +126,8 @@ TEST(MatchingSolver, EveryOutputReverifiesAgainstTheModule) {
     models::ForwardOptions o;
     o.recurrences = 3;
     model->forward(torch::randint(0, 64, {w.batch, w.seq_len}), nullptr, o);
-    EXPECT_NEAR(counter.total() / (w.batch * w.seq_len) / m.cost.flops_forward_per_token, 1.0, 0.01) << preset;
+    EXPECT_NEAR(counter.total() / (w.batch * w.seq_len) / m.cost.flops_forward_per_token, 1.0, 0.01)
+        << preset;
   }
 }
 
@@ -129,7 +140,8 @@ TEST(MatchingSpec, StrictParsingNamesThePath) {
       EXPECT_EQ(e.where(), where) << e.what();
     }
   };
-  const json arm = {{"name", "a"}, {"model", dreamer_model("DR")}, {"free", {"d_model"}}, {"match", {"params"}}};
+  const json arm = {
+      {"name", "a"}, {"model", dreamer_model("DR")}, {"free", {"d_model"}}, {"match", {"params"}}};
   const json ok = {{"reference", {{"model", dreamer_model("DR")}}}, {"arms", {arm}}};
   EXPECT_NO_THROW(experiments::parse_matching_spec(ok, "exp.json"));
   json bad = ok;
@@ -155,7 +167,9 @@ TEST(MatchingSpec, DeclaredFreeVariablesWithAZeroDefaultAreAccepted) {
                     {"model", {{"family", "dense_transformer"}, {"preset", "small"}}},
                     {"free", {"ffn_hidden"}},
                     {"match", {"params"}}};
-  const json root = {{"reference", {{"model", {{"family", "dense_transformer"}, {"preset", "small"}}}}}, {"arms", {arm}}};
+  const json root = {
+      {"reference", {{"model", {{"family", "dense_transformer"}, {"preset", "small"}}}}},
+      {"arms", {arm}}};
   auto spec = experiments::parse_matching_spec(root, "exp.json");
   ASSERT_EQ(spec.arms[0].free.size(), 1u);
   EXPECT_EQ(spec.arms[0].free[0].min, 0);
@@ -191,7 +205,8 @@ TEST(MatchCli, PrintsOneRowPerArmAndFailsOnUnmetTolerance) {
   std::ofstream(dir + "/empty_grid.json") << spec.dump();  // declared multiple_of 64: no grid point
   auto empty = run_cli("match " + dir + "/empty_grid.json");
   EXPECT_NE(empty.exit_code, 0);
-  EXPECT_NE(empty.output.find("$.arms[0].free[0]: no multiple of 64 lies in [32, 32]"), std::string::npos)
+  EXPECT_NE(empty.output.find("$.arms[0].free[0]: no multiple of 64 lies in [32, 32]"),
+            std::string::npos)
       << empty.output;
   spec["arms"][0]["free"] = {{{"name", "d_model"}, {"min", 32}, {"max", 32}, {"multiple_of", 32}}};
   spec["arms"][0]["tolerance"] = 0.01;
@@ -199,7 +214,8 @@ TEST(MatchCli, PrintsOneRowPerArmAndFailsOnUnmetTolerance) {
   auto bad = run_cli("match " + dir + "/bad.json");
   EXPECT_NE(bad.exit_code, 0);
   // The worst criterion is named (at d_model 32 both are far off; FLOPs the furthest).
-  EXPECT_NE(bad.output.find("$.arms[0]: arm same: flops is off by"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("$.arms[0]: arm same: flops is off by"), std::string::npos)
+      << bad.output;
   EXPECT_NE(bad.output.find("over the tolerance of 1.000000%"), std::string::npos) << bad.output;
 }
 

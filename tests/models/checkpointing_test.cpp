@@ -55,7 +55,8 @@ StepResult step(const json& config_json, bool checkpointing) {
   auto loss = train::training_loss(*model, tokens, false);
   r.saved = cpu_memory_stats().live_bytes - before;
   (loss.cross_entropy + loss.aux).backward();
-  for (auto& p : model->parameters()) r.grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+  for (auto& p : model->parameters())
+    r.grads.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
   for (auto& b : model->buffers()) r.buffers.push_back(b.clone());
   return r;
 }
@@ -88,42 +89,60 @@ void expect_checkpointing_works(const json& config_json) {
 }
 
 TEST(ActivationCheckpointing, DenseTransformer) {
-  expect_checkpointing_works({{"family", "dense_transformer"}, {"vocab_size", 64}, {"d_model", 64},
-                              {"n_layers", 3}, {"n_heads", 4}});
+  expect_checkpointing_works({{"family", "dense_transformer"},
+                              {"vocab_size", 64},
+                              {"d_model", 64},
+                              {"n_layers", 3},
+                              {"n_heads", 4}});
 }
 
 TEST(ActivationCheckpointing, MoETransformerWithBalancingBias) {
-  expect_checkpointing_works({{"family", "moe_transformer"}, {"vocab_size", 64}, {"d_model", 64},
-                              {"n_layers", 2}, {"n_heads", 4},
-                              {"moe", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32},
-                                       {"balancing_bias", true}}}});
+  expect_checkpointing_works(
+      {{"family", "moe_transformer"},
+       {"vocab_size", 64},
+       {"d_model", 64},
+       {"n_layers", 2},
+       {"n_heads", 4},
+       {"moe", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}, {"balancing_bias", true}}}});
 }
 
 TEST(ActivationCheckpointing, UniversalTransformer) {
-  expect_checkpointing_works({{"family", "universal_transformer"}, {"vocab_size", 64},
-                              {"d_model", 64}, {"n_heads", 4}, {"recurrences", kDepths}});
+  expect_checkpointing_works({{"family", "universal_transformer"},
+                              {"vocab_size", 64},
+                              {"d_model", 64},
+                              {"n_heads", 4},
+                              {"recurrences", kDepths}});
 }
 
 TEST(ActivationCheckpointing, Huginn) {
-  expect_checkpointing_works({{"family", "huginn"}, {"vocab_size", 64}, {"d_model", 64},
-                              {"n_heads", 4}, {"ffn_hidden", 128},
-                              {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths},
-                                              {"backprop_depth", 2}}}});
+  expect_checkpointing_works(
+      {{"family", "huginn"},
+       {"vocab_size", 64},
+       {"d_model", 64},
+       {"n_heads", 4},
+       {"ffn_hidden", 128},
+       {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths}, {"backprop_depth", 2}}}});
 }
 
 TEST(ActivationCheckpointing, DreamerWithoutDepthAttention) {
-  expect_checkpointing_works({{"family", "dreamer"}, {"preset", "DR+EA"}, {"vocab_size", 64},
-                              {"d_model", 64}, {"n_heads", 4},
-                              {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
-                              {"recurrence", {{"mean", kDepths}, {"max", 8}}}});
+  expect_checkpointing_works(
+      {{"family", "dreamer"},
+       {"preset", "DR+EA"},
+       {"vocab_size", 64},
+       {"d_model", 64},
+       {"n_heads", 4},
+       {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
+       {"recurrence", {{"mean", kDepths}, {"max", 8}}}});
 }
 
 TEST(ActivationCheckpointing, RefusedWhereNotImplemented) {
-  for (const json& j : {json{{"family", "dreamer"}, {"preset", "DR+DA"}, {"d_model", 64}},
-                        json{{"family", "moeut"}, {"d_model", 64}, {"n_layers", 2}, {"group_size", 1}}}) {
+  for (const json& j :
+       {json{{"family", "dreamer"}, {"preset", "DR+DA"}, {"d_model", 64}},
+        json{{"family", "moeut"}, {"d_model", 64}, {"n_layers", 2}, {"group_size", 1}}}) {
     SCOPED_TRACE(j.dump());
     const auto config = models::ModelConfig::from_json(j);
-    EXPECT_THROW(models::family(config.family).cost(config, cpu_workload(true)), std::invalid_argument);
+    EXPECT_THROW(models::family(config.family).cost(config, cpu_workload(true)),
+                 std::invalid_argument);
     auto model = models::build_model(config);
     model->train();
     models::ActivationCheckpointing mode(true);

@@ -19,9 +19,12 @@ using models::ModelConfig;
 using json = nlohmann::json;
 
 json tiny(const std::string& preset, json overrides = json::object()) {
-  json j = {{"family", "dreamer"},        {"preset", preset},
-            {"vocab_size", 64},          {"d_model", 32},
-            {"n_heads", 4},              {"depth_attention", {{"n_heads", 2}, {"head_dim", 8}, {"zero_init_output", false}}},
+  json j = {{"family", "dreamer"},
+            {"preset", preset},
+            {"vocab_size", 64},
+            {"d_model", 32},
+            {"n_heads", 4},
+            {"depth_attention", {{"n_heads", 2}, {"head_dim", 8}, {"zero_init_output", false}}},
             {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 16}}},
             {"recurrence", {{"mean", 4}, {"max", 8}}}};
   j.merge_patch(overrides);
@@ -113,8 +116,8 @@ INSTANTIATE_TEST_SUITE_P(MixModes, DreamerDepth, ::testing::ValuesIn(mix_variant
 TEST(DreamerDepthRope, ReverseDepthRopeTiesEachDepthToTheTotal) {
   // Documented property of the forward+reverse encoding: depth r knows its distance to R.
   torch::manual_seed(0);
-  auto model = models::build_model(ModelConfig::from_json(
-      tiny("DR+DA", {{"depth_attention", {{"rope", "forward_reverse"}}}})));
+  auto model = models::build_model(
+      ModelConfig::from_json(tiny("DR+DA", {{"depth_attention", {{"rope", "forward_reverse"}}}})));
   model->eval();
   torch::NoGradGuard no_grad;
   // At init the scores are near zero and the softmax near uniform whatever the rotation;
@@ -171,13 +174,16 @@ Weights weights_of(models::LanguageModel& model) {
 // Causal multi-head attention with RoPE of the tiny config (4 heads of 8, no GQA) on a [T, d].
 torch::Tensor attention_by_hand(const torch::Tensor& a, Weights& w) {
   const int64_t T = a.size(0), H = 4, Dh = 8;
-  auto q = rope_by_hand(torch::matmul(a, w["layer.attention.q.weight"].t()).view({T, H, Dh}), 10000.0);
-  auto k = rope_by_hand(torch::matmul(a, w["layer.attention.k.weight"].t()).view({T, H, Dh}), 10000.0);
+  auto q =
+      rope_by_hand(torch::matmul(a, w["layer.attention.q.weight"].t()).view({T, H, Dh}), 10000.0);
+  auto k =
+      rope_by_hand(torch::matmul(a, w["layer.attention.k.weight"].t()).view({T, H, Dh}), 10000.0);
   auto v = torch::matmul(a, w["layer.attention.v.weight"].t()).view({T, H, Dh});
   auto heads = torch::zeros({T, H, Dh}, torch::kFloat64);
   for (int64_t h = 0; h < H; ++h)
     for (int64_t i = 0; i < T; ++i) {
-      auto scores = torch::matmul(k.select(1, h).narrow(0, 0, i + 1), q[i][h]) / std::sqrt(double(Dh));
+      auto scores =
+          torch::matmul(k.select(1, h).narrow(0, 0, i + 1), q[i][h]) / std::sqrt(double(Dh));
       heads[i][h] = torch::matmul(torch::softmax(scores, 0), v.select(1, h).narrow(0, 0, i + 1));
     }
   return torch::matmul(heads.reshape({T, H * Dh}), w["layer.attention.o.weight"].t());
@@ -273,7 +279,8 @@ INSTANTIATE_TEST_SUITE_P(ExpertPlacement, DreamerParallelWiring,
 
 TEST(DreamerTraining, TinyDreamerOverfitsOneBatch) {
   torch::manual_seed(0);
-  auto model = models::build_model(ModelConfig::from_json(tiny("DR+DA+EA", {{"recurrence", {{"mean", 3}}}})));
+  auto model = models::build_model(
+      ModelConfig::from_json(tiny("DR+DA+EA", {{"recurrence", {{"mean", 3}}}})));
   model->train();
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
   auto tokens = torch::randint(0, 64, {4, 17});
@@ -322,8 +329,9 @@ TEST(DreamerRecurrence, PoissonLognormalScheduleMatchesHuginn) {
 
 TEST(DreamerRecurrence, SampledTrainingStepsVaryAndEvaluationUsesTheMean) {
   torch::manual_seed(0);
-  auto model = models::build_model(ModelConfig::from_json(
-      tiny("DR+DA+EA", {{"recurrence", {{"sampling", "poisson_lognormal"}, {"mean", 3}, {"backprop_depth", 2}}}})));
+  auto model = models::build_model(ModelConfig::from_json(tiny(
+      "DR+DA+EA",
+      {{"recurrence", {{"sampling", "poisson_lognormal"}, {"mean", 3}, {"backprop_depth", 2}}}})));
   model->train();
   std::set<int64_t> seen;
   auto tokens = torch::randint(0, 64, {1, 6});
@@ -356,7 +364,8 @@ TEST(DreamerConfigValidation, InvalidConfigsNameTheField) {
   expect_invalid(tiny("DR", {{"d_model", "wide"}}), "$.d_model", "expected an integer");
   expect_invalid(tiny("DR+DA", {{"depth_attention", {{"scope", "everything"}}}}),
                  "$.depth_attention.scope", "expected one of {same_token, all_tokens_causal}");
-  expect_invalid(tiny("DR+DA", {{"mix_mode", "joint_sa_da"}, {"depth_attention", {{"scope", "all_tokens_causal"}}}}),
+  expect_invalid(tiny("DR+DA", {{"mix_mode", "joint_sa_da"},
+                                {"depth_attention", {{"scope", "all_tokens_causal"}}}}),
                  "$.depth_attention.scope", "same_token");
   expect_invalid({{"family", "dreamer"}, {"preset", "DR+XX"}}, "$.preset", "unknown preset");
   expect_invalid({{"family", "gpt5"}}, "$.family", "unknown model family");
@@ -503,17 +512,22 @@ TEST(DreamerConfigValidation, DisabledComponentsAddNoParameters) {
 // ---------------------------------------------------------------- attention backends
 
 TEST(AttentionBackends, FusedAttentionEqualsReference) {
-  if (!models::fused_attention_available()) GTEST_SKIP() << "LibTorch < 2.0: only the reference path exists";
+  if (!models::fused_attention_available())
+    GTEST_SKIP() << "LibTorch < 2.0: only the reference path exists";
   torch::manual_seed(0);
-  auto q = torch::randn({2, 4, 5, 8}), k = torch::randn({2, 2, 9, 8}), v = torch::randn({2, 2, 9, 8});
-  EXPECT_TENSOR_NEAR(models::causal_attention(q, k, v), models::causal_attention_reference(q, k, v), 1e-5);
+  auto q = torch::randn({2, 4, 5, 8}), k = torch::randn({2, 2, 9, 8}),
+       v = torch::randn({2, 2, 9, 8});
+  EXPECT_TENSOR_NEAR(models::causal_attention(q, k, v), models::causal_attention_reference(q, k, v),
+                     1e-5);
   auto k1 = k.narrow(2, 0, 5), v1 = v.narrow(2, 0, 5);
-  EXPECT_TENSOR_NEAR(models::causal_attention(q, k1, v1), models::causal_attention_reference(q, k1, v1), 1e-5);
+  EXPECT_TENSOR_NEAR(models::causal_attention(q, k1, v1),
+                     models::causal_attention_reference(q, k1, v1), 1e-5);
 }
 
 TEST(AttentionBackends, ReferenceIsCausalSoftmaxAttention) {
   torch::manual_seed(0);
-  auto q = torch::randn({1, 2, 3, 4}, torch::kFloat64), k = torch::randn({1, 1, 5, 4}, torch::kFloat64),
+  auto q = torch::randn({1, 2, 3, 4}, torch::kFloat64),
+       k = torch::randn({1, 1, 5, 4}, torch::kFloat64),
        v = torch::randn({1, 1, 5, 4}, torch::kFloat64);
   auto out = models::causal_attention_reference(q, k, v);
   // Query i sits at position 2 + i of 5 and sees keys 0..2+i (grouped: both heads share kv).

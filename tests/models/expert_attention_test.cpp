@@ -59,13 +59,16 @@ TEST_P(ExpertAttentionReference, EqualsDenseMaskedComputation) {
     for (int64_t i = 0; i < half; ++i) {
       const double pos = i < quarter ? depth : total - depth;
       const double theta = pos * std::pow(10000.0, -2.0 * (i % quarter) / half);
-      rotated.select(1, i) = q.select(1, i) * std::cos(theta) - q.select(1, i + half) * std::sin(theta);
-      rotated.select(1, i + half) = q.select(1, i + half) * std::cos(theta) + q.select(1, i) * std::sin(theta);
+      rotated.select(1, i) =
+          q.select(1, i) * std::cos(theta) - q.select(1, i + half) * std::sin(theta);
+      rotated.select(1, i + half) =
+          q.select(1, i + half) * std::cos(theta) + q.select(1, i) * std::sin(theta);
     }
     q = rotated;
   }
   auto logits = torch::matmul(q, router->expert_keys.t());
-  auto scores = variant.gate == GateKind::kSigmoid ? torch::sigmoid(logits) : torch::softmax(logits, 1);
+  auto scores =
+      variant.gate == GateKind::kSigmoid ? torch::sigmoid(logits) : torch::softmax(logits, 1);
   auto biased = logits + router->selection_bias;
   auto mask = torch::zeros({n, e}, torch::kFloat64);
   for (int64_t t = 0; t < n; ++t) {
@@ -80,9 +83,14 @@ TEST_P(ExpertAttentionReference, EqualsDenseMaskedComputation) {
     auto up = torch::matmul(x, experts->w_up[ex]);
     torch::Tensor h;
     switch (variant.activation) {
-      case Activation::kReLU: h = torch::relu(up); break;
-      case Activation::kSwiGLU: h = torch::silu(torch::matmul(x, experts->w_gate[ex])) * up; break;
-      default: h = activate(up, variant.activation);
+      case Activation::kReLU:
+        h = torch::relu(up);
+        break;
+      case Activation::kSwiGLU:
+        h = torch::silu(torch::matmul(x, experts->w_gate[ex])) * up;
+        break;
+      default:
+        h = activate(up, variant.activation);
     }
     dense += gates.select(1, ex).unsqueeze(1) * torch::matmul(h, experts->w_down[ex]);
   }
@@ -97,12 +105,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         RouterVariant{"dreamer_default", GateKind::kSigmoid, true, RouterQuery::kLinear,
                       DepthEncoding::kLearnedOffset, Activation::kReLU},
-        RouterVariant{"depth_rope", GateKind::kSigmoid, true, RouterQuery::kLinear, DepthEncoding::kRope,
-                      Activation::kReLU},
+        RouterVariant{"depth_rope", GateKind::kSigmoid, true, RouterQuery::kLinear,
+                      DepthEncoding::kRope, Activation::kReLU},
         RouterVariant{"sigma_moe_no_renorm", GateKind::kSigmoid, false, RouterQuery::kIdentity,
                       DepthEncoding::kNone, Activation::kReLU},
-        RouterVariant{"softmax_swiglu", GateKind::kSoftmax, true, RouterQuery::kIdentity, DepthEncoding::kNone,
-                      Activation::kSwiGLU}),
+        RouterVariant{"softmax_swiglu", GateKind::kSoftmax, true, RouterQuery::kIdentity,
+                      DepthEncoding::kNone, Activation::kSwiGLU}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ExpertAttentionRouting, DepthEncodingLetsTheSameTokenPickDifferentExperts) {

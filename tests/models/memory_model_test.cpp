@@ -61,7 +61,8 @@ void expect_within_10_percent(const json& config_json) {
   const Measured m = measure_forward(config_json);
   SCOPED_TRACE(config_json.dump());
   ::testing::Test::RecordProperty("measured_bytes", std::to_string(m.saved));
-  ::testing::Test::RecordProperty("predicted_bytes", std::to_string(static_cast<int64_t>(predicted)));
+  ::testing::Test::RecordProperty("predicted_bytes",
+                                  std::to_string(static_cast<int64_t>(predicted)));
   EXPECT_NEAR(static_cast<double>(m.saved) / predicted, 1.0, 0.10)
       << "measured " << m.saved << " bytes saved, predicted " << predicted << " (blocks "
       << cost.memory.activations << ", logits/loss " << cost.memory.logits_loss_saved << ")";
@@ -102,45 +103,71 @@ TEST(MemoryModel, RMSNormAndRopeTermsMatchTheOps) {
   EXPECT_EQ(cpu_memory_stats().live_bytes - before, 64 * 64 * 4);
 }
 
-TEST(MemoryModel, DreamerDR) { expect_within_10_percent(dreamer("DR")); }
-TEST(MemoryModel, DreamerDRDA) { expect_within_10_percent(dreamer("DR+DA")); }
-TEST(MemoryModel, DreamerDREA) { expect_within_10_percent(dreamer("DR+EA")); }
-TEST(MemoryModel, DreamerDRDAEA) { expect_within_10_percent(dreamer("DR+DA+EA")); }
+TEST(MemoryModel, DreamerDR) {
+  expect_within_10_percent(dreamer("DR"));
+}
+TEST(MemoryModel, DreamerDRDA) {
+  expect_within_10_percent(dreamer("DR+DA"));
+}
+TEST(MemoryModel, DreamerDREA) {
+  expect_within_10_percent(dreamer("DR+EA"));
+}
+TEST(MemoryModel, DreamerDRDAEA) {
+  expect_within_10_percent(dreamer("DR+DA+EA"));
+}
 
 TEST(MemoryModel, DenseTransformer) {
-  expect_within_10_percent({{"family", "dense_transformer"}, {"vocab_size", 64}, {"d_model", 64},
-                            {"n_layers", 3}, {"n_heads", 4}});
+  expect_within_10_percent({{"family", "dense_transformer"},
+                            {"vocab_size", 64},
+                            {"d_model", 64},
+                            {"n_layers", 3},
+                            {"n_heads", 4}});
 }
 
 TEST(MemoryModel, MoETransformer) {
-  expect_within_10_percent({{"family", "moe_transformer"}, {"vocab_size", 64}, {"d_model", 64},
-                            {"n_layers", 2}, {"n_heads", 4},
+  expect_within_10_percent({{"family", "moe_transformer"},
+                            {"vocab_size", 64},
+                            {"d_model", 64},
+                            {"n_layers", 2},
+                            {"n_heads", 4},
                             {"moe", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}}});
 }
 
 TEST(MemoryModel, MoEUT) {
-  expect_within_10_percent({{"family", "moeut"}, {"vocab_size", 64}, {"d_model", 64},
-                            {"n_layers", 4}, {"group_size", 2}, {"n_heads", 2}, {"d_head", 16},
-                            {"ff_n_experts", 8}, {"ff_k", 2}, {"ff_expert_size", 32},
-                            {"att_n_experts", 4}, {"att_k", 2}});
+  expect_within_10_percent({{"family", "moeut"},
+                            {"vocab_size", 64},
+                            {"d_model", 64},
+                            {"n_layers", 4},
+                            {"group_size", 2},
+                            {"n_heads", 2},
+                            {"d_head", 16},
+                            {"ff_n_experts", 8},
+                            {"ff_k", 2},
+                            {"ff_expert_size", 32},
+                            {"att_n_experts", 4},
+                            {"att_k", 2}});
 }
 
 TEST(MemoryModel, Huginn) {
-  expect_within_10_percent({{"family", "huginn"}, {"vocab_size", 64}, {"d_model", 64},
-                            {"n_heads", 4}, {"ffn_hidden", 128},
-                            {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths},
-                                            {"backprop_depth", 2}}}});
+  expect_within_10_percent(
+      {{"family", "huginn"},
+       {"vocab_size", 64},
+       {"d_model", 64},
+       {"n_heads", 4},
+       {"ffn_hidden", 128},
+       {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths}, {"backprop_depth", 2}}}});
 }
 
 TEST(MemoryModel, UniversalTransformer) {
-  expect_within_10_percent({{"family", "universal_transformer"}, {"vocab_size", 64},
-                            {"d_model", 64}, {"n_heads", 4}, {"recurrences", kDepths}});
+  expect_within_10_percent({{"family", "universal_transformer"},
+                            {"vocab_size", 64},
+                            {"d_model", 64},
+                            {"n_heads", 4},
+                            {"recurrences", kDepths}});
 }
 
 }  // namespace
 }  // namespace dreamer::testing
-
-
 
 namespace dreamer::testing {
 namespace {
@@ -148,9 +175,11 @@ namespace {
 // The whole step's peak (weights, gradients, AdamW's moments, activations, logits/loss), as
 // `dreamer bench-memory` measures it on the CPU, within 10% of the predicted peak.
 TEST(MemoryModel, PredictedTrainingPeakMatchesTheCpuAllocator) {
-  const auto config = models::ModelConfig::from_json(
-      {{"family", "dense_transformer"}, {"vocab_size", 256}, {"d_model", 64}, {"n_layers", 2},
-       {"n_heads", 4}});
+  const auto config = models::ModelConfig::from_json({{"family", "dense_transformer"},
+                                                      {"vocab_size", 256},
+                                                      {"d_model", 64},
+                                                      {"n_layers", 2},
+                                                      {"n_heads", 4}});
   train::MemoryStepOptions o;
   o.batch = 4;
   o.seq = 64;

@@ -51,7 +51,8 @@ TEST_P(ModelInvariants, CachedDecodingEqualsFullForward) {
   std::vector<torch::Tensor> pieces;
   pieces.push_back(model_->forward(tokens.narrow(1, 0, 4), &state).logits);
   pieces.push_back(model_->forward(tokens.narrow(1, 4, 3), &state).logits);
-  for (int64_t t = 7; t < 10; ++t) pieces.push_back(model_->forward(tokens.narrow(1, t, 1), &state).logits);
+  for (int64_t t = 7; t < 10; ++t)
+    pieces.push_back(model_->forward(tokens.narrow(1, t, 1), &state).logits);
   EXPECT_EQ(state.position, 10);
   EXPECT_TENSOR_NEAR(torch::cat(pieces, 1), full, 1e-4);
 }
@@ -118,7 +119,8 @@ TEST_P(ModelInvariants, GradientsReachEveryParameter) {
   auto step = [&] {
     auto out = model_->forward(tokens.narrow(1, 0, 8));
     auto loss = torch::cross_entropy_loss(out.logits.reshape({-1, out.logits.size(-1)}),
-                                          tokens.narrow(1, 1, 8).reshape(-1)) + out.aux_loss;
+                                          tokens.narrow(1, 1, 8).reshape(-1)) +
+                out.aux_loss;
     optimizer.zero_grad();
     loss.backward();
   };

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-
 #include "results/sqlite.h"
 #include "tests/results/report_fixture.h"
 #include "tests/test_util.h"

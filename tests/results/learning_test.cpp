@@ -27,7 +27,8 @@ void add_run(Database& db, const std::string& id, int64_t seed, double first, do
         .bind_all(id, std::string(name), static_cast<int64_t>(tokens))
         .run();
   // ck200 sorts after ck100 by tokens, not by insertion: insert the last one first.
-  for (auto [ck, value, se] : {std::tuple{"ck200", last, last_stderr}, std::tuple{"ck100", first, 0.03}})
+  for (auto [ck, value, se] :
+       {std::tuple{"ck200", last, last_stderr}, std::tuple{"ck100", first, 0.03}})
     Statement(db, R"sql(
         INSERT INTO eval_results(run_id, checkpoint, task, depth, metric, value, n, stderr,
                                  settings_json, created_at)
@@ -46,17 +47,17 @@ TEST(LearningCheck, ThreeStandardErrorsAboveTheFirstCheckpointAndTheMajorityAnsw
           VALUES ('e', 'e.json', '{}', NULL, '2024-01-01', '2024-01-01');
         INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better)
           VALUES ('e', 't', 'acc', 1);)sql");
-    add_run(db, "learns", 0, 0.10, 0.60, 0.05);     // +0.50 > 0.15; 0.60 - 0.40 > 0.15
-    add_run(db, "flat", 1, 0.10, 0.18, 0.03);       // +0.08 < 0.09
-    add_run(db, "majority", 2, 0.05, 0.45, 0.05);   // +0.40, but 0.45 - 0.40 < 0.15
+    add_run(db, "learns", 0, 0.10, 0.60, 0.05);    // +0.50 > 0.15; 0.60 - 0.40 > 0.15
+    add_run(db, "flat", 1, 0.10, 0.18, 0.03);      // +0.08 < 0.09
+    add_run(db, "majority", 2, 0.05, 0.45, 0.05);  // +0.40, but 0.45 - 0.40 < 0.15
     // 100 stored samples of one evaluation: reference "1" on 40 of them, the rest spread.
     Statement insert(db, R"sql(
         INSERT INTO eval_samples(run_id, checkpoint, task, depth, doc_index, prompt, output,
                                  details_json) VALUES ('learns', 'ck200', 't', 1, ?1, 'p', '', ?2))sql");
     for (int64_t i = 0; i < 100; ++i)
       insert
-          .bind_all(i, nlohmann::json{{"reference", i < 40 ? "1" : std::to_string(2 + i % 8)}}
-                           .dump())
+          .bind_all(i,
+                    nlohmann::json{{"reference", i < 40 ? "1" : std::to_string(2 + i % 8)}}.dump())
           .run();
   }
   ReadOnlyDatabase db(file);

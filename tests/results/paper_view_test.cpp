@@ -13,7 +13,8 @@ namespace {
 using results::Database;
 using results::Statement;
 
-void run(Database& db, const std::string& experiment, const std::string& arm, const std::string& family) {
+void run(Database& db, const std::string& experiment, const std::string& arm,
+         const std::string& family) {
   Statement(db, R"sql(
       INSERT INTO runs(run_id, experiment, arm, seed, family, config_json, train_json, params,
                        active_params, flops_per_token, memory_bytes, default_depth, status, tokens_trained)
@@ -21,13 +22,16 @@ void run(Database& db, const std::string& experiment, const std::string& arm, co
       .bind_all(experiment + "/" + arm + "/seed0", experiment, arm, family)
       .run();
   for (const auto& [name, tokens] : {std::pair{"ck100", 100}, {"ck200", 200}, {"ck400", 400}})
-    Statement(db, "INSERT INTO checkpoints(run_id, name, step, tokens, path, created_at) VALUES (?1, ?2, ?3, ?3, '/ck', 'x')")
-        .bind_all(experiment + "/" + arm + "/seed0", std::string(name), static_cast<int64_t>(tokens))
+    Statement(db,
+              "INSERT INTO checkpoints(run_id, name, step, tokens, path, created_at) VALUES (?1, "
+              "?2, ?3, ?3, '/ck', 'x')")
+        .bind_all(experiment + "/" + arm + "/seed0", std::string(name),
+                  static_cast<int64_t>(tokens))
         .run();
 }
 
-void eval(Database& db, const std::string& experiment, const std::string& arm, const std::string& ck,
-          const std::string& task, const std::string& metric, double value) {
+void eval(Database& db, const std::string& experiment, const std::string& arm,
+          const std::string& ck, const std::string& task, const std::string& metric, double value) {
   Statement(db, R"sql(
       INSERT INTO eval_results(run_id, checkpoint, task, depth, metric, value, n, stderr, settings_json, created_at)
       VALUES (?1, ?2, ?3, 1, ?4, ?5, 100, NULL, '{}', 'x'))sql")
@@ -54,8 +58,9 @@ std::string make_paper_db() {
   run(db, "paper_main_table_small", "DR+DA+EA", "dreamer");
   run(db, "paper_main_table_small", "DR+DA", "dreamer");
   run(db, "paper_main_table_small", "moeut", "moeut");
-  for (const auto& [arm, g, q, p] : {std::tuple{"DR+DA+EA", 0.05, 0.254, 12.5}, std::tuple{"DR+DA", 0.1126, 0.22, 11.8},
-                                     std::tuple{"moeut", 0.5, 0.6, 3.0}}) {
+  for (const auto& [arm, g, q, p] :
+       {std::tuple{"DR+DA+EA", 0.05, 0.254, 12.5}, std::tuple{"DR+DA", 0.1126, 0.22, 11.8},
+        std::tuple{"moeut", 0.5, 0.6, 3.0}}) {
     eval(db, "paper_main_table_small", arm, "ck400", "gsm8k", "acc", g);
     eval(db, "paper_main_table_small", arm, "ck400", "mathqa", "acc", q);
     eval(db, "paper_main_table_small", arm, "ck400", "gsm8k_ppl", "word_perplexity", p);
@@ -64,7 +69,8 @@ std::string make_paper_db() {
   // 400 / 100 = 4x fewer tokens.
   run(db, "paper_token_efficiency_small", "DR+DA+EA", "dreamer");
   run(db, "paper_token_efficiency_small", "moeut", "moeut");
-  for (const auto& [ck, d, m] : {std::tuple{"ck100", 0.4, 0.1}, std::tuple{"ck200", 0.45, 0.2}, std::tuple{"ck400", 0.5, 0.4}}) {
+  for (const auto& [ck, d, m] : {std::tuple{"ck100", 0.4, 0.1}, std::tuple{"ck200", 0.45, 0.2},
+                                 std::tuple{"ck400", 0.5, 0.4}}) {
     eval(db, "paper_token_efficiency_small", "DR+DA+EA", ck, "mathqa", "acc", d);
     eval(db, "paper_token_efficiency_small", "moeut", ck, "mathqa", "acc", m);
   }
@@ -84,7 +90,8 @@ TEST(PaperView, ClaimsBesideTheMeasuredFiguresAndTheirRatio) {
   results::ReadOnlyDatabase read(db);
   std::vector<results::ExperimentAnalysis> analyses;
   for (const auto& name : results::experiment_names(read))
-    if (name.rfind("paper_", 0) == 0) analyses.push_back(results::analyse(results::load_experiment(read, name)));
+    if (name.rfind("paper_", 0) == 0)
+      analyses.push_back(results::analyse(results::load_experiment(read, name)));
   const auto t = results::paper_table(analyses);
 
   const auto& gsm = find_row(t, "GSM8K");
@@ -94,7 +101,7 @@ TEST(PaperView, ClaimsBesideTheMeasuredFiguresAndTheirRatio) {
   EXPECT_EQ(gsm[5], "0.20");  // 11.26 / 56.3
   const auto& mathqa = find_row(t, "MathQA");
   EXPECT_EQ(mathqa[3], "25.4");
-  EXPECT_EQ(mathqa[5], "0.50");  // 25.4 / 50.8
+  EXPECT_EQ(mathqa[5], "0.50");                           // 25.4 / 50.8
   EXPECT_EQ(find_row(t, "MATH accuracy")[3], "not run");  // no math_lenient rows
   EXPECT_EQ(find_row(t, "average")[3], "not run");        // needs all four benchmarks
   const auto& ppl = find_row(t, "held-out perplexity");

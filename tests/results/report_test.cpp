@@ -18,7 +18,6 @@
 namespace dreamer::results {
 namespace {
 
-
 // The cell of `table` in the row starting with `key` (one or more leading cells), under `column`.
 std::string cell(const Table& table, const std::vector<std::string>& key,
                  const std::string& column) {

@@ -31,9 +31,10 @@ bool has_gloo() {
   return false;
 }
 
-#define REQUIRE_GLOO()                                                                  \
-  if (!has_gloo()) GTEST_SKIP() << "this build has no Gloo backend (no gloo headers at " \
-                                   "configure time; docs/DISTRIBUTED.md)"
+#define REQUIRE_GLOO()                                                  \
+  if (!has_gloo())                                                      \
+  GTEST_SKIP() << "this build has no Gloo backend (no gloo headers at " \
+                  "configure time; docs/DISTRIBUTED.md)"
 
 std::string experiment_dir() {
   const auto dir = temp_dir();
@@ -133,8 +134,8 @@ TEST(DataParallel, TwoGlooProcessesMatchOneProcess) {
 TEST(DataParallel, GlobalBatchMustDivideByTheProcesses) {
   REQUIRE_GLOO();
   const auto dir = experiment_dir();  // workload.batch 4
-  const auto r = run_cli("run " + dir + "/tiny.json --nproc 3 --db " + dir + "/r.db --out " +
-                         dir + "/runs --no-progress");
+  const auto r = run_cli("run " + dir + "/tiny.json --nproc 3 --db " + dir + "/r.db --out " + dir +
+                         "/runs --no-progress");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("workload.batch: is 4, not divisible by the 3 processes"),
             std::string::npos)
@@ -144,7 +145,8 @@ TEST(DataParallel, GlobalBatchMustDivideByTheProcesses) {
 TEST(DataParallel, ResumeNeedsTheSameWorldSize) {
   REQUIRE_GLOO();
   const auto dir = experiment_dir();
-  const std::string common = " --db " + dir + "/r.db --out " + dir + "/runs --no-progress --arm dense";
+  const std::string common =
+      " --db " + dir + "/r.db --out " + dir + "/runs --no-progress --arm dense";
   const auto paused = run_cli("run " + dir + "/tiny.json --nproc 2 --max-steps 3" + common);
   ASSERT_EQ(paused.exit_code, 0) << paused.output;
   const auto resumed = run_cli("run " + dir + "/tiny.json --resume" + common);
@@ -186,9 +188,10 @@ pid_t start_worker(const std::string& dir, int rank, int port, const std::string
       unsetenv("DREAMER_TEST_KILL_AT");
     else
       setenv("DREAMER_TEST_KILL_AT", kill_at.c_str(), 1);
-    std::vector<std::string> args = {DREAMER_CLI_PATH, "--threads", "1", "run", dir + "/tiny.json",
-                                     "--db", dir + "/r.db", "--out", dir + "/runs",
-                                     "--no-progress", "--dist-timeout", "20", "--arm", "dense"};
+    std::vector<std::string> args = {
+        DREAMER_CLI_PATH, "--threads",   "1",     "run",         dir + "/tiny.json",
+        "--db",           dir + "/r.db", "--out", dir + "/runs", "--no-progress",
+        "--dist-timeout", "20",          "--arm", "dense"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

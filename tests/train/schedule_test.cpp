@@ -30,7 +30,7 @@ TEST(Schedule, WsdHoldsThePeakThenDecaysLinearlyOverTheLastFraction) {
   o.lr = 2.0;
   ScheduleSettings s;
   s.kind = ScheduleKind::kWsd;
-  s.warmup = 5;  // steps when >= 1
+  s.warmup = 5;   // steps when >= 1
   s.decay = 0.2;  // the last 20 of 100 steps
   s.min_lr_ratio = 0.0;
   EXPECT_DOUBLE_EQ(learning_rate(o, s, 4, 100), 2.0);
@@ -59,13 +59,17 @@ TEST(TrainSettings, UnknownKeysAndBadValuesNameTheirPath) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(error_of({{"tokens", 100}, {"optimizer", {{"lrr", 1}}}}).find("$.train.optimizer.lrr"), std::string::npos);
-  EXPECT_NE(error_of({{"tokens", 100}, {"schedule", {{"type", "linear"}}}}).find("$.train.schedule.type"),
+  EXPECT_NE(error_of({{"tokens", 100}, {"optimizer", {{"lrr", 1}}}}).find("$.train.optimizer.lrr"),
             std::string::npos);
+  EXPECT_NE(
+      error_of({{"tokens", 100}, {"schedule", {{"type", "linear"}}}}).find("$.train.schedule.type"),
+      std::string::npos);
   EXPECT_NE(error_of(nlohmann::json::object()).find("$.train.tokens"), std::string::npos);
-  EXPECT_NE(error_of({{"tokens", 100}, {"device", "tpu"}}).find("$.train.device"), std::string::npos);
+  EXPECT_NE(error_of({{"tokens", 100}, {"device", "tpu"}}).find("$.train.device"),
+            std::string::npos);
   // A round trip through to_json() parses to the same settings.
-  const auto t = TrainSettings::from_json({{"tokens", 2e6}, {"schedule", {{"type", "wsd"}, {"decay", 0.3}}}}, "$");
+  const auto t = TrainSettings::from_json(
+      {{"tokens", 2e6}, {"schedule", {{"type", "wsd"}, {"decay", 0.3}}}}, "$");
   EXPECT_EQ(t.tokens, 2000000);
   EXPECT_EQ(TrainSettings::from_json(t.to_json(), "$").to_json(), t.to_json());
 }

@@ -16,7 +16,7 @@ TEST(CpuMemoryProbe, CountsLiveAndPeakBytesOfTensors) {
     auto a = torch::empty({1000, 250}, torch::kFloat32);  // 1,000,000 bytes
     auto b = torch::empty({500}, torch::kFloat64);        // 4,000 bytes
     EXPECT_EQ(cpu_memory_stats().live_bytes - before, 1004000);
-    { auto c = torch::empty({2000}, torch::kInt64); }     // 16,000 bytes, freed at once
+    { auto c = torch::empty({2000}, torch::kInt64); }  // 16,000 bytes, freed at once
     EXPECT_EQ(cpu_memory_stats().live_bytes - before, 1004000);
     EXPECT_EQ(cpu_memory_stats().peak_bytes - before, 1020000);
   }
