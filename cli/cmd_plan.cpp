@@ -81,7 +81,7 @@ void add_plan_command(CLI::App& app) {
     std::cout << std::left << std::setw(40) << "run" << std::setw(18) << "family" << std::right
               << std::setw(9) << "params" << std::setw(9) << "active" << std::setw(14)
               << "FLOP/token" << std::setw(12) << "train mem" << std::setw(8) << "steps"
-              << std::setw(9) << "tokens" << std::setw(14) << "train FLOP" << std::setw(10)
+              << std::setw(9) << "tokens" << std::setw(16) << "train FLOP" << std::setw(10)
               << "est. time"
               << "\n";
     for (size_t i = 0; i < plan.runs.size(); ++i) {
@@ -93,7 +93,7 @@ void add_plan_command(CLI::App& app) {
                 << results::human_flops(run.match.cost.flops_forward_per_token) << std::setw(12)
                 << results::human_bytes(run.match.cost.memory_train_bytes) << std::setw(8)
                 << run.total_steps << std::setw(9)
-                << results::human_count(rows[i]["tokens"].get<double>()) << std::setw(14)
+                << results::human_count(rows[i]["tokens"].get<double>()) << std::setw(16)
                 << results::human_flops(run.train_flops) << std::setw(10)
                 << (no_calibrate
                         ? std::string("-")

@@ -105,8 +105,9 @@ TEST(PaperView, ClaimsBesideTheMeasuredFiguresAndTheirRatio) {
   EXPECT_EQ(find_row(t, "MATH accuracy")[3], "not run");  // no math_lenient rows
   EXPECT_EQ(find_row(t, "average")[3], "not run");        // needs all four benchmarks
   const auto& ppl = find_row(t, "held-out perplexity");
-  EXPECT_EQ(ppl[3], "11.80");  // the lowest Dreamer perplexity (gsm8k_ppl stands in)
-  EXPECT_EQ(ppl[5], "2.00");   // 11.8 / 5.9
+  // The lowest Dreamer perplexity (gsm8k_ppl stands in), named by its metric.
+  EXPECT_EQ(ppl[3], "11.80 word_perplexity (gsm8k_ppl)");
+  EXPECT_EQ(ppl[5], "2.00");  // 11.8 / 5.9
   const auto& tokens = find_row(t, "fewer training tokens");
   EXPECT_EQ(tokens[1], "2-8x");
   EXPECT_EQ(tokens[3], "4.00-4.00x");
@@ -115,6 +116,74 @@ TEST(PaperView, ClaimsBesideTheMeasuredFiguresAndTheirRatio) {
   EXPECT_EQ(find_row(t, "expert-selection")[3], "not run");
   EXPECT_NE(markdown.find("| GSM8K accuracy"), std::string::npos);
   EXPECT_EQ(markdown.find("unrelated"), std::string::npos);
+}
+
+void expert_metric(Database& db, const std::string& arm, const std::string& site, int64_t depth,
+                   double value) {
+  Statement(db, R"sql(
+      INSERT INTO expert_metrics(run_id, checkpoint, task, recurrences, site, depth, metric, value)
+      VALUES (?1, 'ck400', 'gsm8k_ppl', 1, ?2, ?3, 'unique_experts_per_path', ?4))sql")
+      .bind_all("paper_expert_diversity_small/" + arm + "/seed0", site, depth, value)
+      .run();
+}
+
+results::Table paper_table_of(const std::string& db) {
+  results::ReadOnlyDatabase read(db);
+  std::vector<results::ExperimentAnalysis> analyses;
+  for (const auto& name : results::experiment_names(read))
+    analyses.push_back(results::analyse(results::load_experiment(read, name)));
+  return results::paper_table(analyses);
+}
+
+// Bits per byte is not a perplexity: the row shows it, with no ratio to the paper's 5.9.
+// Expert diversity: a layered MoE (each pool serves one depth) has unique_experts_per_path 1 by
+// construction, so it is no baseline for the ratio; a model that revisits its pools is.
+std::string make_bpb_and_diversity_db(bool baseline_revisits_pools) {
+  const std::string file =
+      temp_dir() + (baseline_revisits_pools ? "/paper_revisits.db" : "/paper_layered.db");
+  results::ResultStore store(file);
+  Database& db = store.db();
+  db.exec(R"sql(
+      INSERT INTO experiments(name, file, spec_json, reference_arm, created_at, updated_at) VALUES
+        ('paper_main_table_small', 'm.json', '{}', NULL, 'x', 'x'),
+        ('paper_expert_diversity_small', 'e.json', '{}', NULL, 'x', 'x');
+      INSERT INTO experiment_tasks(experiment, task, metric, higher_is_better) VALUES
+        ('paper_main_table_small', 'gsm8k_ppl', 'bits_per_byte', 0),
+        ('paper_expert_diversity_small', 'gsm8k_ppl', 'bits_per_byte', 0);
+  )sql");
+  run(db, "paper_main_table_small", "DR+DA+EA", "dreamer");
+  eval(db, "paper_main_table_small", "DR+DA+EA", "ck400", "gsm8k_ppl", "bits_per_byte", 3.2);
+  run(db, "paper_expert_diversity_small", "DR+DA+EA", "dreamer");
+  run(db, "paper_expert_diversity_small", "moe", "moe_transformer");
+  for (const auto& arm : {"DR+DA+EA", "moe"})
+    eval(db, "paper_expert_diversity_small", arm, "ck400", "gsm8k_ppl", "bits_per_byte", 3.0);
+  expert_metric(db, "DR+DA+EA", "ea", 0, 0.7);
+  expert_metric(db, "DR+DA+EA", "ea@shared", 1, 0.7);
+  expert_metric(db, "DR+DA+EA", "ea@shared", 2, 0.7);
+  expert_metric(db, "moe", "ffn", 0, baseline_revisits_pools ? 0.35 : 1.0);
+  expert_metric(db, "moe", "ffn@layer1", 1, 1.0);
+  expert_metric(db, "moe", baseline_revisits_pools ? "ffn@layer1" : "ffn@layer2", 2, 1.0);
+  return file;
+}
+
+TEST(PaperView, BitsPerByteIsNoPerplexityAndALayeredMoEIsNoDiversityBaseline) {
+  {
+    const auto t = paper_table_of(make_bpb_and_diversity_db(false));
+    const auto& ppl = find_row(t, "held-out perplexity");
+    EXPECT_EQ(ppl[3], "3.20 bits_per_byte (gsm8k_ppl)");
+    EXPECT_EQ(ppl[5], "not comparable (bits_per_byte is not a perplexity)");
+    const auto& diversity = find_row(t, "expert-selection");
+    EXPECT_NE(diversity[3].find("not comparable: moe never revisit"), std::string::npos)
+        << diversity[3];
+    EXPECT_EQ(diversity[5], "—");
+  }
+  {
+    const auto t = paper_table_of(make_bpb_and_diversity_db(true));
+    const auto& diversity = find_row(t, "expert-selection");
+    EXPECT_EQ(diversity[3], "2.00-2.00x");  // 0.7 / 0.35
+    EXPECT_EQ(diversity[4], "paper_expert_diversity_small/DR+DA+EA vs moe");
+    EXPECT_EQ(diversity[5], "1.00-0.18");  // 2 / 2 and 2 / 11
+  }
 }
 
 TEST(PaperView, CommandPrintsTheViewAndADatabaseWithoutPaperExperimentsIsAnError) {
