@@ -325,7 +325,11 @@ void run_rolling(models::LanguageModel& model, const data::Tokenizer& tokenizer,
   if (keep_samples)
     for (size_t i = 0; i < data.docs.size(); ++i)
       result.samples.push_back(
-          {depth, static_cast<int64_t>(i), texts[i], "", {{"loglikelihood", doc_ll[i]}}});
+          {depth,
+           static_cast<int64_t>(i),
+           texts[i],
+           "",
+           {{"loglikelihood", doc_ll[i]}, {"bytes", static_cast<int64_t>(texts[i].size())}}});
 }
 
 // The recurrences a forward with this setting actually runs (the model's default for 0) and

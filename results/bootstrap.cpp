@@ -71,6 +71,8 @@ std::optional<Replicates> resample(const std::vector<Unit>& units, int resamples
       if (n != 0 && n != m.items.size())
         throw std::invalid_argument("bootstrap measurements of one item set differ in size");
       n = m.items.size();
+      if (!m.weights.empty() && m.weights.size() != m.items.size())
+        throw std::invalid_argument("bootstrap measurement has weights for not every item");
     }
 
   Resampler rng(seed);
@@ -90,9 +92,15 @@ std::optional<Replicates> resample(const std::vector<Unit>& units, int resamples
         for (size_t k = 0; k < n_measurements; ++k) {
           const Measurement& m = unit[k];
           if (m.item_set != set || m.items.empty()) continue;
-          double sum = 0;
-          for (size_t i : draw) sum += m.items[i];
-          sums[k] += sum / static_cast<double>(n);
+          if (m.weights.empty()) {
+            double sum = 0;
+            for (size_t i : draw) sum += m.items[i];
+            sums[k] += sum / static_cast<double>(n);
+          } else {
+            double sum = 0, weight = 0;
+            for (size_t i : draw) sum += m.weights[i] * m.items[i], weight += m.weights[i];
+            sums[k] += weight > 0 ? sum / weight : 0.0;
+          }
         }
       }
       for (size_t k = 0; k < n_measurements; ++k)

@@ -57,6 +57,9 @@ struct Measurement {
   std::optional<double> stderr_;
   std::vector<double> items;  // empty: not stored
   size_t item_set = 0;
+  // Per-item weights (the value is sum(w * item) / sum(w), e.g. bits per byte over documents
+  // of different lengths); empty: a plain mean.
+  std::vector<double> weights = {};
 };
 
 // A resampling unit: one seed (or one pair of matched seeds). Every unit of one call has the
@@ -71,9 +74,10 @@ struct Replicates {
 
 // Hierarchical bootstrap: each replicate draws units with replacement, then, within each drawn
 // unit, one draw of item indices with replacement per item set, and averages every
-// measurement's resampled item mean over the drawn units. A measurement without items is drawn
-// as value + stderr * z instead (a parametric stand-in; from_items is then false). None when
-// `units` is empty or some measurement has neither items nor a stderr.
+// measurement's resampled item mean (weighted, when it has weights) over the drawn units. A
+// measurement without items is drawn as value + stderr * z instead (a parametric stand-in;
+// from_items is then false). None when `units` is empty or some measurement has neither items nor a
+// stderr.
 std::optional<Replicates> resample(const std::vector<Unit>& units,
                                    int resamples = kBootstrapResamples,
                                    uint64_t seed = kBootstrapSeed);

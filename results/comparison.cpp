@@ -1,11 +1,12 @@
 #include "results/comparison.h"
 
+#include <algorithm>
 #include <map>
 
 namespace dreamer::results {
 
 Measurement measurement_of(const EvalRecord& row, size_t item_set) {
-  return {row.value, row.stderr_, item_values(row.items), item_set};
+  return {row.value, row.stderr_, item_values(row.items), item_set, item_weights(row.items)};
 }
 
 SeedStat seed_stat(const std::vector<SeedRow>& rows) {
@@ -37,6 +38,9 @@ std::optional<PairedComparison> paired_comparison(const std::vector<SeedRow>& a,
     if (x.items.empty() || !same_items(x.items, y.items)) return std::nullopt;
     units.push_back({measurement_of(x), measurement_of(y)});
     c.difference += x.value - y.value;
+    for (const auto* items : {&x.items, &y.items})
+      for (const auto& item : *items)
+        c.binary = c.binary && (item.value == 0.0 || item.value == 1.0);
     for (size_t i = 0; i < x.items.size(); ++i) {
       c.a_only += x.items[i].value == 1.0 && y.items[i].value == 0.0;
       c.b_only += x.items[i].value == 0.0 && y.items[i].value == 1.0;
@@ -49,8 +53,16 @@ std::optional<PairedComparison> paired_comparison(const std::vector<SeedRow>& a,
   const auto replicates = resample(units);
   std::vector<double> differences;
   for (const auto& v : replicates->values) differences.push_back(v[0] - v[1]);
+  if (c.binary) {
+    c.p_value = mcnemar_exact_p(c.a_only, c.b_only);
+  } else {
+    c.a_only = c.b_only = 0;
+    double below = 0, above = 0;
+    for (double d : differences) below += d <= 0, above += d >= 0;
+    const double n = static_cast<double>(differences.size());
+    c.p_value = std::min(1.0, 2.0 * std::min(below, above) / n);
+  }
   c.interval = percentile_interval(std::move(differences));
-  c.p_value = mcnemar_exact_p(c.a_only, c.b_only);
   return c;
 }
 

@@ -34,9 +34,14 @@ struct PairedComparison {
   int64_t items = 0;      // items per seed pair
   double difference = 0;  // a - b in the metric, mean over seed pairs
   Interval interval;      // paired bootstrap (hierarchical: seed pairs, then items)
-  // Discordant items over all seed pairs: only a correct, only b correct.
+  // Whether every item outcome is 0 or 1 (an accuracy). Otherwise (bits per byte) there are
+  // no discordant items and the p-value is the bootstrap's.
+  bool binary = true;
+  // Discordant items over all seed pairs: only a correct, only b correct (binary only).
   int64_t a_only = 0, b_only = 0;
-  double p_value = 1;  // McNemar exact on a_only vs b_only
+  // Binary: McNemar exact on a_only vs b_only. Otherwise: two-sided bootstrap p, twice the
+  // smaller share of replicate differences on either side of 0.
+  double p_value = 1;
 };
 
 // None unless some seed number has a row on both sides, all such rows have items, and each

@@ -50,13 +50,14 @@ void load_experiment_items(const ReadOnlyDatabase& db, ExperimentData& data) {
         by_key.find({row[0].to_string(), row[1].to_string(), row[2].to_string(), integer(row[3])});
     if (it == by_key.end() || unusable.count(it->second)) continue;
     const auto details = nlohmann::json::parse(row[6].to_string(), nullptr, false);
-    const auto value = item_outcome(tasks.at(it->second->task), details);
+    const auto value = item_outcome(tasks.at(it->second->task), details, row[5].to_string());
     if (!value) {
       unusable[it->second] = true;
       it->second->items.clear();
       continue;
     }
-    it->second->items.push_back({integer(row[4]), prompt_hash(row[5].to_string()), *value});
+    it->second->items.push_back(
+        {integer(row[4]), prompt_hash(row[5].to_string()), value->value, value->weight});
   }
   for (auto& e : data.evals)
     if (static_cast<int64_t>(e.items.size()) != e.n) e.items.clear();

@@ -1,5 +1,7 @@
 #include "results/item_outcomes.h"
 
+#include <cmath>
+
 namespace dreamer::results {
 
 namespace {
@@ -21,12 +23,28 @@ const nlohmann::json* member(const nlohmann::json& object, const std::string& ke
 
 }  // namespace
 
-std::optional<double> item_outcome(const std::string& metric, const nlohmann::json& details) {
-  if (metric == "acc" || metric == "acc_norm") return as_outcome(member(details, metric));
+std::optional<Outcome> item_outcome(const std::string& metric, const nlohmann::json& details,
+                                    const std::string& prompt) {
+  auto plain = [](std::optional<double> v) -> std::optional<Outcome> {
+    if (!v) return std::nullopt;
+    return Outcome{*v, 1.0};
+  };
+  if (metric == "acc" || metric == "acc_norm") return plain(as_outcome(member(details, metric)));
   if (metric.rfind(kExactMatch, 0) == 0) {
     const auto* filters = member(details, "filters");
     const auto* filter = filters ? member(*filters, metric.substr(kExactMatch.size())) : nullptr;
-    return as_outcome(filter ? member(*filter, "exact_match") : nullptr);
+    return plain(as_outcome(filter ? member(*filter, "exact_match") : nullptr));
+  }
+  if (metric == "bits_per_byte") {
+    const auto* ll = member(details, "loglikelihood");
+    const auto* stored_bytes = member(details, "bytes");
+    if (!ll || !ll->is_number()) return std::nullopt;
+    const double bytes = stored_bytes && stored_bytes->is_number()
+                             ? stored_bytes->get<double>()
+                             : static_cast<double>(prompt.size());
+    if (!(bytes > 0)) return std::nullopt;
+    // The task's score is -sum(ll) / sum(bytes) / ln 2: the byte-weighted mean of these.
+    return Outcome{-ll->get<double>() / bytes / std::log(2.0), bytes};
   }
   return std::nullopt;
 }
@@ -47,9 +65,9 @@ std::vector<ItemOutcome> load_items(const ReadOnlyDatabase& db, const std::strin
                              {run_id, checkpoint, task, std::to_string(depth)});
   for (const auto& row : rows.rows) {
     const auto details = nlohmann::json::parse(row[2].to_string(), nullptr, false);
-    const auto value = item_outcome(metric, details);
+    const auto value = item_outcome(metric, details, row[1].to_string());
     if (!value) return {};
-    items.push_back({row[0].integer, prompt_hash(row[1].to_string()), *value});
+    items.push_back({row[0].integer, prompt_hash(row[1].to_string()), value->value, value->weight});
   }
   if (static_cast<int64_t>(items.size()) != n) return {};
   return items;
@@ -67,6 +85,16 @@ std::vector<double> item_values(const std::vector<ItemOutcome>& items) {
   values.reserve(items.size());
   for (const auto& item : items) values.push_back(item.value);
   return values;
+}
+
+std::vector<double> item_weights(const std::vector<ItemOutcome>& items) {
+  bool plain = true;
+  for (const auto& item : items) plain = plain && item.weight == 1.0;
+  if (plain) return {};
+  std::vector<double> weights;
+  weights.reserve(items.size());
+  for (const auto& item : items) weights.push_back(item.weight);
+  return weights;
 }
 
 }  // namespace dreamer::results

@@ -192,13 +192,14 @@ Table paired_table(const ExperimentAnalysis& a) {
                                                  : (c.a_better ? arm.arm : reference) + " " +
                                                        (task.higher_is_better ? "higher" : "lower");
       if (p)
-        t.rows.push_back({arm.arm, task_column(task),
-                          std::to_string(p->items) +
-                              (p->seeds > 1 ? " x " + std::to_string(p->seeds) + " seeds" : ""),
-                          score_cell(c.a), score_cell(c.b),
-                          format_signed_score(p->difference) + " " + format_interval(p->interval),
-                          std::to_string(p->a_only) + " / " + std::to_string(p->b_only),
-                          p_cell(p->p_value), verdict});
+        t.rows.push_back(
+            {arm.arm, task_column(task),
+             std::to_string(p->items) +
+                 (p->seeds > 1 ? " x " + std::to_string(p->seeds) + " seeds" : ""),
+             score_cell(c.a), score_cell(c.b),
+             format_signed_score(p->difference) + " " + format_interval(p->interval),
+             p->binary ? std::to_string(p->a_only) + " / " + std::to_string(p->b_only) : kMissing,
+             p_cell(p->p_value) + (p->binary ? "" : " (bootstrap)"), verdict});
       else
         t.rows.push_back({arm.arm, task_column(task), std::to_string(c.a.items), score_cell(c.a),
                           score_cell(c.b), "unpaired", kMissing, kMissing,
@@ -211,7 +212,9 @@ Table paired_table(const ExperimentAnalysis& a) {
       "by seed. n: items (x seed pairs). difference: arm - reference, mean over seed pairs, "
       "with its paired bootstrap interval (seed pairs, then items, one draw of items for both "
       "arms). arm only / reference only: discordant items (only one side correct), summed over "
-      "seed pairs; McNemar p: exact two-sided binomial test on them.");
+      "seed pairs; McNemar p: exact two-sided binomial test on them. Bits per byte has no "
+      "discordant items: its p (bootstrap) is twice the smaller share of bootstrap differences "
+      "on either side of 0.");
   t.notes.push_back(
       "verdict: a difference only when p < 0.05 and the interval excludes 0. unpaired: no "
       "per-item samples on the same items; the verdict then compares the two 95% intervals "

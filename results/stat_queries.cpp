@@ -43,11 +43,9 @@ QueryResult with_intervals(const ReadOnlyDatabase& db, const std::string& evals_
     const int64_t n = row[8].type == Cell::Type::kInteger ? row[8].integer : 0;
     std::optional<Interval> interval;
     if (value) {
-      Measurement m{
-          *value, stderr_,
-          item_values(load_items(db, row[0].to_string(), row[1].to_string(), row[3].to_string(),
-                                 row[4].integer, row[5].to_string(), n)),
-          0};
+      const auto items = load_items(db, row[0].to_string(), row[1].to_string(), row[3].to_string(),
+                                    row[4].integer, row[5].to_string(), n);
+      Measurement m{*value, stderr_, item_values(items), 0, item_weights(items)};
       interval = mean_interval({Unit{m}});
     }
     row.push_back(interval ? real(interval->low) : Cell{});

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "results/comparison.h"
+#include "results/item_outcomes.h"
 #include "results/tokens_to_accuracy.h"
 
 namespace dreamer::results {
@@ -149,6 +150,81 @@ TEST(PairedComparison, SixToFourIsNoDifferenceAndOtherItemsAreNotPaired) {
   EXPECT_FALSE(paired_comparison({{0, &a}}, {{0, &other}}).has_value());
   // Different seeds: nothing to pair.
   EXPECT_FALSE(paired_comparison({{0, &a}}, {{1, &b}}).has_value());
+}
+
+// Bits per byte over documents of different lengths: a replicate is the ratio of the drawn
+// documents' summed bits to their summed bytes, not the plain mean of per-document values.
+// Documents: 2 bits/byte over 1 byte and 4 bits/byte over 3 bytes: score (2 + 12) / 4 = 3.5.
+// One unit, two items: the draws (0,0), (1,1) and the mixed ones give 2, 4 and 3.5.
+TEST(Bootstrap, WeightedItemsResampleARatioOfSums) {
+  Measurement m{3.5, std::nullopt, {2.0, 4.0}, 0, {1.0, 3.0}};
+  const auto replicates = resample({Unit{m}});
+  ASSERT_TRUE(replicates.has_value());
+  int mixed = 0;
+  for (const auto& r : replicates->values) {
+    const double v = r[0];
+    EXPECT_TRUE(v == 2.0 || v == 4.0 || std::abs(v - 3.5) < 1e-12) << v;
+    mixed += std::abs(v - 3.5) < 1e-12;
+  }
+  // P(mixed draw) = 1/2: 1000 of 2000 expected, sd 22.
+  EXPECT_NEAR(mixed, 1000, 100);
+  Measurement wrong = m;
+  wrong.weights = {1.0};
+  EXPECT_THROW(resample({Unit{wrong}}), std::invalid_argument);
+}
+
+TEST(ItemOutcome, BitsPerByteIsTheDocumentsBitsOverItsBytesWeightedByItsBytes) {
+  const double ln2 = std::log(2.0);
+  const auto stored = item_outcome("bits_per_byte", {{"loglikelihood", -16 * ln2}, {"bytes", 8}},
+                                   "a prompt of 20 bytes");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_NEAR(stored->value, 2.0, 1e-12);
+  EXPECT_DOUBLE_EQ(stored->weight, 8.0);
+  // Rows written before details.bytes: the stored prompt (the scored text) gives the bytes.
+  const auto old_row = item_outcome("bits_per_byte", {{"loglikelihood", -16 * ln2}}, "4 bytes!");
+  ASSERT_TRUE(old_row.has_value());
+  EXPECT_NEAR(old_row->value, 2.0, 1e-12);
+  EXPECT_DOUBLE_EQ(old_row->weight, 8.0);
+  EXPECT_FALSE(item_outcome("bits_per_byte", {{"bytes", 8}}, "x").has_value());
+  EXPECT_FALSE(item_outcome("perplexity", {{"loglikelihood", -1.0}}, "x").has_value());
+  const auto acc = item_outcome("acc", {{"acc", true}}, "x");
+  ASSERT_TRUE(acc.has_value());
+  EXPECT_DOUBLE_EQ(acc->value, 1.0);
+  EXPECT_DOUBLE_EQ(acc->weight, 1.0);
+}
+
+// Two models' bits per byte on the same 100 documents of 10 to 109 bytes: a is lower on every
+// document by 0.05 plus a small alternating term, so every paired replicate difference is
+// negative: p = 2 * 0 / 2000 = 0, no discordant counts, and a is better when lower is better.
+TEST(PairedComparison, BitsPerByteUsesTheBootstrapPAndNoDiscordantItems) {
+  EvalRecord a, b;
+  a.n = b.n = 100;
+  double a_bits = 0, b_bits = 0, bytes = 0;
+  for (int64_t i = 0; i < 100; ++i) {
+    const double w = 10.0 + static_cast<double>(i);
+    const double base = 1.5 + 0.01 * static_cast<double>(i % 7);
+    const double a_value = base - 0.05 + (i % 2 ? 0.01 : -0.01);
+    b.items.push_back({i, static_cast<uint64_t>(i), base, w});
+    a.items.push_back({i, static_cast<uint64_t>(i), a_value, w});
+    a_bits += a_value * w, b_bits += base * w, bytes += w;
+  }
+  a.value = a_bits / bytes;
+  b.value = b_bits / bytes;
+  const auto c = compare({{0, &a}}, {{0, &b}}, false);
+  ASSERT_TRUE(c.paired.has_value());
+  EXPECT_FALSE(c.paired->binary);
+  EXPECT_EQ(c.paired->a_only, 0);
+  EXPECT_EQ(c.paired->b_only, 0);
+  EXPECT_DOUBLE_EQ(c.paired->p_value, 0.0);
+  EXPECT_LT(c.paired->interval.high, 0.0);
+  EXPECT_TRUE(c.significant);
+  EXPECT_TRUE(c.a_better);
+  // The same documents with no systematic gap: the replicate differences straddle 0.
+  for (auto& item : a.items) item.value = item.value + 0.05 + (item.doc_index % 2 ? -0.02 : 0.02);
+  const auto none = compare({{0, &a}}, {{0, &b}}, false);
+  ASSERT_TRUE(none.paired.has_value());
+  EXPECT_GT(none.paired->p_value, 0.05);
+  EXPECT_FALSE(none.significant);
 }
 
 TEST(RatioInterval, CensoredReplicatesReadLowForTheLowEndAndAsTheirBoundForTheHighEnd) {
