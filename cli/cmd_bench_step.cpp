@@ -1,8 +1,8 @@
-// dreamer bench-step: times the trainer's training step (train::training_loss, backward,
-// device-side clipping, FusedAdamW, the model's after-step hook) on random tokens of one shape,
-// and prints one JSON line: median and mean step time, tokens/s, peak memory, MFU where the
-// cost model and the device's peak are known. bench/gpu/ compares it with PyTorch's Python API
-// on the same shapes.
+// dreamer bench-step: times the trainer's training step (train::Trainer::train_step: the chunked
+// loss, backward, device-side clipping, the divergence check, FusedAdamW, the model's after-step
+// hook) on random tokens of one shape, and prints one JSON line: median and mean step time,
+// tokens/s, peak memory, MFU where the cost model and the device's peak are known. bench/gpu/
+// compares it with PyTorch's Python API on the same shapes.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -15,7 +15,6 @@
 #include "cli/bench_common.h"
 #include "models/blocks/experts.h"
 #include "models/registry.h"
-#include "train/optim.h"
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/errors.h"
@@ -39,25 +38,29 @@ nlohmann::json bench_step(const BenchStepArgs& a) {
   const bool bf16 = use_bf16(a.precision, device);
   torch::manual_seed(a.seed);
   auto model = models::build_model(config);
-  model->to(device);
-  model->train();
   const auto counts = models::count_parameters(*model);
-  train::FusedAdamW optimizer(
-      model->parameters(), torch::optim::AdamWOptions(a.lr).betas({0.9, 0.95}).weight_decay(0.1));
+  // The trainer's step (train::Trainer::train_step): AdamW at a.lr (betas 0.9 and 0.95, weight
+  // decay 0.1 on matrices), a constant rate, clipping at a.grad_clip, one micro-batch a step.
+  train::TrainSettings settings;
+  settings.tokens = (a.warmup + a.steps) * a.batch * a.seq;
+  settings.optimizer.lr = a.lr;
+  settings.optimizer.beta1 = 0.9;
+  settings.optimizer.beta2 = 0.95;
+  settings.optimizer.weight_decay = 0.1;
+  settings.schedule.kind = train::ScheduleKind::kConstant;
+  settings.schedule.warmup = 0;
+  settings.grad_clip = a.grad_clip;
+  settings.precision = bf16 ? train::Precision::kBfloat16 : train::Precision::kFloat32;
+  settings.device = a.device;
+  train::TrainerOptions options;
+  options.micro_batch = a.batch;
+  options.progress = false;
+  train::Trainer trainer(model, a.seq, settings, options);
   const int64_t vocab = config.params.value("vocab_size", int64_t{256});
   auto tokens = torch::randint(0, vocab, {a.batch, a.seq + 1},
                                torch::TensorOptions().dtype(torch::kLong).device(device));
-  auto params = model->parameters();
-  torch::Tensor last_loss;
-  auto step = [&] {
-    optimizer.zero_grad();
-    const auto loss = train::training_loss(*model, tokens, bf16);
-    (loss.cross_entropy + loss.aux).backward();
-    train::clip_grad_norm(params, a.grad_clip);
-    optimizer.step();
-    model->after_optimizer_step();
-    last_loss = loss.cross_entropy.detach();
-  };
+  double last_loss = 0;
+  auto step = [&] { last_loss = trainer.train_step({tokens}).loss; };
   for (int64_t i = 0; i < a.warmup; ++i) step();
   synchronize(device);
   reset_peak_memory(device);
@@ -86,7 +89,7 @@ nlohmann::json bench_step(const BenchStepArgs& a) {
                            {"mean_step_s", mean},
                            {"tokens_per_s", tokens_per_step / median},
                            {"peak_memory_bytes", peak_memory_bytes(device)},
-                           {"final_loss", last_loss.item<double>()}};
+                           {"final_loss", last_loss}};
   const auto& info = models::family(config.family);
   const auto peak = peak_bf16_flops(device);
   if (info.cost && peak) {

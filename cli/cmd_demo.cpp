@@ -1,6 +1,7 @@
 // dreamer demo: a short CPU training run of a tiny DR+DA+EA on synthetic multi-step modular
 // arithmetic, printing the loss as it falls. (The experiment runner replaces this with the
-// quickstart experiment.)
+// quickstart experiment.) It trains through train::Trainer::train_step; its settings and data
+// are in train/demo.h.
 #include <torch/torch.h>
 
 #include <chrono>
@@ -8,30 +9,13 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "data/synthetic.h"
 #include "models/registry.h"
 #include "train/checkpoint.h"
+#include "train/demo.h"
+#include "train/trainer.h"
+#include "util/errors.h"
 
 namespace dreamer::cli {
-
-namespace {
-
-// Byte tokens of consecutive "prompt answer\n" examples, cut into [batch, seq+1] windows.
-torch::Tensor synthetic_batch(std::mt19937_64& rng, int64_t batch, int64_t seq, int steps) {
-  auto tokens = torch::empty({batch, seq + 1}, torch::kLong);
-  auto acc = tokens.accessor<int64_t, 2>();
-  for (int64_t b = 0; b < batch; ++b) {
-    std::string text;
-    while (static_cast<int64_t>(text.size()) < seq + 1) {
-      auto ex = data::modular_arithmetic(rng, steps);
-      text += ex.prompt + ex.answer + "\n";
-    }
-    for (int64_t t = 0; t <= seq; ++t) acc[b][t] = static_cast<unsigned char>(text[t]);
-  }
-  return tokens;
-}
-
-}  // namespace
 
 void add_demo_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("demo", "train a tiny DR+DA+EA on a synthetic task (CPU, ~1 min)");
@@ -64,24 +48,17 @@ void add_demo_command(CLI::App& app) {
     std::cout << "demo: DR+DA+EA, " << counts.total << " parameters, "
               << config.params["recurrence"]["mean"] << " recurrences, modular arithmetic with "
               << task_steps << " steps, " << torch::get_num_threads() << " threads\n";
-    torch::optim::AdamW optimizer(
-        model->parameters(), torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
-    model->train();
+    train::TrainerOptions options;
+    options.micro_batch = batch;
+    options.progress = false;
+    train::Trainer trainer(model, seq, train::demo_settings(steps, batch, seq), options);
     double first = 0, last = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t step = 1; step <= steps; ++step) {
-      auto tokens = synthetic_batch(rng, batch, seq, task_steps);
-      auto input = tokens.narrow(1, 0, seq), target = tokens.narrow(1, 1, seq);
-      auto out = model->forward(input);
-      auto loss = torch::cross_entropy_loss(out.logits.reshape({-1, out.logits.size(-1)}),
-                                            target.reshape(-1)) +
-                  out.aux_loss;
-      optimizer.zero_grad();
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
-      optimizer.step();
-      model->after_optimizer_step();
-      const double value = loss.item<double>();
+      const auto result = trainer.train_step({train::demo_batch(rng, batch, seq, task_steps)});
+      if (!result.applied) throw InputError("demo", "training diverged: " + trainer.stop_detail());
+      // What the step minimised: the cross-entropy plus the model's auxiliary loss.
+      const double value = result.loss + result.aux.item<double>();
       if (step == 1) first = value;
       last = value;
       if (step == 1 || step % 10 == 0 || step == steps)

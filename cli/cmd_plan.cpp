@@ -40,8 +40,9 @@ void add_plan_command(CLI::App& app) {
     for (const auto& run : plan.runs) {
       total_flops += run.train_flops;
       if (!no_calibrate && !tokens_per_s.count(run.arm))
-        tokens_per_s[run.arm] = experiments::calibrate_tokens_per_second(
-            plan, run, device.empty() ? run.train.device : device);
+        tokens_per_s[run.arm] =
+            experiments::calibrate(plan, run, device.empty() ? run.train.device : device)
+                .tokens_per_s;
       const double tokens = static_cast<double>(run.total_steps * run.tokens_per_step);
       if (!no_calibrate) total_seconds += tokens / tokens_per_s[run.arm];
       rows.push_back(

@@ -4,7 +4,6 @@
 
 #include <csignal>
 
-#include "data/mixture.h"
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
 #include "models/registry.h"
@@ -50,14 +49,10 @@ RunSummary follow_rank0(const ExperimentPlan& plan, const RunnerOptions& options
             "read the same file)");
     torch::manual_seed(run->seed);
     auto model = models::build_model(run->match.config);
-    data::PackedStream stream(
-        tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
-        static_cast<uint64_t>(run->seed), spec.matching.workload.seq_len);
-    train::TrainerOptions topt;
-    topt.micro_batch = spec.matching.workload.batch;
+    // rank 0's stream and options: the same data (shards too) and activation checkpointing
+    data::PackedStream stream = training_stream(spec, tokenizer, run->seed);
+    train::TrainerOptions topt = trainer_options(spec, *run);
     topt.run_dir = a["run_dir"];
-    topt.checkpoint_steps = {run->eval_steps.begin(), run->eval_steps.end()};
-    topt.train_flops_per_token = run->match.cost.flops_train_per_token;
     topt.stop_after_step = options.stop_after_step;
     topt.progress = false;
     topt.start_id = a["start_id"];

@@ -1,7 +1,5 @@
 #include "experiments/runner.h"
 
-#include "models/blocks/checkpoint.h"
-
 #include <torch/torch.h>
 
 #include <signal.h>
@@ -78,6 +76,25 @@ std::string run_directory(const RunnerOptions& options, const PlannedRun& run,
                   "seed" + std::to_string(run.seed));
 }
 
+data::PackedStream training_stream(const ExperimentSpec& spec,
+                                   std::shared_ptr<const data::Tokenizer> tokenizer, int64_t seed) {
+  const std::string where = spec.file + ":$.data.train";
+  const int64_t seq_len = spec.matching.workload.seq_len;
+  if (data::is_shard_spec(spec.data.train))
+    return data::PackedStream(data::open_shards(spec.data.train, *tokenizer, where), seq_len);
+  return data::PackedStream(tokenizer, data::Mixture::from_json(spec.data.train, where),
+                            static_cast<uint64_t>(seed), seq_len);
+}
+
+train::TrainerOptions trainer_options(const ExperimentSpec& spec, const PlannedRun& run) {
+  train::TrainerOptions options;
+  options.micro_batch = spec.matching.workload.batch;
+  options.activation_checkpointing = spec.matching.workload.activation_checkpointing;
+  options.checkpoint_steps = {run.eval_steps.begin(), run.eval_steps.end()};
+  options.train_flops_per_token = run.match.cost.flops_train_per_token;
+  return options;
+}
+
 ExperimentPlan plan_experiment(const ExperimentSpec& spec,
                                const std::vector<std::string>& task_dirs) {
   require(spec.has_training, spec.file,
@@ -131,26 +148,36 @@ ExperimentPlan plan_experiment(const ExperimentSpec& spec,
   return plan;
 }
 
-double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun& run,
-                                   const std::string& device_name, int steps) {
+train::TrainSettings calibration_settings(const ExperimentPlan& plan, const PlannedRun& run,
+                                          const std::string& device, int steps) {
+  const auto& w = plan.spec.matching.workload;
+  train::TrainSettings settings = run.train;
+  settings.device = device;
+  // A bf16 run timed on a device without bf16 autocast (--device cpu) is timed in fp32.
+  if (settings.precision == train::Precision::kBfloat16 &&
+      !resolve_device(device, "--device").is_cuda())
+    settings.precision = train::Precision::kFloat32;
+  settings.grad_accumulation = 1;
+  settings.tokens = (steps + 1) * w.batch * w.seq_len;
+  return settings;
+}
+
+Calibration calibrate(const ExperimentPlan& plan, const PlannedRun& run,
+                      const std::string& device_name, int steps) {
   const auto device = resolve_device(device_name, "--device");
+  const auto& w = plan.spec.matching.workload;
   torch::manual_seed(run.seed);
   auto model = models::build_model(run.match.config);
-  model->to(device);
-  model->train();
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
-  const auto& w = plan.spec.matching.workload;
+  train::TrainerOptions options = trainer_options(plan.spec, run);  // checkpointing as it trains
+  options.progress = false;
+  train::Trainer trainer(model, w.seq_len, calibration_settings(plan, run, device_name, steps),
+                         options);
   const int64_t vocab =
       std::min<int64_t>(256, run.match.config.params.value("vocab_size", int64_t{256}));
-  const bool bf16 = device.is_cuda() && run.train.precision != train::Precision::kFloat32;
-  models::ActivationCheckpointing checkpointing(w.activation_checkpointing);  // as the run trains
+  Calibration result;
   auto step = [&] {
-    auto tokens = torch::randint(vocab, {w.batch, w.seq_len + 1}, torch::kLong).to(device);
-    optimizer.zero_grad();
-    const auto loss = train::training_loss(*model, tokens, bf16);
-    (loss.cross_entropy + loss.aux).backward();
-    optimizer.step();
-    model->after_optimizer_step();
+    const auto tokens = torch::randint(vocab, {w.batch, w.seq_len + 1}, torch::kLong);
+    result.losses.push_back(trainer.train_step({tokens}).loss);
     if (device.is_cuda()) torch::cuda::synchronize(device.index());
   };
   step();  // warm-up: allocations, kernel selection
@@ -158,7 +185,8 @@ double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun&
   for (int i = 0; i < steps; ++i) step();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return static_cast<double>(steps) * w.batch * w.seq_len / std::max(seconds, 1e-9);
+  result.tokens_per_s = static_cast<double>(steps) * w.batch * w.seq_len / std::max(seconds, 1e-9);
+  return result;
 }
 
 namespace {
@@ -520,19 +548,9 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     auto model = models::build_model(run.match.config);
     // Shards keep their own order for every seed (seeds then differ in initialisation and
     // recurrence sampling only); document sources are drawn under the run's seed.
-    data::PackedStream stream =
-        data::is_shard_spec(spec.data.train)
-            ? data::PackedStream(
-                  data::open_shards(spec.data.train, *tokenizer, spec.file + ":$.data.train"),
-                  spec.matching.workload.seq_len)
-            : data::PackedStream(
-                  tokenizer, data::Mixture::from_json(spec.data.train, spec.file + ":$.data.train"),
-                  static_cast<uint64_t>(run.seed), spec.matching.workload.seq_len);
-    train::TrainerOptions topt;
-    topt.micro_batch = spec.matching.workload.batch;
+    data::PackedStream stream = training_stream(spec, tokenizer, run.seed);
+    train::TrainerOptions topt = trainer_options(spec, run);
     topt.run_dir = force_pending ? staging : dir;
-    topt.checkpoint_steps = {run.eval_steps.begin(), run.eval_steps.end()};
-    topt.train_flops_per_token = run.match.cost.flops_train_per_token;
     topt.stop_after_step = options.stop_after_step;
     topt.progress = options.progress;
     topt.label = run.arm + "/seed" + std::to_string(run.seed);
@@ -657,10 +675,6 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     };
     const auto tokens_now = [&] { return trainer.step() * trainer.tokens_per_step(); };
     try {
-      // The workload's checkpointing is a mode of the thread that trains
-      // (models/blocks/checkpoint.h).
-      models::ActivationCheckpointing checkpointing(
-          spec.matching.workload.activation_checkpointing);
       const auto last = trainer.run(hooks);
       switch (trainer.stop_reason()) {
         case train::StopReason::kFinished: {

@@ -12,9 +12,14 @@
 #include "experiments/shard.h"
 #include "matching/solver.h"
 
+namespace dreamer::data {
+class PackedStream;  // data/packed_stream.h
+class Tokenizer;
+}  // namespace dreamer::data
 namespace dreamer::train {
-class ProcessGroup;  // train/distributed.h
-}
+class ProcessGroup;     // train/distributed.h
+struct TrainerOptions;  // train/trainer.h
+}  // namespace dreamer::train
 
 namespace dreamer::experiments {
 
@@ -68,9 +73,30 @@ struct ExperimentPlan {
 ExperimentPlan plan_experiment(const ExperimentSpec& spec,
                                const std::vector<std::string>& task_dirs);
 
-// Tokens per second of a few training steps of the run's model on `device` (after one warm-up).
-double calibrate_tokens_per_second(const ExperimentPlan& plan, const PlannedRun& run,
-                                   const std::string& device, int steps = 2);
+// dreamer plan's timing of a run: a few steps of train::Trainer::train_step on `device`, the
+// model initialised under the run's seed, on uniformly random token ids below min(256, the
+// model's vocabulary) (the timing needs no data files), in [workload.batch, seq_len+1]
+// micro-batches, under the run's activation checkpointing.
+struct Calibration {
+  double tokens_per_s = 0;     // of the `steps` timed steps, after one untimed warm-up step
+  std::vector<double> losses;  // each step's cross-entropy, the warm-up's first
+};
+Calibration calibrate(const ExperimentPlan& plan, const PlannedRun& run, const std::string& device,
+                      int steps = 2);
+// The settings calibrate() trains under: the run's own (optimizer, schedule, clipping,
+// precision), on `device` (a bf16 run in fp32 where that has no bf16 autocast), for the
+// warm-up and the `steps` timed steps, one micro-batch a step (accumulation repeats the
+// micro-batch at about the same rate).
+train::TrainSettings calibration_settings(const ExperimentPlan& plan, const PlannedRun& run,
+                                          const std::string& device, int steps);
+
+// The run's training data: the spec's shards (the same order for every seed) or its document
+// mixture drawn under the run's seed, in windows of workload.seq_len.
+data::PackedStream training_stream(const ExperimentSpec& spec,
+                                   std::shared_ptr<const data::Tokenizer> tokenizer, int64_t seed);
+// What every rank and the calibration train a run with: workload.batch rows a micro-batch, the
+// workload's activation checkpointing, the plan's checkpoint steps and the FLOPs for MFU.
+train::TrainerOptions trainer_options(const ExperimentSpec& spec, const PlannedRun& run);
 
 struct RunnerOptions {
   std::string db = "results.db";

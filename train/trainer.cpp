@@ -9,7 +9,9 @@
 #include <iomanip>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 
+#include "models/blocks/checkpoint.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
 #include "train/durable_io.h"
@@ -129,8 +131,9 @@ TrainingLoss training_loss(models::LanguageModel& model, const torch::Tensor& to
 }
 
 struct Trainer::Impl {
-  data::PackedStream stream;
+  std::optional<data::PackedStream> stream;  // none: train_step() only
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<torch::Tensor> params;  // the model's, on the device (clipped together)
   // The logging window: sums over the steps since the last log (float64, on the device). Saved
   // in unplanned checkpoints so a resumed run logs the same means an uninterrupted one does.
   torch::Tensor window_ce, window_aux;
@@ -150,16 +153,37 @@ int world_size(const TrainerOptions& options) {
 bool writes_files(const TrainerOptions& options) {
   return !options.group || options.group->rank() == 0;
 }
+
+// A trainer without a stream has no data to run on and no position to checkpoint.
+void require_stream(const std::optional<data::PackedStream>& stream, const char* what) {
+  if (!stream)
+    throw std::logic_error(std::string("Trainer::") + what +
+                           " needs a data stream (this trainer steps on given batches only)");
+}
 }  // namespace
 
 Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
                  data::PackedStream stream, TrainSettings settings, TrainerOptions options)
+    : Trainer(std::move(model), std::move(tokenizer),
+              std::optional<data::PackedStream>(std::move(stream)), 0, std::move(settings),
+              std::move(options)) {}
+
+Trainer::Trainer(models::LanguageModelPtr model, int64_t seq_len, TrainSettings settings,
+                 TrainerOptions options)
+    : Trainer(std::move(model), nullptr, std::nullopt, seq_len, std::move(settings),
+              std::move(options)) {}
+
+Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
+                 std::optional<data::PackedStream> stream, int64_t seq_len, TrainSettings settings,
+                 TrainerOptions options)
     : model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       settings_(std::move(settings)),
       options_(std::move(options)),
       device_(resolve_device(settings_.device, "train.device")),
-      impl_(new Impl{std::move(stream), nullptr, {}, {}, 0, 0, nullptr, nullptr}) {
+      impl_(new Impl{std::move(stream), nullptr, {}, {}, {}, 0, 0, nullptr, nullptr}) {
+  if (impl_->stream) seq_len = impl_->stream->seq_len();
+  require(seq_len >= 1, "workload.seq_len", "must be >= 1");
   require(options_.micro_batch >= 1, "workload.batch", "must be >= 1");
   if (options_.group && device_.is_cuda()) {
     // One GPU per process: torchrun's LOCAL_RANK picks it.
@@ -171,8 +195,7 @@ Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tok
         c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options_.group->env().local_rank));
   }
   if (options_.group) check_batch_divisible(options_.micro_batch, options_.group->size());
-  tokens_per_step_ =
-      train::tokens_per_step(settings_, options_.micro_batch, impl_->stream.seq_len());
+  tokens_per_step_ = train::tokens_per_step(settings_, options_.micro_batch, seq_len);
   total_steps_ = train::total_steps(settings_, tokens_per_step_);
   model_->to(device_);
   if (options_.group) {
@@ -184,6 +207,7 @@ Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tok
     impl_->buffers = std::make_unique<BufferSync>(options_.group, model_->buffers());
   }
   impl_->optimizer = make_optimizer(*model_, settings_.optimizer);
+  impl_->params = model_->parameters();
   impl_->window_ce =
       torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   impl_->window_aux = impl_->window_ce.clone();
@@ -192,6 +216,7 @@ Trainer::Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tok
 Trainer::~Trainer() = default;
 
 CheckpointInfo Trainer::write_checkpoint(bool planned) {
+  require_stream(impl_->stream, "write_checkpoint");
   CheckpointInfo info{checkpoint_name(step_), "", step_, step_ * tokens_per_step_, planned};
   const std::string final_dir = fs::join(options_.run_dir, info.name);
   if (!writes_files(options_)) {  // rank 0 writes it (the ranks hold the same state)
@@ -218,7 +243,7 @@ CheckpointInfo Trainer::write_checkpoint(bool planned) {
                             {"tokens", info.tokens},
                             {"total_steps", total_steps_},
                             {"tokens_per_step", tokens_per_step_},
-                            {"stream", impl_->stream.position().to_json()},
+                            {"stream", impl_->stream->position().to_json()},
                             {"settings", settings_.to_json()},
                             {"train_seconds", train_seconds_},
                             {"start_id", options_.start_id},
@@ -241,6 +266,7 @@ CheckpointInfo Trainer::write_checkpoint(bool planned) {
 }
 
 void Trainer::resume_from(const std::string& dir) {
+  require_stream(impl_->stream, "resume_from");
   const std::string state_file = fs::join(dir, kStateFile);
   require(fs::exists(state_file), dir,
           "not a trainer checkpoint (no " + std::string(kStateFile) + ")");
@@ -290,7 +316,7 @@ void Trainer::resume_from(const std::string& dir) {
   torch::Tensor rng;
   rng_archive.read("cpu_rng_state", rng);
   set_cpu_rng_state(rng);
-  impl_->stream.restore(data::StreamPosition::from_json(*stream, state_file + ":$.stream"));
+  impl_->stream->restore(data::StreamPosition::from_json(*stream, state_file + ":$.stream"));
   impl_->window_ce.fill_(window_ce);
   impl_->window_aux.fill_(window_aux);
   impl_->window_steps = window_steps;
@@ -314,19 +340,87 @@ std::string divergence(double loss, double grad_norm, double bound) {
 }
 }  // namespace
 
+bool Trainer::autocast_bf16() const {
+  require(!(settings_.precision == Precision::kBfloat16 && !device_.is_cuda()), "train.precision",
+          "bf16 autocast needs a CUDA device (use fp32 or auto on the CPU)");
+  return device_.is_cuda() && settings_.precision != Precision::kFloat32;
+}
+
+StepResult Trainer::train_step(const std::vector<torch::Tensor>& micro_batches) {
+  const int64_t accumulation = settings_.grad_accumulation;
+  if (static_cast<int64_t>(micro_batches.size()) != accumulation)
+    throw std::invalid_argument("Trainer::train_step: " + std::to_string(micro_batches.size()) +
+                                " micro-batches for grad_accumulation " +
+                                std::to_string(accumulation));
+  const bool bf16 = autocast_bf16();
+  // A mode of the thread that trains, like autocast (models/blocks/checkpoint.h).
+  models::ActivationCheckpointing checkpointing(options_.activation_checkpointing);
+  const double max_norm =
+      settings_.grad_clip > 0 ? settings_.grad_clip : std::numeric_limits<double>::infinity();
+  if (!model_->is_training()) model_->train();
+  StepResult result;
+  result.lr = learning_rate(settings_.optimizer, settings_.schedule, step_, total_steps_);
+  set_learning_rate(*impl_->optimizer, result.lr);
+  impl_->optimizer->zero_grad();
+  if (impl_->buffers) impl_->buffers->begin_step();
+  auto step_ce = torch::zeros_like(impl_->window_ce), step_aux = torch::zeros_like(step_ce);
+  for (int64_t micro = 0; micro < accumulation; ++micro) {
+    auto tokens = micro_batches[micro];
+    if (options_.group) {
+      tokens = rank_rows(tokens, options_.group->rank(), options_.group->size());
+      // The last micro-batch's backward all-reduces the accumulated gradients.
+      if (micro + 1 == accumulation) impl_->gradients->arm();
+    }
+    const auto [ce, aux] = training_loss(*model_, tokens.to(device_), bf16);
+    ((ce + aux) / static_cast<double>(accumulation)).backward();
+    step_ce += ce.detach().to(torch::kFloat64) / accumulation;
+    step_aux += aux.detach().to(torch::kFloat64) / accumulation;
+  }
+  if (options_.group) {
+    impl_->gradients->finish();  // every rank now holds the mean gradient
+    auto losses = torch::stack({step_ce, step_aux});
+    options_.group->all_reduce_sum(losses);
+    losses.div_(static_cast<double>(options_.group->size()));
+    step_ce = losses[0];
+    step_aux = losses[1];
+  }
+  const torch::Tensor grad_norm = clip_grad_norm(impl_->params, max_norm);
+  {
+    // Divergence is checked before the step is applied: one host read of the loss and the
+    // norm together, the only synchronisation of a step that does not log.
+    const auto both = torch::stack({step_ce.detach().to(torch::kFloat64).reshape({}),
+                                    grad_norm.detach().to(torch::kFloat64).reshape({})})
+                          .cpu();
+    result.loss = both[0].item<double>();
+    result.grad_norm = both[1].item<double>();
+    result.ce = step_ce;
+    result.aux = step_aux;
+    if (auto why = divergence(result.loss, result.grad_norm, options_.divergence_grad_norm);
+        !why.empty()) {
+      impl_->optimizer->zero_grad();
+      stop_reason_ = StopReason::kDiverged;
+      stop_detail_ = why + " at step " + std::to_string(step_ + 1);
+      return result;
+    }
+  }
+  impl_->optimizer->step();
+  // Router load counts summed over the ranks first, so balancing biases update identically.
+  if (impl_->buffers) impl_->buffers->reduce_changes();
+  model_->after_optimizer_step();
+  ++step_;
+  result.applied = true;
+  return result;
+}
+
 StepMetrics Trainer::run(const TrainerHooks& hooks) {
+  require_stream(impl_->stream, "run");
   stop_reason_ = StopReason::kFinished;
   stop_detail_.clear();
   const int64_t end = std::min(total_steps_, options_.stop_after_step.value_or(total_steps_));
-  const bool bf16 = device_.is_cuda() && settings_.precision != Precision::kFloat32;
-  require(!(settings_.precision == Precision::kBfloat16 && !device_.is_cuda()), "train.precision",
-          "bf16 autocast needs a CUDA device (use fp32 or auto on the CPU)");
-  const double max_norm =
-      settings_.grad_clip > 0 ? settings_.grad_clip : std::numeric_limits<double>::infinity();
+  autocast_bf16();  // refuses bf16 without CUDA before anything trains
   const std::optional<double> peak = settings_.peak_flops > 0
                                          ? std::optional<double>(settings_.peak_flops)
                                          : peak_bf16_flops(device_);
-  auto params = model_->parameters();
   std::set<int64_t> checkpoints = options_.checkpoint_steps;
   checkpoints.insert(total_steps_);
 
@@ -367,57 +461,18 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
   };
   double window_seconds = 0;  // training time in the window so far (a pause splits it)
 
+  std::vector<torch::Tensor> micro_batches(settings_.grad_accumulation);
   while (step_ < end && !stop_now()) {
-    const double lr = learning_rate(settings_.optimizer, settings_.schedule, step_, total_steps_);
-    set_learning_rate(*impl_->optimizer, lr);
-    impl_->optimizer->zero_grad();
-    if (impl_->buffers) impl_->buffers->begin_step();
-    auto step_ce = torch::zeros_like(window_ce), step_aux = torch::zeros_like(window_aux);
-    for (int64_t micro = 0; micro < settings_.grad_accumulation; ++micro) {
-      const auto batch = impl_->stream.next_batch(options_.micro_batch);
-      auto tokens = batch.tokens;
-      if (options_.group) {
-        tokens = rank_rows(tokens, options_.group->rank(), options_.group->size());
-        // The last micro-batch's backward all-reduces the accumulated gradients.
-        if (micro + 1 == settings_.grad_accumulation) impl_->gradients->arm();
-      }
-      const auto [ce, aux] = training_loss(*model_, tokens.to(device_), bf16);
-      ((ce + aux) / static_cast<double>(settings_.grad_accumulation)).backward();
-      step_ce += ce.detach().to(torch::kFloat64) / settings_.grad_accumulation;
-      step_aux += aux.detach().to(torch::kFloat64) / settings_.grad_accumulation;
+    for (auto& tokens : micro_batches)
+      tokens = impl_->stream->next_batch(options_.micro_batch).tokens;
+    const StepResult taken = train_step(micro_batches);
+    if (!taken.applied) {  // diverged
+      add_window_time();
+      progress.finish();
+      return last;
     }
-    if (options_.group) {
-      impl_->gradients->finish();  // every rank now holds the mean gradient
-      auto losses = torch::stack({step_ce, step_aux});
-      options_.group->all_reduce_sum(losses);
-      losses.div_(static_cast<double>(options_.group->size()));
-      step_ce = losses[0];
-      step_aux = losses[1];
-    }
-    const torch::Tensor grad_norm = clip_grad_norm(params, max_norm);
-    {
-      // Divergence is checked before the step is applied: one host read of the loss and the
-      // norm together, the only synchronisation of a step that does not log.
-      const auto both = torch::stack({step_ce.detach().to(torch::kFloat64).reshape({}),
-                                      grad_norm.detach().to(torch::kFloat64).reshape({})})
-                            .cpu();
-      const double step_loss = both[0].item<double>(), norm = both[1].item<double>();
-      if (auto why = divergence(step_loss, norm, options_.divergence_grad_norm); !why.empty()) {
-        impl_->optimizer->zero_grad();
-        stop_reason_ = StopReason::kDiverged;
-        stop_detail_ = why + " at step " + std::to_string(step_ + 1);
-        add_window_time();
-        progress.finish();
-        return last;
-      }
-    }
-    impl_->optimizer->step();
-    // Router load counts summed over the ranks first, so balancing biases update identically.
-    if (impl_->buffers) impl_->buffers->reduce_changes();
-    model_->after_optimizer_step();
-    window_ce += step_ce;
-    window_aux += step_aux;
-    ++step_;
+    window_ce += taken.ce;
+    window_aux += taken.aux;
     ++impl_->window_steps;
     test_point("step");
 
@@ -431,8 +486,8 @@ StepMetrics Trainer::run(const TrainerHooks& hooks) {
       last.tokens = step_ * tokens_per_step_;
       last.loss = window_ce.item<double>() / window_steps;
       last.aux_loss = window_aux.item<double>() / window_steps;
-      last.lr = lr;
-      last.grad_norm = grad_norm.item<double>();
+      last.lr = taken.lr;
+      last.grad_norm = taken.grad_norm;
       last.tokens_per_s = window_steps * tokens_per_step_ / std::max(window_seconds, 1e-9);
       last.memory_bytes = peak_memory_bytes(device_);
       last.mfu.reset();

@@ -13,6 +13,9 @@
 // taking the step when the loss or the gradient norm is not finite or the norm passes
 // `divergence_grad_norm` (diverged). Checkpoint files are fsynced before the directory is
 // renamed into place (train/durable_io.h); a failed write is an InputError naming the file.
+//
+// train_step() is run()'s step alone, over batches the caller gives: the demo, the plan's
+// calibration and bench-step train through it, so there is one training step in the tree.
 #include <c10/core/Device.h>
 
 #include <functional>
@@ -20,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
@@ -64,10 +68,21 @@ struct TrainerOptions {
   // uses it to tell a forced restart's checkpoints from the replaced run's).
   std::string start_id;
   double divergence_grad_norm = 1e6;  // a gradient norm above this (before clipping) diverged
+  // The workload's activation checkpointing (models/blocks/checkpoint.h), on while a step runs.
+  bool activation_checkpointing = false;
   // Data-parallel training (train/distributed.h): micro_batch stays the global batch, each rank
   // trains on its rows, gradients and buffer changes are reduced over the ranks, and only rank
   // 0 writes checkpoints (rank 0's hooks run; give the other ranks none). nullptr: one process.
   std::shared_ptr<ProcessGroup> group;
+};
+
+// One optimizer step (Trainer::train_step).
+struct StepResult {
+  bool applied = false;   // false: the step diverged (stop_detail() says why) and was not taken
+  double lr = 0;          // the schedule's rate it was taken at
+  double loss = 0;        // mean cross-entropy (nats/token) over its micro-batches (and ranks)
+  double grad_norm = 0;   // before clipping
+  torch::Tensor ce, aux;  // loss and the auxiliary loss: float64 scalars on the device
 };
 
 struct TrainerHooks {
@@ -82,6 +97,12 @@ class Trainer {
  public:
   Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
           data::PackedStream stream, TrainSettings settings, TrainerOptions options);
+  // A trainer that steps only on batches its caller gives (train_step(): the demo, the plan's
+  // calibration, bench-step): no data stream and no tokenizer, so run() and checkpoints are not
+  // available. `seq_len` (tokens a row predicts) sizes tokens_per_step(), hence with
+  // settings.tokens total_steps() and the schedule.
+  Trainer(models::LanguageModelPtr model, int64_t seq_len, TrainSettings settings,
+          TrainerOptions options);
   ~Trainer();
 
   int64_t total_steps() const { return total_steps_; }
@@ -100,10 +121,21 @@ class Trainer {
   // Trains until total_steps(), a pause, a stop signal or divergence (stop_reason() says
   // which). Returns the last logged metrics.
   StepMetrics run(const TrainerHooks& hooks = {});
+  // One optimizer step exactly as run() takes it, over `micro_batches` (settings.grad_accumulation
+  // tensors of [micro_batch, T+1] tokens; with options.group every rank passes the whole batch
+  // and trains on its rows): the schedule's rate at step(), the gradient of cross-entropy +
+  // auxiliary loss averaged over the micro-batches, clipping, the divergence check, the
+  // optimizer and the model's after-step update. Takes step() one further; a diverged step is
+  // not taken (applied false, stop_reason() kDiverged). No logging, timing or checkpoints.
+  StepResult train_step(const std::vector<torch::Tensor>& micro_batches);
 
  private:
   struct Impl;
+  Trainer(models::LanguageModelPtr model, std::shared_ptr<const data::Tokenizer> tokenizer,
+          std::optional<data::PackedStream> stream, int64_t seq_len, TrainSettings settings,
+          TrainerOptions options);
   CheckpointInfo write_checkpoint(bool planned);
+  bool autocast_bf16() const;  // whether steps run under bf16 autocast (an error if impossible)
 
   models::LanguageModelPtr model_;
   std::shared_ptr<const data::Tokenizer> tokenizer_;
