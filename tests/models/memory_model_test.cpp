@@ -3,8 +3,10 @@
 // kept) minus before, in fp32 at a tiny size, within 10% of the predicted saved bytes (the
 // blocks' activations plus the logits/loss buffers).
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <cstdio>
 
 #include "models/blocks/attention_core.h"
 #include "models/blocks/norm.h"
@@ -54,12 +56,25 @@ Measured measure_forward(const json& config_json) {
   return m;
 }
 
+std::string current_test_name() {
+  return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
+// One line per measured term, so a run under another LibTorch shows which ones differ.
+void print_memop(const std::string& name, double measured, double predicted) {
+  std::printf("MEMOP %s measured %.0f predicted %.0f ratio %.3f torch %d.%d\n", name.c_str(),
+              measured, predicted, predicted > 0 ? measured / predicted : 0.0, TORCH_VERSION_MAJOR,
+              TORCH_VERSION_MINOR);
+}
+
 void expect_within_10_percent(const json& config_json) {
   const auto config = models::ModelConfig::from_json(config_json);
   const auto cost = models::family(config.family).cost(config, cpu_workload());
   const double predicted = cost.memory.activations + cost.memory.logits_loss_saved;
   const Measured m = measure_forward(config_json);
   SCOPED_TRACE(config_json.dump());
+  print_memop(std::string("family:") + current_test_name(), static_cast<double>(m.saved),
+              predicted);
   ::testing::Test::RecordProperty("measured_bytes", std::to_string(m.saved));
   ::testing::Test::RecordProperty("predicted_bytes",
                                   std::to_string(static_cast<int64_t>(predicted)));
@@ -93,6 +108,8 @@ TEST(MemoryModel, RMSNormAndRopeTermsMatchTheOps) {
   models::memory::Ledger norm_terms(w);
   models::memory::norm_internals(norm_terms, models::NormKind::kRMSNorm, 64);
   norm_terms.tensor(64, 4);  // the output
+  print_memop("rmsnorm", static_cast<double>(cpu_memory_stats().live_bytes - before),
+              norm_terms.bytes());
   EXPECT_EQ(cpu_memory_stats().live_bytes - before, static_cast<int64_t>(norm_terms.bytes()));
 
   // RoPE on a projection [B, H, T, Dh] keeps only its rotated output.
@@ -100,6 +117,7 @@ TEST(MemoryModel, RMSNormAndRopeTermsMatchTheOps) {
   auto [c, s] = models::shared_rope_rows(16, 10000.0, 0, 64, q.device(), q.scalar_type());
   before = cpu_memory_stats().live_bytes;
   auto r = models::apply_rope_cos_sin(q, c, s);
+  print_memop("rope", static_cast<double>(cpu_memory_stats().live_bytes - before), 64 * 64 * 4);
   EXPECT_EQ(cpu_memory_stats().live_bytes - before, 64 * 64 * 4);
 }
 
@@ -185,6 +203,9 @@ TEST(MemoryModel, PredictedTrainingPeakMatchesTheCpuAllocator) {
   o.seq = 64;
   const auto r = train::measure_step_memory(config, torch::Device(torch::kCPU), o);
   const double predicted = r.predicted.memory.train_peak;
+  print_memop("step_peak", r.measured_peak, predicted);
+  print_memop("step_saved", r.measured.saved,
+              r.predicted.memory.activations + r.predicted.memory.logits_loss_saved);
   EXPECT_NEAR(r.measured_peak / predicted, 1.0, 0.10)
       << "measured " << r.measured_peak << ", predicted " << predicted;
   EXPECT_GT(r.predicted.memory.activations, r.predicted.memory.weights);  // activations bind
