@@ -26,7 +26,8 @@ void add_bench_memory_command(CLI::App& app) {
   static std::string config_file, device_name = "auto", precision = "fp32", label, out;
   static train::MemoryStepOptions o;
   static train::OpProbeOptions ops;
-  static bool ops_mode = false;
+  static bool ops_mode = false, predict_only = false;
+  static std::string predict_for = "cuda", predict_torch = "2.11", sdpa;
   cmd->add_option("--config", config_file,
                   "model config JSON ({\"family\": ..., hyperparameters}); not with --ops");
   cmd->add_flag("--ops", ops_mode,
@@ -41,6 +42,13 @@ void add_bench_memory_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--ops-vocab", ops.vocab, "--ops: vocabulary (the loss and embedding)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--predict-only", predict_only,
+                "no measurement: the prediction for the workload of --for and --torch");
+  cmd->add_option("--for", predict_for, "--predict-only: cuda or cpu (default cuda)");
+  cmd->add_option("--torch", predict_torch, "--predict-only: LibTorch release, e.g. 2.11, 1.13");
+  cmd->add_option("--sdpa", sdpa,
+                  "--predict-only: flash, efficient, cudnn, math or cpu_flash (default: the "
+                  "release's choice)");
   cmd->add_option("--batch", o.batch, "sequences per step")->check(CLI::PositiveNumber);
   cmd->add_option("--seq", o.seq, "tokens per sequence")->check(CLI::PositiveNumber);
   cmd->add_option("--precision", precision, "fp32 or bf16 (CUDA autocast)");
@@ -51,9 +59,38 @@ void add_bench_memory_command(CLI::App& app) {
   cmd->add_option("--label", label, "name in the output (default: the config path)");
   cmd->add_option("--out", out, "also append the JSON line to this file");
   cmd->callback([] {
-    const auto device = resolve_device(device_name, "--device");
     require(precision == "fp32" || precision == "bf16", "--precision",
             "expected fp32 or bf16, got \"" + precision + "\"");
+    if (predict_only) {
+      require(predict_for == "cuda" || predict_for == "cpu", "--for",
+              "expected cuda or cpu, got \"" + predict_for + "\"");
+      const auto dot = predict_torch.find('.');
+      require(dot != std::string::npos, "--torch", "expected MAJOR.MINOR, got " + predict_torch);
+      const int64_t version = std::stoll(predict_torch.substr(0, dot)) * 100 +
+                              std::stoll(predict_torch.substr(dot + 1));
+      const auto kernel = train::sdpa_kernel_from_name(sdpa);
+      require(sdpa.empty() || kernel.has_value(), "--sdpa", "unknown kernel \"" + sdpa + "\"");
+      require(!config_file.empty(), "--config", "required");
+      o.bf16 = precision == "bf16";
+      const auto config = models::ModelConfig::from_file(config_file);
+      const auto w = train::workload_for(o, predict_for == "cuda", version, kernel);
+      const auto cost = models::family(config.family).cost(config, w);
+      emit({{"label", label.empty() ? config_file : label},
+            {"family", config.family},
+            {"params", cost.params.total},
+            {"for", predict_for},
+            {"torch", predict_torch},
+            {"sdpa_kernel", train::sdpa_kernel_name(w.sdpa_kernel)},
+            {"precision", precision},
+            {"batch", o.batch},
+            {"seq", o.seq},
+            {"activation_checkpointing", o.activation_checkpointing},
+            {"predicted_peak_bytes", cost.memory.train_peak},
+            {"predicted", train::memory_breakdown_json(cost.memory)}},
+           out);
+      return;
+    }
+    const auto device = resolve_device(device_name, "--device");
     require(precision != "bf16" || device.is_cuda(), "--precision",
             "bf16 autocast needs a CUDA device");
     o.bf16 = precision == "bf16";
@@ -97,6 +134,7 @@ void add_bench_memory_command(CLI::App& app) {
         {"measured_over_predicted", r.measured_peak / predicted},
         {"measured", train::measured_memory_json(r.measured)},
         {"predicted", train::memory_breakdown_json(r.predicted.memory)},
+        {"sdpa_kernel", train::sdpa_kernel_name(r.workload.sdpa_kernel)},
         {"torch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)}};
     emit(line, out);
   });

@@ -18,22 +18,116 @@
 #ifdef DREAMER_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
+// The SDPA kernel choice (at::_fused_sdp_choice) from LibTorch 2.0; enable_gqa from 2.5.
+#define DREAMER_SDP_CHOICE (TORCH_VERSION_MAJOR >= 2)
+#define DREAMER_SDP_CHOICE_GQA \
+  (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5))
+#if DREAMER_SDP_CHOICE
+#include <ATen/ops/_fused_sdp_choice.h>
+#endif
 
 namespace dreamer::train {
 
-models::Workload workload_on(const c10::Device& device, const MemoryStepOptions& o) {
+namespace {
+
+// What the CUDA runtime allocates through the caching allocator besides the step's tensors:
+// cuBLAS's and cuBLASLt's workspaces of the forward and the autograd threads (LibTorch 2.11 on
+// Hopper): fitted to the H200 peaks of docs/PERF.md, which the ledger misses by 66-97 MiB in
+// 48 of 72 runs once every per-sequence slope matches (the others by 33-266 MiB).
+constexpr int64_t kCudaRuntimeWorkspaceBytes = int64_t{80} << 20;
+
+// The SDPA kernel LibTorch picks for causal attention of `dtype` on `device` (head dim 64, as
+// the families' heads mostly are), from its own dispatcher's choice.
+models::SdpaKernel sdpa_kernel_on(const c10::Device& device, bool bf16) {
+#if DREAMER_SDP_CHOICE
+  const auto options =
+      torch::TensorOptions().device(device).dtype(bf16 ? torch::kBFloat16 : torch::kFloat32);
+  const auto q = torch::zeros({1, 2, 128, 64}, options);
+#if DREAMER_SDP_CHOICE_GQA
+  const int64_t choice = at::_fused_sdp_choice(q, q, q, {}, 0.0, /*is_causal=*/true, c10::nullopt,
+                                               /*enable_gqa=*/false);
+#else
+  const int64_t choice = at::_fused_sdp_choice(q, q, q, {}, 0.0, /*is_causal=*/true);
+#endif
+  // sdp::SDPBackend: math 0, flash_attention 1, efficient_attention 2, cudnn_attention 3.
+  if (!device.is_cuda())
+    return choice == 1 ? models::SdpaKernel::kCpuFlash : models::SdpaKernel::kMath;
+  switch (choice) {
+    case 1:
+      return models::SdpaKernel::kFlash;
+    case 2:
+      return models::SdpaKernel::kEfficient;
+    case 3:
+      return models::SdpaKernel::kCudnn;
+    default:
+      return models::SdpaKernel::kMath;
+  }
+#else
+  (void)device, (void)bf16;
+  return models::SdpaKernel::kMath;  // unused: 1.x runs the reference attention
+#endif
+}
+
+}  // namespace
+
+std::string sdpa_kernel_name(models::SdpaKernel k) {
+  switch (k) {
+    case models::SdpaKernel::kFlash:
+      return "flash";
+    case models::SdpaKernel::kEfficient:
+      return "efficient";
+    case models::SdpaKernel::kCudnn:
+      return "cudnn";
+    case models::SdpaKernel::kMath:
+      return "math";
+    case models::SdpaKernel::kCpuFlash:
+      return "cpu_flash";
+  }
+  return "?";
+}
+
+std::optional<models::SdpaKernel> sdpa_kernel_from_name(const std::string& name) {
+  for (auto k :
+       {models::SdpaKernel::kFlash, models::SdpaKernel::kEfficient, models::SdpaKernel::kCudnn,
+        models::SdpaKernel::kMath, models::SdpaKernel::kCpuFlash})
+    if (sdpa_kernel_name(k) == name) return k;
+  return std::nullopt;
+}
+
+models::Workload workload_for(const MemoryStepOptions& o, bool cuda, int64_t torch_version,
+                              std::optional<models::SdpaKernel> sdpa) {
   models::Workload w;
   w.batch = o.batch;
   w.seq_len = o.seq;
   w.param_bytes = 4;
   w.activation_bytes = o.bf16 ? 2 : 4;
   w.activation_checkpointing = o.activation_checkpointing;
+  w.fused_attention = torch_version >= 200;  // models::fused_attention_available()
+  // models::grouped_experts_compiled(): at::_grouped_mm from 2.9, in CUDA builds.
+  w.grouped_experts = o.bf16 && cuda && torch_version >= 209;
+  w.loss_chunk_rows = -1;  // train::training_loss: the chunked head + cross-entropy
+  w.allocation_granularity = cuda ? 512 : 1;
+  // LibTorch 2.x's Optimizer::zero_grad sets gradients to none; 1.13's zeroes them in place.
+  w.grads_freed_between_steps = torch_version >= 200;
+  w.torch_version = torch_version;
+  w.cuda = cuda;
+  w.sdpa_kernel = sdpa   ? *sdpa
+                  : cuda ? (o.bf16 ? models::SdpaKernel::kFlash : models::SdpaKernel::kEfficient)
+                  : torch_version >= 202 ? models::SdpaKernel::kCpuFlash
+                                         : models::SdpaKernel::kMath;
+  w.fused_optimizer = cuda && torch_version >= 202;  // train/optim.cpp: at::_fused_adamw_
+  w.runtime_workspace_bytes = cuda ? kCudaRuntimeWorkspaceBytes : 0;
+  return w;
+}
+
+models::Workload workload_on(const c10::Device& device, const MemoryStepOptions& o) {
+  auto w = workload_for(o, device.is_cuda(), TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR,
+                        models::fused_attention_available()
+                            ? std::optional<models::SdpaKernel>(sdpa_kernel_on(device, o.bf16))
+                            : std::nullopt);
   w.fused_attention = models::fused_attention_available();
   w.grouped_experts = o.bf16 && models::grouped_experts_compiled() && device.is_cuda();
-  w.loss_chunk_rows = -1;  // train::training_loss: the chunked head + cross-entropy
-  w.allocation_granularity = device.is_cuda() ? 512 : 1;
-  // LibTorch 2.x's Optimizer::zero_grad sets gradients to none; 1.13's zeroes them in place.
-  w.grads_freed_between_steps = TORCH_VERSION_MAJOR >= 2;
+  w.fused_optimizer = device.is_cuda() && fused_adamw_compiled();
   return w;
 }
 

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 #include "models/config.h"
@@ -49,6 +50,14 @@ struct MemoryStepResult {
 // The workload this build runs on `device` (fused attention, grouped experts, the allocator's
 // rounding, whether zero_grad frees gradients).
 models::Workload workload_on(const c10::Device& device, const MemoryStepOptions& options);
+// The same workload for another build: a CUDA or CPU device under LibTorch `torch_version`
+// (major * 100 + minor) whose SDPA picks `sdpa` (none: the kernel that release picks by
+// default: CUDA flash in bf16 and mem-efficient in fp32, the CPU flash kernel from 2.2), so
+// predictions for the GPU build can be computed on any machine (bench-memory --predict-only).
+models::Workload workload_for(const MemoryStepOptions& options, bool cuda, int64_t torch_version,
+                              std::optional<models::SdpaKernel> sdpa = std::nullopt);
+std::string sdpa_kernel_name(models::SdpaKernel kernel);
+std::optional<models::SdpaKernel> sdpa_kernel_from_name(const std::string& name);
 
 // Runs one warm-up step (gradients and optimizer state exist afterwards, as in training),
 // then measures the peak of the next.

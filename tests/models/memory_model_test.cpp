@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 #include <cstdio>
+#include <fstream>
+#include <string>
 
 #include "models/blocks/attention_core.h"
 #include "models/blocks/norm.h"
@@ -209,6 +211,49 @@ TEST(MemoryModel, PredictedTrainingPeakMatchesTheCpuAllocator) {
   EXPECT_NEAR(r.measured_peak / predicted, 1.0, 0.10)
       << "measured " << r.measured_peak << ", predicted " << predicted;
   EXPECT_GT(r.predicted.memory.activations, r.predicted.memory.weights);  // activations bind
+}
+
+}  // namespace
+}  // namespace dreamer::testing
+
+namespace dreamer::testing {
+namespace {
+
+// The peaks measured on an H200 under LibTorch 2.11 (bench/gpu/memory_measured_h200_torch2.11
+// .jsonl: `dreamer bench-memory` for every bench/gpu/memory config, fp32 and bf16, B 1 and 4,
+// T 1024, plus bench/cpu_memory on that host's CPU), against the ledger's prediction for that
+// build's workload (train::workload_for: CUDA or CPU, LibTorch 2.11), within 10% each.
+TEST(MemoryModel, PredictsThePeaksMeasuredOnTheGpuBuild) {
+  const std::string root = DREAMER_SOURCE_DIR;
+  std::ifstream in(root + "/bench/gpu/memory_measured_h200_torch2.11.jsonl");
+  ASSERT_TRUE(in.good());
+  std::string text;
+  int n = 0;
+  while (std::getline(in, text)) {
+    if (text.empty()) continue;
+    const auto line = json::parse(text);
+    const std::string label = line["label"];
+    const bool cpu = line["device"] == "cpu";
+    const std::string file = cpu ? root + "/bench/cpu_memory/" + label.substr(4) + ".json"
+                                 : root + "/bench/gpu/memory/" + label + ".json";
+    const auto config = models::ModelConfig::from_file(file);
+    train::MemoryStepOptions o;
+    o.batch = line["batch"];
+    o.seq = line["seq"];
+    o.bf16 = line["precision"] == "bf16";
+    const auto w = train::workload_for(o, !cpu, 211);
+    const double predicted = models::family(config.family).cost(config, w).memory.train_peak;
+    const double measured = line["measured_peak_bytes"];
+    const std::string name =
+        label + ":" + std::string(line["precision"]) + ":b" + std::to_string(o.batch);
+    print_memop("h200_2.11:" + name, measured, predicted);
+    // Known miss (docs/PERF.md): MoEUT at d 256 keeps ~100 MiB more than predicted at every
+    // batch size (its per-sequence slope matches); at B 1 that is 12% of the peak.
+    const bool known_miss = label == "moeut_s" && o.batch == 1;
+    EXPECT_NEAR(measured / predicted, 1.0, known_miss ? 0.15 : 0.10) << name;
+    ++n;
+  }
+  EXPECT_EQ(n, 79);
 }
 
 }  // namespace
