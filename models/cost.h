@@ -18,6 +18,10 @@
 
 namespace dreamer::models {
 
+// The fused attention kernel at::scaled_dot_product_attention picks (Workload::sdpa_kernel):
+// their saved sets differ (docs/MATCHING.md, "Memory model").
+enum class SdpaKernel { kFlash, kEfficient, kCudnn, kMath, kCpuFlash };
+
 struct Workload {
   int64_t seq_len = 1024;
   int64_t batch = 8;
@@ -37,6 +41,13 @@ struct Workload {
   int64_t loss_chunk_rows = -1;
   int64_t allocation_granularity = 512;   // the CUDA caching allocator rounds blocks to 512 B
   bool grads_freed_between_steps = true;  // zero_grad sets gradients to none (LibTorch 2.x)
+  // The LibTorch release (major * 100 + minor: 113, 211) and the SDPA kernel it picks: the
+  // saved sets of RMSNorm (composite vs _fused_rms_norm) and attention differ between them.
+  int64_t torch_version = 211;
+  bool cuda = true;  // the step runs on a CUDA device (else the CPU): kernels differ by device
+  SdpaKernel sdpa_kernel = SdpaKernel::kFlash;  // with fused_attention (CUDA bf16: flash)
+  bool fused_optimizer = true;          // the fused CUDA AdamW (no per-parameter temporaries)
+  int64_t runtime_workspace_bytes = 0;  // allocations of the runtime itself (cuBLAS workspaces)
 };
 
 // Training and inference memory by part, in bytes (models/memory.h computes it).

@@ -35,10 +35,19 @@ void linear_inputs(Ledger& l, double width, double n, bool exists) {
     l.tensor(width, l.resid);
 }
 
+namespace {
+// The [N, d] float32 tensors RMSNorm keeps besides rstd, its input and its output.
+double rms_norm_kept_tensors(const Workload& w) {
+  if (w.torch_version < 200) return 2;             // 1.13's composite (measured on the CPU)
+  if (w.cuda && w.torch_version >= 209) return 0;  // _fused_rms_norm: input, rstd, weight
+  return 1;  // composite (at::rms_norm on the 2.11 CPU, measured): x * r for the weight mul
+}
+}  // namespace
+
 void norm_internals(Ledger& l, NormKind kind, double d) {
   if (kind == NormKind::kRMSNorm) {
-    l.tensor(1, 4);     // rsqrt's result
-    l.tensor(d, 4, 2);  // x * r (kept by the weight multiply) and one more [N, d] (measured)
+    l.tensor(1, 4);                              // rsqrt's result (rstd)
+    l.tensor(d, 4, rms_norm_kept_tensors(l.w));  // x * r (composite), see above
   } else {
     l.tensor(1, 4, 2);  // mean, rstd
   }
@@ -48,11 +57,17 @@ void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
   const double T = static_cast<double>(l.w.seq_len);
   const double rot = 1;         // the rotated copy (RoPE's multiplies by cos/sin keep only cos/sin)
   l.tensor(h * dh, l.lp, rot);  // q
-  if (l.w.fused_attention) {
+  const SdpaKernel kernel = l.w.sdpa_kernel;
+  if (l.w.fused_attention && kernel != SdpaKernel::kMath) {
     l.tensor(hkv * dh, l.lp, rot);  // k
     l.tensor(hkv * dh, l.lp);       // v
     l.tensor(h * dh, l.lp);         // SDPA's output
-    l.tensor(h, 4);                 // log-sum-exp
+    // Log-sum-exp [B, H, T] f32; the mem-efficient kernel pads T to a multiple of 32.
+    l.tensor(kernel == SdpaKernel::kEfficient ? h * std::ceil(T / 32) * 32 / T : h, 4);
+    // The mem-efficient and CPU flash kernels write their output [B, T, H, Dh]: the reshape
+    // for o is a view. Flash (and cuDNN) lay it out as q is ([B, H, T, Dh] after RoPE): o's
+    // input is a copy.
+    if (kernel == SdpaKernel::kEfficient || kernel == SdpaKernel::kCpuFlash) return;
   } else {
     if (hkv == h) {
       l.tensor(hkv * dh, l.lp, rot);  // k
@@ -116,15 +131,22 @@ double experts(Ledger& l, double d, double de, double E, double k, Activation a,
   else
     l.tensor(k * d, l.resid);  // the gathered rows
   ffn_hidden(l, a, k * de);
+  if (grouped) {
+    // fold_gates: the hidden state scaled by its slot's gate is the down projection's input;
+    // the outputs gathered back are only summed (nothing kept).
+    l.tensor(k * de, l.lp);
+    return 0;
+  }
   l.tensor(k * d, l.lp);  // expert outputs gathered back to slot order (the weighted product)
-  if (!l.autocast || grouped) return 0;
+  if (!l.autocast) return 0;
   return E * d * de * (gated ? 3 : 2) * l.lp;  // the loop's per-expert weight slices, cast
 }
 
 void lm_head_inputs(Ledger& l, NormKind kind, double d) {
   l.tensor(d, l.resid);  // the final state (the final norm's input)
   norm_internals(l, kind, d);
-  linear_inputs(l, d, 1);
+  // The chunked loss keeps its gradients, not its input (train/loss.h).
+  if (l.w.loss_chunk_rows == 0) linear_inputs(l, d, 1);
 }
 
 void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, double V,
@@ -136,17 +158,24 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
   m.weights = P * static_cast<double>(w.param_bytes);
   m.gradients = P * static_cast<double>(w.param_bytes);
   m.optimizer = P * static_cast<double>(w.optimizer_state_bytes);
-  m.autocast_copies = blocks.autocast ? matmul_params * blocks.lp + extra_autocast : 0;
+  const bool chunked = w.loss_chunk_rows != 0;
+  // The chunked loss casts the head's weight itself (not autocast's cached copy): a transient
+  // of its forward, counted there.
+  m.autocast_copies =
+      blocks.autocast ? (matmul_params - (chunked ? V * d : 0)) * blocks.lp + extra_autocast : 0;
   m.activations = blocks.bytes();
   m.checkpoint_recompute = checkpoint_recompute;
   // Logits and loss. Full logits: log_softmax keeps its float32 output [N, V] and nll_loss
   // a contiguous copy of the targets; the peak is log_softmax's backward, which holds that
   // output, the incoming gradient and its result (3 x [N, V] float32). Chunked
-  // (train/loss.h): the forward forms d_hidden [N, d] and d_weight [V, d] (float32) and
-  // holds one chunk's logits (matmul output, float32 copy, exp'd gradient, its cast);
-  // backward scales both gradients into new tensors.
+  // (train/loss.h): the forward keeps d_hidden [N, d] and d_weight [V, d] (float32); one
+  // chunk of `rows` holds its logits (matmul output in the activation dtype; under autocast
+  // their float32 copy and the gradient's low-precision cast too) and the exp'd gradient
+  // (float32), with one weight-gradient product [V, d] (or the smaller [rows, d] one), and
+  // under autocast the bf16 casts of the hidden states and of the head's weight; backward
+  // scales both gradients into new tensors.
   Ledger loss(w);
-  if (w.loss_chunk_rows <= 0) {
+  if (!chunked) {
     loss.tensor(V, 4);
     loss.tensor(1, 8);
     m.logits_loss_saved = loss.bytes();
@@ -155,18 +184,28 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
     peak.tensor(1, 8);
     m.logits_loss = peak.bytes();
   } else {
-    loss.tensor(d, blocks.resid);  // d_hidden
-    loss.fixed(V * d * 4);         // d_weight
+    loss.tensor(d, 4);      // d_hidden
+    loss.fixed(V * d * 4);  // d_weight
     m.logits_loss_saved = loss.bytes();
     // -1: the trainer's default chunk (train/loss.h, cross_entropy_chunk_rows).
     const double chunk_rows = w.loss_chunk_rows > 0
                                   ? static_cast<double>(w.loss_chunk_rows)
                                   : std::max(1.0, std::floor(256.0 * 1024 * 1024 / (4.0 * V)));
     const double rows = std::min<double>(chunk_rows, tokens);
-    const double chunk = rows * V * (2 * blocks.lp + 8) +
-                         (blocks.autocast ? tokens * d * blocks.lp + V * d * blocks.lp : 0);
-    const double scaled = tokens * d * 4 + V * d * 4 * 2;
-    m.logits_loss = m.logits_loss_saved + std::max(chunk, scaled);
+    Ledger chunk(w);
+    chunk.fixed(rows * V * blocks.lp);  // logits
+    chunk.fixed(rows * V * 4);          // the exp'd gradient
+    if (blocks.autocast) {
+      chunk.fixed(rows * V * 4);          // the logits' float32 copy
+      chunk.fixed(rows * V * blocks.lp);  // the gradient's cast
+      chunk.tensor(d, blocks.lp);         // the hidden states' cast
+      chunk.fixed(V * d * blocks.lp);     // the head weight's cast
+    }
+    chunk.fixed(std::max(V, rows) * d * blocks.lp);  // d_weight's (or d_hidden's) product
+    Ledger scaled(w);
+    scaled.tensor(d, 4);
+    scaled.fixed(V * d * 4);
+    m.logits_loss = m.logits_loss_saved + std::max(chunk.bytes(), scaled.bytes());
   }
   // Peak of a step that starts with the optimizer's state allocated: at the start of
   // backward every saved tensor, the autocast copies and the loss's peak are alive; the
@@ -174,7 +213,7 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
   // freed, and the end of backward holds all of them).
   const double start_of_backward =
       m.activations + m.autocast_copies + std::max(m.logits_loss, blocks.backward_buffers);
-  const double fixed = m.weights + m.optimizer;
+  const double fixed = m.weights + m.optimizer + static_cast<double>(w.runtime_workspace_bytes);
   m.train_peak = w.grads_freed_between_steps
                      ? fixed + std::max(start_of_backward, m.gradients) + checkpoint_recompute
                      : fixed + m.gradients + start_of_backward + checkpoint_recompute;
@@ -189,9 +228,8 @@ void finish(Cost& cost, const Workload& w, const Ledger& blocks, double d, doubl
           table;
   m.train_peak = std::max(m.train_peak, end_of_backward);
   // The optimizer step holds weights, gradients, moments and the foreach path's denominators
-  // (one tensor per parameter; the fused CUDA kernel has none, counted anyway: it binds only
-  // for models whose activations are small next to their weights).
-  m.train_peak = std::max(m.train_peak, fixed + m.gradients + m.weights);
+  // (one tensor per parameter; the fused CUDA kernel has none).
+  m.train_peak = std::max(m.train_peak, fixed + m.gradients + (w.fused_optimizer ? 0 : m.weights));
   m.inference_weights = P * static_cast<double>(w.activation_bytes);
   m.inference_caches = cache_elements * static_cast<double>(w.activation_bytes);
 

@@ -3,8 +3,10 @@
 // memory model predicts for it (CPU allocator, fp32), routers counting their load once, and
 // a clear refusal where a family cannot honour it.
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
 #include <torch/version.h>
+#include <cstdio>
 
 #include "models/blocks/attention_core.h"
 #include "models/blocks/checkpoint.h"
@@ -78,10 +80,21 @@ void expect_checkpointing_works(const json& config_json) {
   const auto config = models::ModelConfig::from_json(config_json);
   const auto cost = models::family(config.family).cost(config, cpu_workload(true));
   const double predicted = cost.memory.activations + cost.memory.logits_loss_saved;
+  const auto full = models::family(config.family).cost(config, cpu_workload(false));
+  // One line per measured term, so a run under another LibTorch shows which ones differ.
+  const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::printf("MEMOP ckpt:%s measured %lld predicted %.0f ratio %.3f torch %d.%d\n", name.c_str(),
+              static_cast<long long>(ckpt.saved), predicted,
+              static_cast<double>(ckpt.saved) / predicted, TORCH_VERSION_MAJOR,
+              TORCH_VERSION_MINOR);
+  const double full_predicted = full.memory.activations + full.memory.logits_loss_saved;
+  std::printf("MEMOP plain:%s measured %lld predicted %.0f ratio %.3f torch %d.%d\n", name.c_str(),
+              static_cast<long long>(plain.saved), full_predicted,
+              static_cast<double>(plain.saved) / full_predicted, TORCH_VERSION_MAJOR,
+              TORCH_VERSION_MINOR);
   EXPECT_NEAR(static_cast<double>(ckpt.saved) / predicted, 1.0, 0.10)
       << "measured " << ckpt.saved << ", predicted " << predicted;
   // The extra forward of the checkpointed blocks is in the training FLOPs.
-  const auto full = models::family(config.family).cost(config, cpu_workload(false));
   EXPECT_GT(cost.flops_recompute_per_token, 0);
   EXPECT_DOUBLE_EQ(cost.flops_train_per_token,
                    full.flops_train_per_token + cost.flops_recompute_per_token);
