@@ -12,8 +12,10 @@
 #include "models/blocks/norm.h"
 #include "models/blocks/recurrence.h"
 #include "models/blocks/sequence_attention.h"
+#include "models/config_fields.h"
 #include "models/model.h"
 #include "models/registry.h"
+#include "models/shared_config.h"
 #include "util/json_reader.h"
 
 namespace dreamer::baselines {
@@ -25,29 +27,10 @@ using models::ModelOutput;
 using models::NormKind;
 using models::ParameterCounts;
 
-// Hyperparameters of a decoder-only LM that every baseline has.
-struct Backbone {
-  int64_t vocab_size = 256;
-  int64_t d_model = 256;
-  int64_t n_heads = 4;
-  int64_t n_kv_heads = 0;  // 0 = n_heads
-  int64_t head_dim = 0;    // 0 = d_model / n_heads
-  double rope_base = 10000.0;
-  NormKind norm = NormKind::kRMSNorm;
-  double norm_eps = 1e-5;
-  bool tie_embeddings = false;
-  double init_std = 0.02;
-
-  void read(JsonReader& r);
-  void write(nlohmann::json& j) const;
-  void validate(const std::string& path, bool rope) const;
-  int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
-  int64_t seq_head_dim() const { return head_dim ? head_dim : d_model / n_heads; }
-  models::SequenceAttentionOptions attention(bool rope, bool bias = false,
-                                             bool qk_bias = false) const;
-  // Token table, untied LM head and `positions` learned position rows.
-  int64_t embedding_parameters(int64_t positions = 0) const;
-};
+// The shared hyperparameters (vocabulary, width, heads, norm, embeddings, init), declared once
+// in models/shared_config.h.
+using models::Backbone;
+using models::ConfigFields;
 
 // Dense FFN width default: 4 d, or Llama's 8/3 d rounded up to 64 for SwiGLU.
 int64_t default_ffn_hidden(int64_t d_model, models::Activation activation);
@@ -74,11 +57,10 @@ inline KVCache* cache_at(InferenceState* state, int64_t i) {
 void finish_state(InferenceState* state, const torch::Tensor& tokens);
 
 // Recurrences of this call: the one planner every recurrent family uses
-// (models/blocks/recurrence.h).
+// (models/blocks/recurrence.h); the schedule's JSON is models::recurrence_fields().
 using models::plan_recurrences;
-void read_schedule(JsonReader r, models::RecurrenceSchedule& s);
-nlohmann::json schedule_json(const models::RecurrenceSchedule& s);
-void validate_schedule(const models::RecurrenceSchedule& s, const std::string& path);
+using models::recurrence_fields;
+using models::validate_schedule;
 
 // GPT-2 / nanoGPT init: matrices and embeddings N(0, std); residual output projections
 // (attention "o", MLP "down") N(0, std / sqrt(residual_writes)); biases zero; norms as built.

@@ -12,40 +12,37 @@ const std::vector<std::pair<std::string, PositionEncoding>>& position_names() {
 }
 }  // namespace
 
+const ConfigFields<DenseTransformerConfig>& DenseTransformerConfig::fields() {
+  static const ConfigFields<DenseTransformerConfig> kFields = [] {
+    using C = DenseTransformerConfig;
+    ConfigFields<C> f;
+    f.embed(&C::backbone, Backbone::fields());
+    f.field("n_layers", &C::n_layers, "transformer blocks", models::at_least<int64_t>(1));
+    f.group("ffn", models::dense_ffn_fields(&C::ffn_hidden, &C::activation), "the MLP");
+    f.field("bias", &C::bias, "biases on every linear layer (GPT-2)");
+    f.choice("position_encoding", &C::position_encoding, position_names(),
+             "RoPE, or a learned absolute position table");
+    f.field("max_seq_len", &C::max_seq_len, "rows of the learned position table",
+            models::positive<int64_t>());
+    f.renamed("ffn_hidden", "ffn.hidden");
+    f.renamed("activation", "ffn.activation");
+    return f;
+  }();
+  return kFields;
+}
+
 DenseTransformerConfig DenseTransformerConfig::from_json(const nlohmann::json& params,
                                                          const std::string& path) {
-  DenseTransformerConfig c;
-  JsonReader r(params, path);
-  c.backbone.read(r);
-  r.get("n_layers", c.n_layers);
-  r.get("ffn_hidden", c.ffn_hidden);
-  r.get_enum("activation", c.activation, models::activation_names());
-  r.get("bias", c.bias);
-  r.get_enum("position_encoding", c.position_encoding, position_names());
-  r.get("max_seq_len", c.max_seq_len);
-  r.finish();
-  c.validate(path);
-  return c;
+  return models::parse_config<DenseTransformerConfig>(params, path);
 }
 
 nlohmann::json DenseTransformerConfig::to_json() const {
-  nlohmann::json j;
-  backbone.write(j);
-  j["n_layers"] = n_layers;
-  j["ffn_hidden"] = ffn_hidden;
-  j["activation"] = enum_name(activation, models::activation_names());
-  j["bias"] = bias;
-  j["position_encoding"] = enum_name(position_encoding, position_names());
-  j["max_seq_len"] = max_seq_len;
-  return j;
+  return fields().write(*this);
 }
 
 void DenseTransformerConfig::validate(const std::string& p) const {
-  backbone.validate(p, position_encoding == PositionEncoding::kRope);
-  require(n_layers >= 1, p + ".n_layers", "must be at least 1, got " + std::to_string(n_layers));
-  require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
-  require(max_seq_len >= 1, p + ".max_seq_len",
-          "must be positive, got " + std::to_string(max_seq_len));
+  fields().check(*this, p);
+  backbone.validate_layout(p, position_encoding == PositionEncoding::kRope);
 }
 
 models::TransformerBlockOptions DenseTransformerConfig::block() const {
@@ -117,8 +114,7 @@ models::FamilyInfo dense_transformer_family() {
         {"d_model", 768},
         {"n_layers", 12},
         {"n_heads", 12},
-        {"activation", "gelu"},
-        {"ffn_hidden", 3072},
+        {"ffn", {{"hidden", 3072}, {"activation", "gelu"}}},
         {"tie_embeddings", true},
         {"position_encoding", "learned"},
         {"max_seq_len", 1024},
@@ -130,15 +126,14 @@ models::FamilyInfo dense_transformer_family() {
         {"n_layers", 22},
         {"n_heads", 32},
         {"n_kv_heads", 4},
-        {"ffn_hidden", 5632},
-        {"activation", "swiglu"}}},
+        {"ffn", {{"hidden", 5632}, {"activation", "swiglu"}}}}},
   };
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 64, ""},
       {"n_layers", 1, 256, 1, ""},
       {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},
       {"n_kv_heads", 0, 256, 1, "divides n_heads (0 = n_heads)"},
-      {"ffn_hidden", 0, 131072, 64, "0 = default width"},
+      {"ffn.hidden", 0, 131072, 64, "0 = default width"},
   };
   info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
     return dense_transformer_cost(DenseTransformerConfig::from_json(config.params, "$"), workload);

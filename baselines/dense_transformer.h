@@ -17,12 +17,13 @@ enum class PositionEncoding { kRope, kLearned };
 struct DenseTransformerConfig {
   Backbone backbone;
   int64_t n_layers = 4;
-  int64_t ffn_hidden = 0;  // 0 = default_ffn_hidden
-  models::Activation activation = models::Activation::kSwiGLU;
+  int64_t ffn_hidden = 0;  // JSON "ffn.hidden"; 0 = default_ffn_hidden
+  models::Activation activation = models::Activation::kSwiGLU;  // "ffn.activation"
   bool bias = false;  // biases on every linear layer (GPT-2)
   PositionEncoding position_encoding = PositionEncoding::kRope;
   int64_t max_seq_len = 1024;  // rows of the learned position table (learned only)
 
+  static const ConfigFields<DenseTransformerConfig>& fields();
   static DenseTransformerConfig from_json(const nlohmann::json& params, const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;

@@ -35,60 +35,51 @@ torch::Tensor truncated_normal(const torch::Tensor& u, double std) {
 
 }  // namespace
 
+Backbone HuginnConfig::reference_backbone() {
+  Backbone b;
+  b.tie_embeddings = true;
+  b.norm_eps = 1e-6;
+  b.rope_base = 50000.0;
+  b.init_std = 0;
+  return b;
+}
+
+const ConfigFields<HuginnConfig>& HuginnConfig::fields() {
+  static const ConfigFields<HuginnConfig> kFields = [] {
+    using C = HuginnConfig;
+    ConfigFields<C> f;
+    f.embed(&C::backbone, Backbone::fields(/*init_std_zero_is_scheme=*/true));
+    f.field("n_prelude", &C::n_prelude, "blocks before the recurrence",
+            models::at_least<int64_t>(0));
+    f.field("n_core", &C::n_core, "blocks of the recurrent core", models::at_least<int64_t>(1));
+    f.field("n_coda", &C::n_coda, "blocks after the recurrence", models::at_least<int64_t>(0));
+    f.group("ffn", models::dense_ffn_fields(&C::ffn_hidden, &C::activation), "every block's MLP");
+    f.field("sandwich", &C::sandwich, "sandwich norm around attention and MLP");
+    f.field("qk_bias", &C::qk_bias, "biases on the query and key projections");
+    f.choice("injection", &C::injection, injection_names(), "how the embedding enters the state");
+    f.choice("state_init", &C::state_init, state_init_names(), "initial recurrent state");
+    f.field("state_init_std", &C::state_init_std, "random state std; 0 = sqrt(2 / (5 d))",
+            models::at_least(0.0));
+    f.choice("init", &C::init, init_names(), "weight init scheme");
+    f.object("recurrence", &C::recurrence, recurrence_fields(), "recurrences of the core");
+    f.renamed("ffn_hidden", "ffn.hidden");
+    f.renamed("activation", "ffn.activation");
+    return f;
+  }();
+  return kFields;
+}
+
 HuginnConfig HuginnConfig::from_json(const nlohmann::json& params, const std::string& path) {
-  HuginnConfig c;
-  // The reference's defaults (RavenConfig): tied head, RMSNorm eps 1e-6, RoPE base 50000.
-  c.backbone.tie_embeddings = true;
-  c.backbone.norm_eps = 1e-6;
-  c.backbone.rope_base = 50000.0;
-  c.backbone.init_std = 0;  // the init scheme's own σ (init_std())
-  JsonReader r(params, path);
-  c.backbone.read(r);
-  r.get("n_prelude", c.n_prelude);
-  r.get("n_core", c.n_core);
-  r.get("n_coda", c.n_coda);
-  r.get("ffn_hidden", c.ffn_hidden);
-  r.get_enum("activation", c.activation, models::activation_names());
-  r.get("sandwich", c.sandwich);
-  r.get("qk_bias", c.qk_bias);
-  r.get_enum("injection", c.injection, injection_names());
-  r.get_enum("state_init", c.state_init, state_init_names());
-  r.get("state_init_std", c.state_init_std);
-  r.get_enum("init", c.init, init_names());
-  read_schedule(r.child("recurrence"), c.recurrence);
-  r.finish();
-  c.validate(path);
-  return c;
+  return models::parse_config<HuginnConfig>(params, path);
 }
 
 nlohmann::json HuginnConfig::to_json() const {
-  nlohmann::json j;
-  backbone.write(j);
-  j["n_prelude"] = n_prelude;
-  j["n_core"] = n_core;
-  j["n_coda"] = n_coda;
-  j["ffn_hidden"] = ffn_hidden;
-  j["activation"] = enum_name(activation, models::activation_names());
-  j["sandwich"] = sandwich;
-  j["qk_bias"] = qk_bias;
-  j["injection"] = enum_name(injection, injection_names());
-  j["state_init"] = enum_name(state_init, state_init_names());
-  j["state_init_std"] = state_init_std;
-  j["init"] = enum_name(init, init_names());
-  j["recurrence"] = schedule_json(recurrence);
-  return j;
+  return fields().write(*this);
 }
 
 void HuginnConfig::validate(const std::string& p) const {
-  require(backbone.init_std >= 0, p + ".init_std", "must be >= 0 (0 = the init scheme's own)");
-  Backbone resolved = backbone;
-  resolved.init_std = init_std();
-  resolved.validate(p, true);
-  require(n_prelude >= 0, p + ".n_prelude", "must be >= 0, got " + std::to_string(n_prelude));
-  require(n_core >= 1, p + ".n_core", "must be at least 1, got " + std::to_string(n_core));
-  require(n_coda >= 0, p + ".n_coda", "must be >= 0, got " + std::to_string(n_coda));
-  require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
-  require(state_init_std >= 0, p + ".state_init_std", "must be >= 0 (0 = sqrt(2 / (5 d)))");
+  fields().check(*this, p);
+  backbone.validate_layout(p, true);
   validate_schedule(recurrence, p + ".recurrence");
   // Without injection the prelude's output reaches the loss only through the first recurrence,
   // which truncated backprop runs without gradients: embedding and prelude would never train.
@@ -281,7 +272,7 @@ models::FamilyInfo huginn_family() {
        {{"vocab_size", 65536},
         {"d_model", 1024},
         {"n_heads", 32},
-        {"ffn_hidden", 3520},
+        {"ffn", {{"hidden", 3520}}},
         {"n_prelude", 1},
         {"n_core", 4},
         {"n_coda", 1},
@@ -294,7 +285,7 @@ models::FamilyInfo huginn_family() {
        {{"vocab_size", 65536},
         {"d_model", 5280},
         {"n_heads", 55},
-        {"ffn_hidden", 17920},
+        {"ffn", {{"hidden", 17920}}},
         {"n_prelude", 2},
         {"n_core", 4},
         {"n_coda", 2},
@@ -310,7 +301,7 @@ models::FamilyInfo huginn_family() {
       {"d_model", 64, 16384, 64, ""},
       {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},
       {"n_core", 1, 64, 1, ""},
-      {"ffn_hidden", 0, 131072, 64, "0 = default width"},
+      {"ffn.hidden", 0, 131072, 64, "0 = default width"},
       {"recurrence.mean", 1, 128, 1, "<= recurrence.max"},
   };
   return info;

@@ -41,12 +41,14 @@ enum class StateInit { kRandom, kZero };
 enum class HuginnInit { kTakase, kGpt2 };
 
 struct HuginnConfig {
-  Backbone backbone;
+  // The reference's defaults (RavenConfig): tied head, RMSNorm eps 1e-6, RoPE base 50000;
+  // init_std 0 = the init scheme's own σ (init_std()).
+  Backbone backbone = reference_backbone();
   int64_t n_prelude = 1;
   int64_t n_core = 2;
   int64_t n_coda = 1;
-  int64_t ffn_hidden = 0;  // 0 = default_ffn_hidden
-  models::Activation activation = models::Activation::kSwiGLU;
+  int64_t ffn_hidden = 0;  // JSON "ffn.hidden"; 0 = default_ffn_hidden
+  models::Activation activation = models::Activation::kSwiGLU;  // "ffn.activation"
   bool sandwich = true;
   bool qk_bias = true;
   Injection injection = Injection::kLinear;
@@ -56,6 +58,8 @@ struct HuginnConfig {
   models::RecurrenceSchedule recurrence{models::RecurrenceSampling::kPoissonLognormal, 4, 2, 0.5,
                                         32};
 
+  static Backbone reference_backbone();
+  static const ConfigFields<HuginnConfig>& fields();
   static HuginnConfig from_json(const nlohmann::json& params, const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;

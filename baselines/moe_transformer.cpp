@@ -6,61 +6,44 @@ namespace dreamer::baselines {
 
 using models::Activation;
 
+const ConfigFields<MoETransformerConfig>& MoETransformerConfig::fields() {
+  static const ConfigFields<MoETransformerConfig> kFields = [] {
+    using C = MoETransformerConfig;
+    using M = MoEOptions;
+    ConfigFields<M> m;
+    models::add_pool_keys(m, &M::n_experts, &M::k, &M::expert_dim,
+                          models::zero_or_positive<int64_t>(),
+                          "hidden width of one expert; 0 = the dense FFN default");
+    m.choice("activation", &M::activation, models::activation_names(), "expert activation");
+    models::add_router_keys(m, &M::gate, &M::renormalize, &M::balancing_bias, &M::bias_update_rate,
+                            &M::bias_placement);
+    m.field("aux_loss_coef", &M::aux_loss_coef, "Switch load-balancing loss weight; 0 = off",
+            models::at_least(0.0));
+    m.field("n_shared_experts", &M::n_shared_experts, "dense experts every token goes through",
+            models::at_least<int64_t>(0));
+    ConfigFields<C> f;
+    f.embed(&C::backbone, Backbone::fields());
+    f.field("n_layers", &C::n_layers, "transformer blocks", models::at_least<int64_t>(1));
+    f.object("ffn_experts", &C::moe, m, "the routed experts that replace the MLP");
+    f.renamed("moe", "ffn_experts");
+    return f;
+  }();
+  return kFields;
+}
+
 MoETransformerConfig MoETransformerConfig::from_json(const nlohmann::json& params,
                                                      const std::string& path) {
-  MoETransformerConfig c;
-  JsonReader r(params, path);
-  c.backbone.read(r);
-  r.get("n_layers", c.n_layers);
-  JsonReader m = r.child("moe");
-  m.get("n_experts", c.moe.n_experts);
-  m.get("k", c.moe.k);
-  m.get("expert_dim", c.moe.expert_dim);
-  m.get_enum("activation", c.moe.activation, models::activation_names());
-  m.get_enum("gate", c.moe.gate, models::gate_kind_names());
-  m.get("renormalize", c.moe.renormalize);
-  m.get("balancing_bias", c.moe.balancing_bias);
-  m.get("bias_update_rate", c.moe.bias_update_rate);
-  m.get_enum("bias_placement", c.moe.bias_placement, models::bias_placement_names());
-  m.get("aux_loss_coef", c.moe.aux_loss_coef);
-  m.get("n_shared_experts", c.moe.n_shared_experts);
-  m.finish();
-  r.finish();
-  c.validate(path);
-  return c;
+  return models::parse_config<MoETransformerConfig>(params, path);
 }
 
 nlohmann::json MoETransformerConfig::to_json() const {
-  nlohmann::json j;
-  backbone.write(j);
-  j["n_layers"] = n_layers;
-  j["moe"] = {{"n_experts", moe.n_experts},
-              {"k", moe.k},
-              {"expert_dim", moe.expert_dim},
-              {"activation", enum_name(moe.activation, models::activation_names())},
-              {"gate", enum_name(moe.gate, models::gate_kind_names())},
-              {"renormalize", moe.renormalize},
-              {"balancing_bias", moe.balancing_bias},
-              {"bias_update_rate", moe.bias_update_rate},
-              {"bias_placement", enum_name(moe.bias_placement, models::bias_placement_names())},
-              {"aux_loss_coef", moe.aux_loss_coef},
-              {"n_shared_experts", moe.n_shared_experts}};
-  return j;
+  return fields().write(*this);
 }
 
 void MoETransformerConfig::validate(const std::string& p) const {
-  backbone.validate(p, true);
-  require(n_layers >= 1, p + ".n_layers", "must be at least 1, got " + std::to_string(n_layers));
-  const std::string m = p + ".moe";
-  require(moe.n_experts >= 1, m + ".n_experts",
-          "must be positive, got " + std::to_string(moe.n_experts));
-  require(moe.k >= 1 && moe.k <= moe.n_experts, m + ".k",
-          "must be between 1 and n_experts (" + std::to_string(moe.n_experts) + "), got " +
-              std::to_string(moe.k));
-  require(moe.expert_dim >= 0, m + ".expert_dim", "must be positive (or 0 for the default)");
-  require(moe.bias_update_rate >= 0, m + ".bias_update_rate", "must be >= 0");
-  require(moe.aux_loss_coef >= 0, m + ".aux_loss_coef", "must be >= 0");
-  require(moe.n_shared_experts >= 0, m + ".n_shared_experts", "must be >= 0");
+  fields().check(*this, p);
+  backbone.validate_layout(p, true);
+  models::validate_top_k(p + ".ffn_experts", moe.n_experts, moe.k);
 }
 
 int64_t MoETransformerConfig::expert_dim() const {
@@ -209,13 +192,13 @@ models::FamilyInfo moe_transformer_family() {
       "expert_bias)");
   info.presets = {
       {"switch_softmax_aux",
-       {{"moe",
+       {{"ffn_experts",
          {{"gate", "softmax"},
           {"renormalize", false},
           {"balancing_bias", false},
           {"aux_loss_coef", 0.01}}}}},
       {"deepseek_sigmoid_bias",
-       {{"moe",
+       {{"ffn_experts",
          {{"gate", "sigmoid"},
           {"renormalize", true},
           {"balancing_bias", true},
@@ -230,10 +213,10 @@ models::FamilyInfo moe_transformer_family() {
       {"d_model", 64, 16384, 64, ""},
       {"n_layers", 1, 256, 1, ""},
       {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},
-      {"moe.n_experts", 1, 4096, 1, ""},
-      {"moe.k", 1, 64, 1, "<= moe.n_experts"},
-      {"moe.expert_dim", 0, 65536, 16, "0 = default width"},
-      {"moe.n_shared_experts", 0, 16, 1, ""},
+      {"ffn_experts.n_experts", 1, 4096, 1, ""},
+      {"ffn_experts.k", 1, 64, 1, "<= ffn_experts.n_experts"},
+      {"ffn_experts.expert_dim", 0, 65536, 16, "0 = default width"},
+      {"ffn_experts.n_shared_experts", 0, 16, 1, ""},
   };
   info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
     return moe_transformer_cost(MoETransformerConfig::from_json(config.params, "$"), workload);

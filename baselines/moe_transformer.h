@@ -38,8 +38,9 @@ struct MoEOptions {
 struct MoETransformerConfig {
   Backbone backbone;
   int64_t n_layers = 4;
-  MoEOptions moe;
+  MoEOptions moe;  // JSON "ffn_experts"
 
+  static const ConfigFields<MoETransformerConfig>& fields();
   static MoETransformerConfig from_json(const nlohmann::json& params, const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;

@@ -6,78 +6,63 @@
 
 namespace dreamer::baselines {
 
+const ConfigFields<MoEUTConfig>& MoEUTConfig::fields() {
+  static const ConfigFields<MoEUTConfig> kFields = [] {
+    using C = MoEUTConfig;
+    namespace doc = models::doc;
+    ConfigFields<C> f;
+    f.field("vocab_size", &C::vocab_size, doc::kVocabSize, models::positive<int64_t>());
+    f.field("d_model", &C::d_model, doc::kDModel, models::positive<int64_t>());
+    f.field("n_layers", &C::n_layers, "layer applications (group_size distinct layers)",
+            models::positive<int64_t>());
+    f.field("group_size", &C::group_size, "distinct layers G, repeated n_layers / G times",
+            models::positive<int64_t>());
+    f.field("n_heads", &C::n_heads, doc::kNHeads, models::positive<int64_t>());
+    f.field("head_dim", &C::d_head, doc::kHeadDim, models::zero_or_positive<int64_t>());
+    ConfigFields<C> att;
+    models::add_pool_keys(att, &C::att_n_experts, &C::att_k);
+    att.field("entropy_reg", &C::att_entropy_reg, "entropy regulariser weight (delta)",
+              models::at_least(0.0));
+    f.group("attention_experts", att, "SwitchHead V/O experts; n_experts 1 = dense, gated");
+    ConfigFields<C> ffn;
+    models::add_pool_keys(ffn, &C::ff_n_experts, &C::ff_k, &C::ff_expert_size,
+                          models::positive<int64_t>());
+    ffn.field("entropy_reg", &C::entropy_reg, "entropy regulariser weight (gamma)",
+              models::at_least(0.0));
+    f.group("ffn_experts", ffn, "sigma-MoE FFN experts");
+    f.field("rope_base", &C::rope_base, doc::kRopeBase, models::positive<double>());
+    f.field("rotate_fraction", &C::rotate_fraction, "share of each head RoPE rotates",
+            models::in_range(0, 1));
+    f.field("norm_eps", &C::norm_eps, doc::kNormEps, models::positive<double>());
+    f.renamed("d_head", "head_dim");
+    f.renamed("att_n_experts", "attention_experts.n_experts");
+    f.renamed("att_k", "attention_experts.k");
+    f.renamed("att_entropy_reg", "attention_experts.entropy_reg");
+    f.renamed("ff_n_experts", "ffn_experts.n_experts");
+    f.renamed("ff_k", "ffn_experts.k");
+    f.renamed("ff_expert_size", "ffn_experts.expert_dim");
+    f.renamed("entropy_reg", "ffn_experts.entropy_reg");
+    return f;
+  }();
+  return kFields;
+}
+
 MoEUTConfig MoEUTConfig::from_json(const nlohmann::json& params, const std::string& path) {
-  MoEUTConfig c;
-  JsonReader r(params, path);
-  r.get("vocab_size", c.vocab_size);
-  r.get("d_model", c.d_model);
-  r.get("n_layers", c.n_layers);
-  r.get("group_size", c.group_size);
-  r.get("n_heads", c.n_heads);
-  r.get("d_head", c.d_head);
-  r.get("att_n_experts", c.att_n_experts);
-  r.get("att_k", c.att_k);
-  r.get("ff_n_experts", c.ff_n_experts);
-  r.get("ff_k", c.ff_k);
-  r.get("ff_expert_size", c.ff_expert_size);
-  r.get("entropy_reg", c.entropy_reg);
-  r.get("att_entropy_reg", c.att_entropy_reg);
-  r.get("rope_base", c.rope_base);
-  r.get("rotate_fraction", c.rotate_fraction);
-  r.get("norm_eps", c.norm_eps);
-  r.finish();
-  c.validate(path);
-  return c;
+  return models::parse_config<MoEUTConfig>(params, path);
 }
 
 nlohmann::json MoEUTConfig::to_json() const {
-  return {{"vocab_size", vocab_size},
-          {"d_model", d_model},
-          {"n_layers", n_layers},
-          {"group_size", group_size},
-          {"n_heads", n_heads},
-          {"d_head", d_head},
-          {"att_n_experts", att_n_experts},
-          {"att_k", att_k},
-          {"ff_n_experts", ff_n_experts},
-          {"ff_k", ff_k},
-          {"ff_expert_size", ff_expert_size},
-          {"entropy_reg", entropy_reg},
-          {"att_entropy_reg", att_entropy_reg},
-          {"rope_base", rope_base},
-          {"rotate_fraction", rotate_fraction},
-          {"norm_eps", norm_eps}};
+  return fields().write(*this);
 }
 
 void MoEUTConfig::validate(const std::string& p) const {
-  auto at = [&](const std::string& f) { return p + "." + f; };
-  auto positive = [&](int64_t v, const std::string& f) {
-    require(v > 0, at(f), "must be positive, got " + std::to_string(v));
-  };
-  positive(vocab_size, "vocab_size");
-  positive(d_model, "d_model");
-  positive(n_layers, "n_layers");
-  positive(group_size, "group_size");
-  positive(n_heads, "n_heads");
-  positive(att_n_experts, "att_n_experts");
-  positive(ff_n_experts, "ff_n_experts");
-  positive(ff_expert_size, "ff_expert_size");
+  fields().check(*this, p);
   require(
-      n_layers % group_size == 0, at("group_size"),
+      n_layers % group_size == 0, p + ".group_size",
       "must divide n_layers (" + std::to_string(n_layers) + "), got " + std::to_string(group_size));
-  require(d_head >= 0, at("d_head"), "must be positive (or 0 for d_model / n_heads)");
-  require(head_dim() > 0, at("d_head"), "head dim d_model / n_heads is 0");
-  if (att_n_experts > 1)
-    require(att_k >= 1 && att_k <= att_n_experts, at("att_k"),
-            "must be between 1 and att_n_experts (" + std::to_string(att_n_experts) + "), got " +
-                std::to_string(att_k));
-  require(ff_k >= 1 && ff_k <= ff_n_experts, at("ff_k"),
-          "must be between 1 and ff_n_experts (" + std::to_string(ff_n_experts) + "), got " +
-              std::to_string(ff_k));
-  require(entropy_reg >= 0, at("entropy_reg"), "must be >= 0");
-  require(att_entropy_reg >= 0, at("att_entropy_reg"), "must be >= 0");
-  require(rotate_fraction >= 0 && rotate_fraction <= 1, at("rotate_fraction"), "must be in [0, 1]");
-  require(norm_eps > 0, at("norm_eps"), "must be positive");
+  require(head_dim() > 0, p + ".head_dim", "head dim d_model / n_heads is 0");
+  if (att_n_experts > 1) models::validate_top_k(p + ".attention_experts", att_n_experts, att_k);
+  models::validate_top_k(p + ".ffn_experts", ff_n_experts, ff_k);
 }
 
 models::SwitchHeadOptions MoEUTConfig::attention() const {
@@ -248,10 +233,14 @@ models::FamilyInfo moeut_family() {
       "moeut", "MoE Universal Transformer: grouped shared layers of SwitchHead + sigma-MoE",
       "Csordas et al. 2024, arXiv 2405.16039; RobertCsordas/moeut moeut.py, profiles.py");
   auto profile = [](int64_t d, int64_t layers, int64_t heads, int64_t ff_e, int64_t att_e,
-                    int64_t d_head, int64_t ff_k, int64_t g) {
-    return nlohmann::json{{"d_model", d},         {"n_layers", layers},     {"n_heads", heads},
-                          {"ff_n_experts", ff_e}, {"att_n_experts", att_e}, {"d_head", d_head},
-                          {"ff_k", ff_k},         {"group_size", g}};
+                    int64_t head_dim, int64_t ff_k, int64_t g) {
+    return nlohmann::json{{"d_model", d},
+                          {"n_layers", layers},
+                          {"n_heads", heads},
+                          {"head_dim", head_dim},
+                          {"group_size", g},
+                          {"attention_experts", {{"n_experts", att_e}}},
+                          {"ffn_experts", {{"n_experts", ff_e}, {"k", ff_k}}}};
   };
   info.presets = {
       {"44M", profile(412, 16, 4, 155, 8, 82, 12, 2)},
@@ -268,10 +257,10 @@ models::FamilyInfo moeut_family() {
       {"d_model", 64, 16384, 1, ""},
       {"n_layers", 1, 256, 1, "multiple of group_size"},
       {"group_size", 1, 64, 1, "divides n_layers"},
-      {"ff_n_experts", 1, 4096, 1, ""},
-      {"ff_k", 1, 128, 1, "<= ff_n_experts"},
-      {"att_n_experts", 1, 64, 1, "1 = dense V/O with a sigmoid output gate"},
-      {"d_head", 0, 1024, 2, "0 = d_model / n_heads"},
+      {"ffn_experts.n_experts", 1, 4096, 1, ""},
+      {"ffn_experts.k", 1, 128, 1, "<= ffn_experts.n_experts"},
+      {"attention_experts.n_experts", 1, 64, 1, "1 = dense V/O with a sigmoid output gate"},
+      {"head_dim", 0, 1024, 2, "0 = d_model / n_heads"},
   };
   return info;
 }

@@ -22,7 +22,9 @@ struct MoEUTConfig {  // defaults: the 44M profile (profiles.py) at vocabulary 8
   int64_t n_layers = 16;
   int64_t group_size = 2;
   int64_t n_heads = 4;
-  int64_t d_head = 82;  // 0 = d_model / n_heads
+  int64_t d_head = 82;  // "head_dim"; 0 = d_model / n_heads
+  // JSON "attention_experts": {"n_experts", "k", "entropy_reg"} and "ffn_experts":
+  // {"n_experts", "k", "expert_dim", "entropy_reg"} (docs/DESIGN.md, "Config names").
   int64_t att_n_experts = 8;
   int64_t att_k = 2;
   int64_t ff_n_experts = 155;
@@ -34,6 +36,7 @@ struct MoEUTConfig {  // defaults: the 44M profile (profiles.py) at vocabulary 8
   double rotate_fraction = 0.5;
   double norm_eps = 1e-5;
 
+  static const ConfigFields<MoEUTConfig>& fields();
   static MoEUTConfig from_json(const nlohmann::json& params, const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;

@@ -4,45 +4,46 @@
 
 namespace dreamer::baselines {
 
+const ConfigFields<UniversalTransformerConfig>& UniversalTransformerConfig::fields() {
+  static const ConfigFields<UniversalTransformerConfig> kFields = [] {
+    using C = UniversalTransformerConfig;
+    using A = C::Act;
+    ConfigFields<C> f;
+    f.embed(&C::backbone, Backbone::fields());
+    ConfigFields<C> recurrence;
+    recurrence.field("mean", &C::recurrences,
+                     "steps every forward runs (fixed, all with gradients)",
+                     models::at_least<int64_t>(1));
+    f.group("recurrence", recurrence, "the shared block's applications");
+    f.group("ffn", models::dense_ffn_fields(&C::ffn_hidden, &C::activation), "the block's MLP");
+    ConfigFields<A> act;
+    act.field("enabled", &A::enabled, "ACT halting (Graves 2016)");
+    act.field("threshold", &A::threshold, "halting threshold, 1 - epsilon",
+              models::in_range(0, 1, /*lo_open=*/true));
+    act.field("ponder_cost", &A::ponder_cost, "weight of mean(N + R) in aux_loss",
+              models::at_least(0.0));
+    act.field("halting_bias_init", &A::halting_bias_init, "initial bias of the halting unit");
+    f.object("act", &C::act, act, "adaptive computation time");
+    f.renamed("recurrences", "recurrence.mean");
+    f.renamed("ffn_hidden", "ffn.hidden");
+    f.renamed("activation", "ffn.activation");
+    return f;
+  }();
+  return kFields;
+}
+
 UniversalTransformerConfig UniversalTransformerConfig::from_json(const nlohmann::json& params,
                                                                  const std::string& path) {
-  UniversalTransformerConfig c;
-  JsonReader r(params, path);
-  c.backbone.read(r);
-  r.get("recurrences", c.recurrences);
-  r.get("ffn_hidden", c.ffn_hidden);
-  r.get_enum("activation", c.activation, models::activation_names());
-  JsonReader a = r.child("act");
-  a.get("enabled", c.act.enabled);
-  a.get("threshold", c.act.threshold);
-  a.get("ponder_cost", c.act.ponder_cost);
-  a.get("halting_bias_init", c.act.halting_bias_init);
-  a.finish();
-  r.finish();
-  c.validate(path);
-  return c;
+  return models::parse_config<UniversalTransformerConfig>(params, path);
 }
 
 nlohmann::json UniversalTransformerConfig::to_json() const {
-  nlohmann::json j;
-  backbone.write(j);
-  j["recurrences"] = recurrences;
-  j["ffn_hidden"] = ffn_hidden;
-  j["activation"] = enum_name(activation, models::activation_names());
-  j["act"] = {{"enabled", act.enabled},
-              {"threshold", act.threshold},
-              {"ponder_cost", act.ponder_cost},
-              {"halting_bias_init", act.halting_bias_init}};
-  return j;
+  return fields().write(*this);
 }
 
 void UniversalTransformerConfig::validate(const std::string& p) const {
-  backbone.validate(p, true);
-  require(recurrences >= 1, p + ".recurrences",
-          "must be at least 1, got " + std::to_string(recurrences));
-  require(ffn_hidden >= 0, p + ".ffn_hidden", "must be positive (or 0 for the default)");
-  require(act.threshold > 0 && act.threshold <= 1, p + ".act.threshold", "must be in (0, 1]");
-  require(act.ponder_cost >= 0, p + ".act.ponder_cost", "must be >= 0");
+  fields().check(*this, p);
+  backbone.validate_layout(p, true);
 }
 
 models::TransformerBlockOptions UniversalTransformerConfig::block() const {
@@ -148,8 +149,8 @@ models::FamilyInfo universal_transformer_family() {
   info.free_hyperparameters = {
       {"d_model", 64, 16384, 64, ""},
       {"n_heads", 1, 256, 1, "divides d_model (or set head_dim)"},
-      {"ffn_hidden", 0, 131072, 64, "0 = default width"},
-      {"recurrences", 1, 128, 1, ""},
+      {"ffn.hidden", 0, 131072, 64, "0 = default width"},
+      {"recurrence.mean", 1, 128, 1, ""},
   };
   info.cost = [](const models::ModelConfig& config, const models::Workload& workload) {
     return universal_transformer_cost(UniversalTransformerConfig::from_json(config.params, "$"),

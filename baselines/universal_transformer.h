@@ -19,9 +19,9 @@ namespace dreamer::baselines {
 
 struct UniversalTransformerConfig {
   Backbone backbone;
-  int64_t recurrences = 4;
-  int64_t ffn_hidden = 0;  // 0 = default_ffn_hidden
-  models::Activation activation = models::Activation::kSwiGLU;
+  int64_t recurrences = 4;  // JSON "recurrence.mean"
+  int64_t ffn_hidden = 0;   // JSON "ffn.hidden"; 0 = default_ffn_hidden
+  models::Activation activation = models::Activation::kSwiGLU;  // "ffn.activation"
   struct Act {
     bool enabled = false;
     double threshold = 0.99;         // 1 - epsilon
@@ -29,6 +29,7 @@ struct UniversalTransformerConfig {
     double halting_bias_init = 1.0;  // tensor2tensor's act_halting_bias_init
   } act;
 
+  static const ConfigFields<UniversalTransformerConfig>& fields();
   static UniversalTransformerConfig from_json(const nlohmann::json& params,
                                               const std::string& path);
   nlohmann::json to_json() const;

@@ -18,8 +18,8 @@ void BM_MatchExperiment(benchmark::State& state) {
     dreamer::matching::Arm arm;
     arm.name = "arm" + std::to_string(i);
     arm.model = {{"family", "dreamer"}, {"preset", presets[i % 4]}, {"d_model", 512}};
-    arm.free = {{"expert_attention.n_experts", 1, 1024, 1},
-                {"expert_attention.k", 1, 32, 1},
+    arm.free = {{"ffn_experts.n_experts", 1, 1024, 1},
+                {"ffn_experts.k", 1, 32, 1},
                 {"ffn.hidden", 64, 8192, 64}};
     arm.criteria = {Criterion::kParams, Criterion::kFlops};
     arms.push_back(arm);

@@ -10,13 +10,12 @@ namespace {
 using dreamer::models::ModelConfig;
 
 ModelConfig bench_config(const std::string& preset) {
-  return ModelConfig::from_json(
-      {{"family", "dreamer"},
-       {"preset", preset},
-       {"d_model", 128},
-       {"n_heads", 4},
-       {"expert_attention", {{"n_experts", 32}, {"k", 4}, {"expert_dim", 64}}},
-       {"recurrence", {{"mean", 4}}}});
+  return ModelConfig::from_json({{"family", "dreamer"},
+                                 {"preset", preset},
+                                 {"d_model", 128},
+                                 {"n_heads", 4},
+                                 {"ffn_experts", {{"n_experts", 32}, {"k", 4}, {"expert_dim", 64}}},
+                                 {"recurrence", {{"mean", 4}}}});
 }
 
 // One training step (forward + backward) on [8, 128] tokens.

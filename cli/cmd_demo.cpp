@@ -40,7 +40,7 @@ void add_demo_command(CLI::App& app) {
         {"d_model", 64},
         {"n_heads", 4},
         {"depth_attention", {{"n_heads", 2}}},
-        {"expert_attention", {{"n_experts", 16}, {"k", 2}, {"expert_dim", 32}}},
+        {"ffn_experts", {{"n_experts", 16}, {"k", 2}, {"expert_dim", 32}}},
         {"recurrence", {{"mean", 3}}},
     });
     auto model = models::build_model(config);

@@ -107,6 +107,7 @@ void prefer_passive_openmp_waits(char** argv) {
 namespace dreamer::cli {
 void add_tokenizer_command(CLI::App& app);  // cli/cmd_tokenizer.cpp
 void add_tokenize_command(CLI::App& app);   // cli/cmd_tokenize.cpp
+void add_schema_command(CLI::App& app);     // cli/cmd_schema.cpp
 }  // namespace dreamer::cli
 
 int main(int argc, char** argv) {
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
   dreamer::cli::add_query_command(app);
   dreamer::cli::add_report_command(app);
   dreamer::cli::add_merge_command(app);
+  dreamer::cli::add_schema_command(app);
   dreamer::cli::add_tokenizer_command(app);
   dreamer::cli::add_tokenize_command(app);
   for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))

@@ -7,7 +7,7 @@
 // merge-patch semantics (RFC 7386): objects merge key by key, any other value (arrays too:
 // "arms" is replaced, not appended) overrides, and null deletes a key.
 //
-// Grids: an arm may hold "grid": {"model.expert_attention.k": [1, 2], "train.optimizer.lr":
+// Grids: an arm may hold "grid": {"model.ffn_experts.k": [1, 2], "train.optimizer.lr":
 // [1e-3, 3e-3]}. Each axis is a dotted path inside the arm and a list of values; the arm becomes
 // one arm per point of the cross product, named "arm[k=1,lr=0.001]" (the last path component
 // and the value of each axis), with the values set at those paths.

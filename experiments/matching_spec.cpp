@@ -55,6 +55,20 @@ matching::FreeVariable parse_free(const nlohmann::json& j, const std::string& pa
     r->get("multiple_of", v.multiple_of);
     r->finish();
   } else if (!declared) {
+    // A former key (docs/DESIGN.md, "Config names"): the family's parser names the new one.
+    nlohmann::json probe = nlohmann::json::object();
+    std::string pointer = "/" + v.name;
+    for (char& c : pointer)
+      if (c == '.') c = '/';
+    probe[nlohmann::json::json_pointer(pointer)] = 1;
+    try {
+      family.resolve(probe, "$");
+    } catch (const InputError& e) {
+      const std::string renamed = "renamed: ";
+      if (e.message().rfind(renamed, 0) == 0)
+        throw InputError(path, "\"" + v.name + "\" is a former name of " + family.name + ": " +
+                                   e.message().substr(renamed.size()));
+    }
     std::string names;
     for (const auto& f : family.free_hyperparameters) names += (names.empty() ? "" : ", ") + f.name;
     throw InputError(path, "\"" + v.name + "\" is not a declared free hyperparameter of " +

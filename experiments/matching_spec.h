@@ -7,7 +7,7 @@
 //    "reference": {"model": {"family": "dreamer", "preset": "DR"}}
 //              or {"targets": {"params": 1.2e6, "flops": 3e6, "memory": 8e8}},
 //    "arms": [{"name": "dreamer", "model": {"family": "dreamer", "preset": "DR+DA+EA"},
-//              "free": ["d_model", {"name": "expert_attention.n_experts", "min": 4, "max": 256}],
+//              "free": ["d_model", {"name": "ffn_experts.n_experts", "min": 4, "max": 256}],
 //              "match": ["params", "flops"], "tolerance": 0.05}]}
 #include <string>
 #include <vector>

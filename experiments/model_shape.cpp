@@ -2,8 +2,8 @@
 
 namespace dreamer::experiments {
 
-// Recurrent families keep their default depth either as a recurrence schedule's mean (Dreamer,
-// Huginn: evaluation runs the mean) or as a fixed count (Universal Transformer).
+// Every recurrent family (Dreamer, Huginn, the Universal Transformer) keeps its default depth
+// as "recurrence": {"mean"}: evaluation runs the mean (docs/DESIGN.md, "Config names").
 ModelShape model_shape(const models::ModelConfig& config) {
   const auto& p = config.params;
   ModelShape shape;
@@ -11,9 +11,6 @@ ModelShape model_shape(const models::ModelConfig& config) {
   if (p.contains("recurrence") && p["recurrence"].is_object() && p["recurrence"].contains("mean")) {
     shape.recurrent = true;
     shape.default_depth = p["recurrence"]["mean"].get<int64_t>();
-  } else if (p.contains("recurrences") && p["recurrences"].is_number_integer()) {
-    shape.recurrent = true;
-    shape.default_depth = p["recurrences"].get<int64_t>();
   }
   return shape;
 }

@@ -16,7 +16,7 @@ enum class Criterion { kParams, kFlops, kMemory };
 const std::vector<std::pair<std::string, Criterion>>& criterion_names();
 
 struct FreeVariable {
-  std::string name;  // dotted path inside params, e.g. "expert_attention.n_experts"
+  std::string name;  // dotted path inside params, e.g. "ffn_experts.n_experts"
   int64_t min = 1, max = 1 << 20, multiple_of = 1;
 };
 

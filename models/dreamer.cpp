@@ -38,87 +38,72 @@ const std::vector<std::pair<std::string, InputInjection>>& input_injection_names
 
 // ---------------------------------------------------------------------------- config
 
+const ConfigFields<DreamerConfig>& DreamerConfig::fields() {
+  static const ConfigFields<DreamerConfig> kFields = [] {
+    using C = DreamerConfig;
+    using F = C::Ffn;
+    using D = C::DepthAttn;
+    using E = C::ExpertAttn;
+    ConfigFields<D> da;
+    da.field("enabled", &D::enabled, "depth attention (DA) on");
+    da.field("n_heads", &D::n_heads, "DA heads; 0 = n_heads", zero_or_positive<int64_t>());
+    da.field("head_dim", &D::head_dim, "DA head width; 0 = the sequence attention's",
+             zero_or_positive<int64_t>());
+    da.choice("scope", &D::scope, depth_scope_names(), "which earlier depths DA reads");
+    da.choice("rope", &D::rope, depth_rope_names(), "rotary encoding of the depth index");
+    da.field("include_depth0", &D::include_depth0, "the embedding is a depth key (level 0)");
+    da.field("zero_init_output", &D::zero_init_output, "DA's output projection starts at 0");
+    ConfigFields<E> ea;
+    ea.field("enabled", &E::enabled, "expert attention (EA) on; off = the dense ffn");
+    add_pool_keys(ea, &E::n_experts, &E::k, &E::expert_dim, positive<int64_t>());
+    ea.choice("activation", &E::activation, activation_names(), "expert activation");
+    ea.choice("query", &E::query, router_query_names(), "router query: a projection or x");
+    ea.field("router_dim", &E::router_dim, "router query width; 0 = d_model",
+             zero_or_positive<int64_t>());
+    ea.choice("depth_encoding", &E::depth_encoding, depth_encoding_names(),
+              "how the router sees the depth");
+    add_router_keys(ea, &E::gate, &E::renormalize, &E::balancing_bias, &E::bias_update_rate,
+                    &E::bias_placement);
+    ConfigFields<C> f;
+    f.embed_base(Backbone::fields());
+    f.choice("norm_placement", &C::norm_placement, norm_placement_names(),
+             "pre-norm, or peri-norm (values from the raw residual)");
+    f.choice("mix_mode", &C::mix_mode, mix_mode_names(), "how SA, DA and EA combine");
+    f.choice("parallel_expert", &C::parallel_expert, parallel_expert_names(),
+             "parallel mode: EA as a branch or after the branches")
+        .written_only_if([](const C& c) { return c.mix_mode == MixMode::kParallel; });
+    f.choice("input_injection", &C::input_injection, input_injection_names(),
+             "the embedding is added to every depth's input");
+    f.object("ffn", &C::ffn, dense_ffn_fields(&F::hidden, &F::activation),
+             "the dense FFN (ffn_experts off)");
+    f.object("depth_attention", &C::depth_attention, da, "depth attention (DA)");
+    f.object("ffn_experts", &C::expert_attention, ea, "expert attention (EA): routed FFN experts");
+    f.object("recurrence", &C::recurrence, recurrence_fields(), "recurrences of the layer");
+    f.renamed("expert_attention", "ffn_experts");
+    return f;
+  }();
+  return kFields;
+}
+
 DreamerConfig DreamerConfig::from_json(const nlohmann::json& params, const std::string& path) {
   DreamerConfig c;
-  JsonReader r(params, path);
-  r.get("vocab_size", c.vocab_size);
-  r.get("d_model", c.d_model);
-  r.get("n_heads", c.n_heads);
-  r.get("n_kv_heads", c.n_kv_heads);
-  r.get("head_dim", c.head_dim);
-  r.get("rope_base", c.rope_base);
-  r.get_enum("norm", c.norm, norm_kind_names());
-  r.get_enum("norm_placement", c.norm_placement, norm_placement_names());
-  r.get("norm_eps", c.norm_eps);
-  r.get("tie_embeddings", c.tie_embeddings);
-  r.get("init_std", c.init_std);
-  r.get_enum("mix_mode", c.mix_mode, mix_mode_names());
+  fields().read(params, path, c);
   // Written by to_json only in parallel mode, so a value given for another mode was set by
   // hand and cannot be honoured.
-  require(!r.has("parallel_expert") || c.mix_mode == MixMode::kParallel,
-          r.path_of("parallel_expert"),
+  require(!params.contains("parallel_expert") || c.mix_mode == MixMode::kParallel,
+          path + ".parallel_expert",
           "only applies to mix_mode = parallel (the other modes place EA after the attention)");
-  r.get_enum("parallel_expert", c.parallel_expert, parallel_expert_names());
-  r.get_enum("input_injection", c.input_injection, input_injection_names());
-
-  JsonReader f = r.child("ffn");
-  f.get("hidden", c.ffn.hidden);
-  f.get_enum("activation", c.ffn.activation, activation_names());
-  f.finish();
-
-  JsonReader d = r.child("depth_attention");
-  d.get("enabled", c.depth_attention.enabled);
-  d.get("n_heads", c.depth_attention.n_heads);
-  d.get("head_dim", c.depth_attention.head_dim);
-  d.get_enum("scope", c.depth_attention.scope, depth_scope_names());
-  d.get_enum("rope", c.depth_attention.rope, depth_rope_names());
-  d.get("include_depth0", c.depth_attention.include_depth0);
-  d.get("zero_init_output", c.depth_attention.zero_init_output);
-  d.finish();
-
-  JsonReader e = r.child("expert_attention");
-  auto& ea = c.expert_attention;
-  e.get("enabled", ea.enabled);
-  e.get("n_experts", ea.n_experts);
-  e.get("k", ea.k);
-  e.get("expert_dim", ea.expert_dim);
-  e.get_enum("activation", ea.activation, activation_names());
-  e.get_enum("query", ea.query, router_query_names());
-  e.get("router_dim", ea.router_dim);
-  e.get_enum("depth_encoding", ea.depth_encoding, depth_encoding_names());
-  e.get_enum("gate", ea.gate, gate_kind_names());
-  e.get("renormalize", ea.renormalize);
-  e.get("balancing_bias", ea.balancing_bias);
-  e.get("bias_update_rate", ea.bias_update_rate);
-  e.get_enum("bias_placement", ea.bias_placement, bias_placement_names());
-  e.finish();
-
-  JsonReader rec = r.child("recurrence");
-  rec.get_enum("sampling", c.recurrence.sampling, recurrence_sampling_names());
-  rec.get("mean", c.recurrence.mean);
-  rec.get("backprop_depth", c.recurrence.backprop_depth);
-  rec.get("sigma", c.recurrence.sigma);
-  rec.get("max", c.recurrence.max);
-  rec.finish();
-
-  r.finish();
   c.validate(path);
   return c;
 }
 
 void DreamerConfig::validate(const std::string& p) const {
   auto at = [&](const std::string& field) { return p + "." + field; };
-  require(vocab_size > 0, at("vocab_size"), "must be positive, got " + std::to_string(vocab_size));
-  require(d_model > 0, at("d_model"), "must be positive, got " + std::to_string(d_model));
-  validate_head_layout(p, d_model, n_heads, n_kv_heads, head_dim, /*rope=*/true);
-  require(norm_eps > 0, at("norm_eps"), "must be positive");
-  require(init_std > 0, at("init_std"), "must be positive");
-  require(ffn.hidden >= 0, at("ffn.hidden"), "must be positive (or 0 for the default)");
+  fields().check(*this, p);
+  validate_layout(p, /*rope=*/true);
 
   const auto& da = depth_attention;
   if (da.enabled) {
-    require(da.n_heads >= 0 && da_heads() > 0, at("depth_attention.n_heads"), "must be positive");
-    require(da.head_dim >= 0, at("depth_attention.head_dim"), "must be positive (or 0)");
     const int64_t rope_multiple = da.rope == DepthRope::kForwardReverse ? 4 : 2;
     if (da.rope != DepthRope::kNone)
       require(da_head_dim() % rope_multiple == 0, at("depth_attention.head_dim"),
@@ -134,31 +119,18 @@ void DreamerConfig::validate(const std::string& p) const {
 
   const auto& ea = expert_attention;
   if (ea.enabled) {
-    require(ea.n_experts > 0, at("expert_attention.n_experts"),
-            "must be positive, got " + std::to_string(ea.n_experts));
-    require(ea.k >= 1 && ea.k <= ea.n_experts, at("expert_attention.k"),
-            "must be between 1 and n_experts (" + std::to_string(ea.n_experts) + "), got " +
-                std::to_string(ea.k));
-    require(ea.expert_dim > 0, at("expert_attention.expert_dim"),
-            "must be positive, got " + std::to_string(ea.expert_dim));
-    require(ea.router_dim >= 0, at("expert_attention.router_dim"), "must be positive (or 0)");
+    validate_top_k(at("ffn_experts"), ea.n_experts, ea.k);
     require(ea.query == RouterQuery::kLinear || ea.router_dim == 0 || ea.router_dim == d_model,
-            at("expert_attention.router_dim"), "an identity query has router_dim = d_model");
+            at("ffn_experts.router_dim"), "an identity query has router_dim = d_model");
     if (ea.depth_encoding == DepthEncoding::kRope) {
       const int64_t dk = ea.router_dim ? ea.router_dim : d_model;
-      require(dk % 4 == 0, at("expert_attention.router_dim"),
+      require(dk % 4 == 0, at("ffn_experts.router_dim"),
               "depth RoPE routing needs a router dim that is a multiple of 4, got " +
                   std::to_string(dk));
     }
-    require(ea.bias_update_rate >= 0, at("expert_attention.bias_update_rate"), "must be >= 0");
   }
 
-  require(recurrence.mean >= 1, at("recurrence.mean"),
-          "must be at least 1, got " + std::to_string(recurrence.mean));
-  require(recurrence.max >= recurrence.mean, at("recurrence.max"),
-          "must be >= recurrence.mean (" + std::to_string(recurrence.mean) + ")");
-  require(recurrence.backprop_depth >= 0, at("recurrence.backprop_depth"), "must be >= 0");
-  require(recurrence.sigma > 0, at("recurrence.sigma"), "must be positive");
+  validate_schedule(recurrence, at("recurrence"));
   // With truncated backprop the first steps run without gradients; the embedding must reach
   // a gradient step through something other than depth 1's input.
   const bool depth0_key = builds_depth_attention() && da.include_depth0;
@@ -177,56 +149,7 @@ int64_t DreamerConfig::ffn_hidden() const {
 }
 
 nlohmann::json DreamerConfig::to_json() const {
-  const auto& da = depth_attention;
-  const auto& ea = expert_attention;
-  nlohmann::json j = {
-      {"vocab_size", vocab_size},
-      {"d_model", d_model},
-      {"n_heads", n_heads},
-      {"n_kv_heads", n_kv_heads},
-      {"head_dim", head_dim},
-      {"rope_base", rope_base},
-      {"norm", enum_name(norm, norm_kind_names())},
-      {"norm_placement", enum_name(norm_placement, norm_placement_names())},
-      {"norm_eps", norm_eps},
-      {"tie_embeddings", tie_embeddings},
-      {"init_std", init_std},
-      {"mix_mode", enum_name(mix_mode, mix_mode_names())},
-      {"input_injection", enum_name(input_injection, input_injection_names())},
-      {"ffn",
-       {{"hidden", ffn.hidden}, {"activation", enum_name(ffn.activation, activation_names())}}},
-      {"depth_attention",
-       {{"enabled", da.enabled},
-        {"n_heads", da.n_heads},
-        {"head_dim", da.head_dim},
-        {"scope", enum_name(da.scope, depth_scope_names())},
-        {"rope", enum_name(da.rope, depth_rope_names())},
-        {"include_depth0", da.include_depth0},
-        {"zero_init_output", da.zero_init_output}}},
-      {"expert_attention",
-       {{"enabled", ea.enabled},
-        {"n_experts", ea.n_experts},
-        {"k", ea.k},
-        {"expert_dim", ea.expert_dim},
-        {"activation", enum_name(ea.activation, activation_names())},
-        {"query", enum_name(ea.query, router_query_names())},
-        {"router_dim", ea.router_dim},
-        {"depth_encoding", enum_name(ea.depth_encoding, depth_encoding_names())},
-        {"gate", enum_name(ea.gate, gate_kind_names())},
-        {"renormalize", ea.renormalize},
-        {"balancing_bias", ea.balancing_bias},
-        {"bias_update_rate", ea.bias_update_rate},
-        {"bias_placement", enum_name(ea.bias_placement, bias_placement_names())}}},
-      {"recurrence",
-       {{"sampling", enum_name(recurrence.sampling, recurrence_sampling_names())},
-        {"mean", recurrence.mean},
-        {"backprop_depth", recurrence.backprop_depth},
-        {"sigma", recurrence.sigma},
-        {"max", recurrence.max}}},
-  };
-  if (mix_mode == MixMode::kParallel)
-    j["parallel_expert"] = enum_name(parallel_expert, parallel_expert_names());
-  return j;
+  return fields().write(*this);
 }
 
 ParameterCounts DreamerConfig::parameter_counts() const {
@@ -507,19 +430,18 @@ FamilyInfo dreamer_family() {
   info.description = "one depth-recurrent layer mixing sequence, depth and sparse expert attention";
   info.source = "Knupp et al. 2026, arXiv 2601.21582 (no public code; options in docs/DESIGN.md)";
   info.presets = {
-      {"DR",
-       {{"depth_attention", {{"enabled", false}}}, {"expert_attention", {{"enabled", false}}}}},
-      {"DR+DA", {{"expert_attention", {{"enabled", false}}}}},
+      {"DR", {{"depth_attention", {{"enabled", false}}}, {"ffn_experts", {{"enabled", false}}}}},
+      {"DR+DA", {{"ffn_experts", {{"enabled", false}}}}},
       {"DR+EA", {{"depth_attention", {{"enabled", false}}}}},
       {"DR+DA+EA", nlohmann::json::object()},
   };
   info.free_hyperparameters = {
       {"d_model", 64, 8192, 64, ""},
       {"n_heads", 1, 128, 1, "divides d_model"},
-      {"ffn.hidden", 64, 65536, 64, "dense FFN only (expert attention off)"},
-      {"expert_attention.n_experts", 1, 4096, 1, ""},
-      {"expert_attention.k", 1, 64, 1, "<= n_experts"},
-      {"expert_attention.expert_dim", 16, 4096, 16, ""},
+      {"ffn.hidden", 64, 65536, 64, "dense FFN only (ffn_experts off)"},
+      {"ffn_experts.n_experts", 1, 4096, 1, ""},
+      {"ffn_experts.k", 1, 64, 1, "<= ffn_experts.n_experts"},
+      {"ffn_experts.expert_dim", 16, 4096, 16, ""},
       {"recurrence.mean", 1, 128, 1, "<= recurrence.max"},
   };
   info.resolve = [](const nlohmann::json& params, const std::string& path) {

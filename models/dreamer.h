@@ -14,6 +14,7 @@
 #include "models/cost.h"
 #include "models/model.h"
 #include "models/registry.h"
+#include "models/shared_config.h"
 
 namespace dreamer::models {
 
@@ -30,18 +31,10 @@ enum class ParallelExpert { kBranch, kAfter };
 // depth r >= 2 (depth 1 starts from it anyway), so it reaches the steps that carry gradients.
 enum class InputInjection { kNone, kAdd };
 
-struct DreamerConfig {
-  int64_t vocab_size = 256;
-  int64_t d_model = 256;
-  int64_t n_heads = 4;
-  int64_t n_kv_heads = 0;  // 0 = n_heads
-  int64_t head_dim = 0;    // 0 = d_model / n_heads
-  double rope_base = 10000.0;
-  NormKind norm = NormKind::kRMSNorm;
+// The backbone keys (vocabulary, width, heads, norm, embeddings, init) are the baselines'
+// (models/shared_config.h); DreamerConfig::fields() declares the rest.
+struct DreamerConfig : Backbone {
   NormPlacement norm_placement = NormPlacement::kPre;
-  double norm_eps = 1e-5;
-  bool tie_embeddings = false;
-  double init_std = 0.02;
   MixMode mix_mode = MixMode::kParallel;
   ParallelExpert parallel_expert = ParallelExpert::kBranch;  // mix_mode = parallel only
   InputInjection input_injection = InputInjection::kNone;
@@ -61,7 +54,7 @@ struct DreamerConfig {
     bool zero_init_output = true;
   } depth_attention;
 
-  struct ExpertAttn {
+  struct ExpertAttn {  // JSON "ffn_experts": EA sits where the FFN sits
     bool enabled = true;
     int64_t n_experts = 64;
     int64_t k = 4;
@@ -81,13 +74,12 @@ struct DreamerConfig {
 
   RecurrenceSchedule recurrence;
 
+  static const ConfigFields<DreamerConfig>& fields();
   static DreamerConfig from_json(const nlohmann::json& params, const std::string& path);
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;  // throws InputError naming the field
   ParameterCounts parameter_counts() const;      // analytic, equals the built module's
-  // Resolved values of the "0 = derived" fields.
-  int64_t kv_heads() const { return n_kv_heads ? n_kv_heads : n_heads; }
-  int64_t seq_head_dim() const { return head_dim ? head_dim : d_model / n_heads; }
+  // Resolved values of the "0 = derived" fields (kv_heads(), seq_head_dim(): Backbone's).
   int64_t ffn_hidden() const;
   int64_t da_heads() const { return depth_attention.n_heads ? depth_attention.n_heads : n_heads; }
   int64_t da_head_dim() const {

@@ -142,7 +142,7 @@ class Dense(LM):
     def __init__(self, c):
         super().__init__(c["vocab_size"], c["d_model"])
         d = c["d_model"]
-        self.blocks = nn.ModuleList(DenseBlock(d, c["n_heads"], c["ffn_hidden"]) for _ in range(c["n_layers"]))
+        self.blocks = nn.ModuleList(DenseBlock(d, c["n_heads"], c["ffn"]["hidden"]) for _ in range(c["n_layers"]))
         self.head_dim = d // c["n_heads"]
 
     def forward(self, tokens, targets):
@@ -170,7 +170,7 @@ class MoE(LM):
 
     def __init__(self, c, loop=False):
         super().__init__(c["vocab_size"], c["d_model"])
-        m, d = c["moe"], c["d_model"]
+        m, d = c["ffn_experts"], c["d_model"]
         self.blocks = nn.ModuleList(MoEBlock(d, c["n_heads"], m, loop) for _ in range(c["n_layers"]))
         self.head_dim, self.coef = d // c["n_heads"], m["aux_loss_coef"] / c["n_layers"]
 
@@ -230,7 +230,7 @@ class Dreamer(LM):
             self.da_o = nn.Linear(inner, d, bias=False)
             nn.init.zeros_(self.da_o.weight)
         if self.ea:
-            ea = c["expert_attention"]
+            ea = c["ffn_experts"]
             self.n, self.k = ea["n_experts"], ea["k"]
             self.query = nn.Linear(d, d, bias=False)
             self.expert_keys = nn.Parameter(torch.randn(self.n, d) / math.sqrt(d))

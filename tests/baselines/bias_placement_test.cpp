@@ -79,21 +79,21 @@ TEST(BiasPlacement, DeepSeekPresetUsesScoresAndThePlainConfigKeepsLogits) {
                                {"n_layers", 1}};
   auto preset = base;
   preset["preset"] = "deepseek_sigmoid_bias";
-  preset["moe"] = {{"n_experts", 4}, {"k", 2}, {"expert_dim", 8}, {"n_shared_experts", 0}};
+  preset["ffn_experts"] = {{"n_experts", 4}, {"k", 2}, {"expert_dim", 8}, {"n_shared_experts", 0}};
   EXPECT_EQ(moe_router_options(preset).bias_placement, BiasPlacement::kScores);
   EXPECT_EQ(moe_router_options(base).bias_placement, BiasPlacement::kLogits);
   auto overridden = preset;
-  overridden["moe"]["bias_placement"] = "logits";
+  overridden["ffn_experts"]["bias_placement"] = "logits";
   EXPECT_EQ(moe_router_options(overridden).bias_placement, BiasPlacement::kLogits);
 }
 
 TEST(BiasPlacement, DreamerExpertAttentionKeepsLogitsUnlessAsked) {
   // [SUMMARY-H]'s TopK(sigmoid(x), x + b, k) selects on the logits: the default stays there.
   auto router_of = [](const nlohmann::json& ea) {
-    nlohmann::json j = {{"family", "dreamer"},   {"preset", "DR+EA"},
-                        {"vocab_size", 32},      {"d_model", 16},
-                        {"n_heads", 2},          {"recurrence", {{"mean", 2}, {"max", 4}}},
-                        {"expert_attention", ea}};
+    nlohmann::json j = {{"family", "dreamer"}, {"preset", "DR+EA"},
+                        {"vocab_size", 32},    {"d_model", 16},
+                        {"n_heads", 2},        {"recurrence", {{"mean", 2}, {"max", 4}}},
+                        {"ffn_experts", ea}};
     auto model = std::dynamic_pointer_cast<models::DreamerModel>(
         models::build_model(models::ModelConfig::from_json(j)));
     return model->layer->router->options.bias_placement;
@@ -108,18 +108,18 @@ TEST(BiasPlacement, DreamerExpertAttentionKeepsLogitsUnlessAsked) {
 TEST(BiasPlacement, UnknownValueNamesTheJsonPath) {
   try {
     models::ModelConfig::from_json(
-        {{"family", "moe_transformer"}, {"moe", {{"bias_placement", "gates"}}}});
+        {{"family", "moe_transformer"}, {"ffn_experts", {{"bias_placement", "gates"}}}});
     ADD_FAILURE() << "accepted bias_placement \"gates\"";
   } catch (const InputError& e) {
-    EXPECT_EQ(e.where(), "$.moe.bias_placement") << e.what();
+    EXPECT_EQ(e.where(), "$.ffn_experts.bias_placement") << e.what();
     EXPECT_NE(std::string(e.what()).find("scores"), std::string::npos) << e.what();
   }
   try {
     models::ModelConfig::from_json(
-        {{"family", "dreamer"}, {"expert_attention", {{"bias_placement", "gates"}}}});
+        {{"family", "dreamer"}, {"ffn_experts", {{"bias_placement", "gates"}}}});
     ADD_FAILURE() << "accepted expert_attention.bias_placement \"gates\"";
   } catch (const InputError& e) {
-    EXPECT_EQ(e.where(), "$.expert_attention.bias_placement") << e.what();
+    EXPECT_EQ(e.where(), "$.ffn_experts.bias_placement") << e.what();
   }
 }
 

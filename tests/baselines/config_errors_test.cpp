@@ -23,13 +23,16 @@ TEST(BaselineConfigErrors, NameTheField) {
   expect_error_at({{"family", "dense_transformer"}, {"position_encoding", "alibi"}},
                   "$.position_encoding");
   expect_error_at({{"family", "dense_transformer"}, {"preset", "gpt3"}}, "$.preset");
-  expect_error_at({{"family", "moe_transformer"}, {"moe", {{"n_experts", 4}, {"k", 5}}}},
-                  "$.moe.k");
-  expect_error_at({{"family", "moe_transformer"}, {"moe", {{"gate", "relu"}}}}, "$.moe.gate");
-  expect_error_at({{"family", "moe_transformer"}, {"moe", {{"topk", 2}}}}, "$.moe.topk");
+  expect_error_at({{"family", "moe_transformer"}, {"ffn_experts", {{"n_experts", 4}, {"k", 5}}}},
+                  "$.ffn_experts.k");
+  expect_error_at({{"family", "moe_transformer"}, {"ffn_experts", {{"gate", "relu"}}}},
+                  "$.ffn_experts.gate");
+  expect_error_at({{"family", "moe_transformer"}, {"ffn_experts", {{"topk", 2}}}},
+                  "$.ffn_experts.topk");
   expect_error_at({{"family", "moeut"}, {"group_size", 3}}, "$.group_size");
-  expect_error_at({{"family", "moeut"}, {"ff_k", 0}}, "$.ff_k");
-  expect_error_at({{"family", "moeut"}, {"att_k", 9}}, "$.att_k");
+  expect_error_at({{"family", "moeut"}, {"ffn_experts", {{"k", 0}}}}, "$.ffn_experts.k");
+  expect_error_at({{"family", "moeut"}, {"attention_experts", {{"k", 9}}}},
+                  "$.attention_experts.k");
   expect_error_at({{"family", "huginn"}, {"injection", "concat"}}, "$.injection");
   expect_error_at({{"family", "huginn"}, {"recurrence", {{"mean", 0}}}}, "$.recurrence.mean");
   expect_error_at({{"family", "huginn"}, {"n_core", 0}}, "$.n_core");
@@ -41,7 +44,8 @@ TEST(BaselineConfigErrors, NameTheField) {
   expect_error_at({{"family", "huginn"}, {"init_std", -0.1}}, "$.init_std");
   expect_error_at({{"family", "universal_transformer"}, {"act", {{"threshold", 1.5}}}},
                   "$.act.threshold");
-  expect_error_at({{"family", "universal_transformer"}, {"recurrences", 0}}, "$.recurrences");
+  expect_error_at({{"family", "universal_transformer"}, {"recurrence", {{"mean", 0}}}},
+                  "$.recurrence.mean");
 }
 
 }  // namespace

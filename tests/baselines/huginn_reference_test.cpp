@@ -29,7 +29,7 @@ nlohmann::json harness_config(const nlohmann::json& ref) {
       {"vocab_size", ref.at("vocab_size")},
       {"d_model", ref.at("n_embd")},
       {"n_heads", ref.at("n_heads")},
-      {"ffn_hidden", ref.at("intermediate_size")},
+      {"ffn", {{"hidden", ref.at("intermediate_size")}}},
       {"n_prelude", ref.at("n_layers_in_prelude")},
       {"n_core", ref.at("n_layers_in_recurrent_block")},
       {"n_coda", ref.at("n_layers_in_coda")},

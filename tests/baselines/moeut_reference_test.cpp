@@ -18,12 +18,22 @@ namespace {
 
 // MoEUTLM's constructor arguments -> the harness config (defaults elsewhere: entropy_reg
 // 0.01 / 0.001, rope base 10000, rotate_fraction 0.5, att_k 2 are the reference's too).
+// The reference's flat names map to ours (docs/DESIGN.md, "Config names").
 nlohmann::json harness_config(const nlohmann::json& ref) {
   nlohmann::json j = {{"family", "moeut"}, {"vocab_size", ref.at("n_tokens")}};
-  for (const char* key : {"d_model", "n_layers", "group_size", "n_heads", "d_head", "att_n_experts",
-                          "ff_n_experts", "ff_k", "ff_expert_size"})
-    j[key] = ref.at(key);
-  if (ref.contains("att_k")) j["att_k"] = ref.at("att_k");
+  const std::vector<std::pair<std::string, std::string>> names = {
+      {"d_model", "/d_model"},
+      {"n_layers", "/n_layers"},
+      {"group_size", "/group_size"},
+      {"n_heads", "/n_heads"},
+      {"d_head", "/head_dim"},
+      {"att_n_experts", "/attention_experts/n_experts"},
+      {"ff_n_experts", "/ffn_experts/n_experts"},
+      {"ff_k", "/ffn_experts/k"},
+      {"ff_expert_size", "/ffn_experts/expert_dim"}};
+  for (const auto& [reference, ours] : names)
+    j[nlohmann::json::json_pointer(ours)] = ref.at(reference);
+  if (ref.contains("att_k")) j["attention_experts"]["k"] = ref.at("att_k");
   return j;
 }
 

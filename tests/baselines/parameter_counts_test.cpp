@@ -70,7 +70,7 @@ TEST(PublishedParameterCounts, EveryMoEUTPresetMatchesTheReferenceAtAnyVocabular
       EXPECT_EQ(analytic_total({{"family", "moeut"},
                                 {"preset", p.name},
                                 {"vocab_size", vocab},
-                                {"att_n_experts", 1}}),
+                                {"attention_experts", {{"n_experts", 1}}}}),
                 moeut_reference_count(vocab, p.d, p.h, p.dh, 1, p.ff_e, p.g));
     }
 }

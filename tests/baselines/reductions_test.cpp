@@ -28,7 +28,7 @@ void expect_huginn_is_its_blocks_in_order(const std::string& injection,
                                           {"vocab_size", 50},
                                           {"d_model", 32},
                                           {"n_heads", 4},
-                                          {"ffn_hidden", 48},
+                                          {"ffn", {{"hidden", 48}}},
                                           {"n_prelude", 1},
                                           {"n_core", 2},
                                           {"n_coda", 1},
@@ -75,7 +75,7 @@ TEST(Reductions, HuginnLinearInjectionIsTheAdapterOnStateAndEmbedding) {
                                           {"vocab_size", 50},
                                           {"d_model", 32},
                                           {"n_heads", 4},
-                                          {"ffn_hidden", 48}});
+                                          {"ffn", {{"hidden", 48}}}});
   huginn->eval();
   torch::NoGradGuard no_grad;
   auto tokens = torch::randint(0, 50, {2, 5});
@@ -99,7 +99,7 @@ TEST(Reductions, HuginnRandomStateIsReproducibleAtEvaluation) {
                                           {"vocab_size", 50},
                                           {"d_model", 32},
                                           {"n_heads", 4},
-                                          {"ffn_hidden", 48}});
+                                          {"ffn", {{"hidden", 48}}}});
   huginn->eval();
   torch::NoGradGuard no_grad;
   auto tokens = torch::randint(0, 50, {2, 6});
@@ -116,7 +116,7 @@ TEST(Reductions, HuginnTrainingSamplesRecurrencesAndTruncatesBackprop) {
                                 {"vocab_size", 50},
                                 {"d_model", 32},
                                 {"n_heads", 4},
-                                {"ffn_hidden", 48},
+                                {"ffn", {{"hidden", 48}}},
                                 {"recurrence", {{"mean", 6}, {"backprop_depth", 2}, {"max", 20}}}});
   huginn->train();
   std::set<int64_t> seen;
@@ -138,7 +138,7 @@ TEST(Reductions, UniversalTransformerIsItsSharedLayerAppliedRTimes) {
                                                     {"vocab_size", 50},
                                                     {"d_model", 32},
                                                     {"n_heads", 4},
-                                                    {"recurrences", 3}});
+                                                    {"recurrence", {{"mean", 3}}}});
   ut->eval();
   torch::NoGradGuard no_grad;
   auto tokens = torch::randint(0, 50, {2, 7});
@@ -162,7 +162,7 @@ TEST(Reductions, ActHaltingWeightsSumToOneAndPonderCostEntersAuxLoss) {
                                                     {"vocab_size", 50},
                                                     {"d_model", 32},
                                                     {"n_heads", 4},
-                                                    {"recurrences", 4}});
+                                                    {"recurrence", {{"mean", 4}}}});
   ut->train();
   auto out = ut->forward(torch::randint(0, 50, {2, 5}));
   // Each position makes between 1 and R updates: ponder cost in [0.01 * 1, 0.01 * (R + 1)].

@@ -36,7 +36,7 @@ std::shared_ptr<baselines::MoETransformer> tiny_moe(const nlohmann::json& moe) {
                                                 {"d_model", 16},
                                                 {"n_heads", 2},
                                                 {"n_layers", 1},
-                                                {"moe", moe}});
+                                                {"ffn_experts", moe}});
   return std::dynamic_pointer_cast<baselines::MoETransformer>(models::build_model(config));
 }
 
@@ -229,18 +229,16 @@ TEST(RoutingReference, MoEUTEntropyRegulariserMatchesTheDefinition) {
 
 TEST(RoutingReference, MoEUTTracesEverySiteAndRegularisesOnlyInTraining) {
   torch::manual_seed(10);
-  auto config = models::ModelConfig::from_json({{"family", "moeut"},
-                                                {"vocab_size", 40},
-                                                {"d_model", 24},
-                                                {"n_layers", 4},
-                                                {"group_size", 2},
-                                                {"n_heads", 2},
-                                                {"d_head", 8},
-                                                {"att_n_experts", 3},
-                                                {"att_k", 2},
-                                                {"ff_n_experts", 5},
-                                                {"ff_k", 2},
-                                                {"ff_expert_size", 8}});
+  auto config = models::ModelConfig::from_json(
+      {{"family", "moeut"},
+       {"vocab_size", 40},
+       {"d_model", 24},
+       {"n_layers", 4},
+       {"group_size", 2},
+       {"n_heads", 2},
+       {"head_dim", 8},
+       {"attention_experts", {{"n_experts", 3}, {"k", 2}}},
+       {"ffn_experts", {{"n_experts", 5}, {"k", 2}, {"expert_dim", 8}}}});
   auto model = models::build_model(config);
   auto tokens = torch::randint(0, 40, {2, 6});
   models::ForwardOptions o;

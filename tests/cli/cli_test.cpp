@@ -51,18 +51,18 @@ TEST(CliModels, ConfigJsonPrintsAResolvedConfigThatRebuildsTheModel) {
   auto j = nlohmann::json::parse(result.output);
   EXPECT_EQ(j["family"], "dreamer");
   EXPECT_EQ(j["config"]["d_model"], 64);
-  EXPECT_EQ(j["config"]["expert_attention"]["enabled"], false);
+  EXPECT_EQ(j["config"]["ffn_experts"]["enabled"], false);
   auto rebuilt = models::build_model(models::ModelConfig::from_json(j["config"]));
   EXPECT_EQ(j["params"]["total"].get<int64_t>(), models::count_parameters(*rebuilt).total);
 }
 
 TEST(CliModels, InvalidConfigFailsNamingFileAndField) {
-  auto file = write_file("bad.json",
-                         R"({"family": "dreamer", "expert_attention": {"n_experts": 4, "k": 5}})");
+  auto file =
+      write_file("bad.json", R"({"family": "dreamer", "ffn_experts": {"n_experts": 4, "k": 5}})");
   auto result = run_cli("models --config " + file);
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("bad.json"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("expert_attention.k"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("ffn_experts.k"), std::string::npos) << result.output;
 }
 
 TEST(CliModels, MalformedJsonNamesTheLine) {

@@ -30,15 +30,15 @@ std::string error_of(const std::string& file) {
 
 TEST(ExperimentGrid, CrossProductBecomesNamedArmsWithTheValuesSet) {
   nlohmann::json exp = testing::tiny_experiment();
-  exp["arms"][0]["grid"] = {{"model.expert_attention.k", {1, 2}},
+  exp["arms"][0]["grid"] = {{"model.ffn_experts.k", {1, 2}},
                             {"train.optimizer.lr", {0.001, 0.003, 0.01}}};
   const auto expanded = expand_grids(exp, "x.json");
   ASSERT_EQ(expanded["arms"].size(), 2u * 3 + 1);  // the grid arm becomes 6, the dense arm stays
   EXPECT_EQ(expanded["arms"][0]["name"], "dreamer[k=1,lr=0.001]");
   EXPECT_EQ(expanded["arms"][2]["name"], "dreamer[k=1,lr=0.01]");
   EXPECT_EQ(expanded["arms"][5]["name"], "dreamer[k=2,lr=0.01]");
-  EXPECT_EQ(expanded["arms"][5]["model"]["expert_attention"]["k"], 2);
-  EXPECT_EQ(expanded["arms"][5]["model"]["expert_attention"]["n_experts"],
+  EXPECT_EQ(expanded["arms"][5]["model"]["ffn_experts"]["k"], 2);
+  EXPECT_EQ(expanded["arms"][5]["model"]["ffn_experts"]["n_experts"],
             4);  // untouched siblings kept
   EXPECT_EQ(expanded["arms"][5]["train"]["optimizer"]["lr"], 0.01);
   EXPECT_FALSE(expanded["arms"][5].contains("grid"));
@@ -108,6 +108,31 @@ TEST(ExperimentValidation, MistakesNameTheFileAndJsonPath) {
       },
       "$.arms[0].grid.model.d_model");
   check([](auto& e) { e["arms"][0]["model"]["vocab_size"] = 100; }, "$.arms[0].model.vocab_size");
+}
+
+// Former key names (docs/DESIGN.md, "Config names") are errors that say the new name, in a
+// model, a grid axis and a free variable alike.
+TEST(ExperimentValidation, FormerKeyNamesSayTheNewOne) {
+  const auto dir = testing::temp_dir();
+  auto error_after = [&](const std::function<void(nlohmann::json&)>& mutate) {
+    nlohmann::json exp = testing::tiny_experiment();
+    mutate(exp);
+    return error_of(write(dir, "renamed.json", exp));
+  };
+  std::string e = error_after([](auto& x) {
+    x["arms"][0]["model"]["expert_attention"] = x["arms"][0]["model"]["ffn_experts"];
+    x["arms"][0]["model"].erase("ffn_experts");
+  });
+  EXPECT_NE(e.find("$.arms[0].model.expert_attention: renamed: write "), std::string::npos) << e;
+  EXPECT_NE(e.find("$.arms[0].model.ffn_experts instead"), std::string::npos) << e;
+  e = error_after([](auto& x) { x["arms"][1]["free"] = {"ffn_hidden"}; });
+  EXPECT_NE(e.find("$.arms[1].free[0]: \"ffn_hidden\" is a former name of dense_transformer: "
+                   "write $.ffn.hidden instead"),
+            std::string::npos)
+      << e;
+  e = error_after([](auto& x) { x["arms"][1]["grid"] = {{"model.ffn_hidden", {64, 128}}}; });
+  EXPECT_NE(e.find("ffn_hidden: renamed: write "), std::string::npos) << e;
+  EXPECT_NE(e.find("ffn.hidden instead"), std::string::npos) << e;
 }
 
 TEST(EvalSchedule, GeometricCheckpointsEndAtTheLastStep) {

@@ -30,10 +30,17 @@ const nlohmann::json& resolve(const nlohmann::json& node) {
 }
 
 // Every object key in `value` that the schema closes with additionalProperties: false must be
-// one of its properties; recurses through properties, array items and $refs.
+// one of its properties; recurses through properties, array items, $refs and the model's
+// per-family branches (allOf: if family = F then $defs/model_F).
 void expect_declared(const nlohmann::json& value, const nlohmann::json& node_in,
                      const std::string& path) {
   const nlohmann::json& node = resolve(node_in);
+  if (value.is_object() && node.contains("allOf"))
+    for (const auto& branch : node["allOf"]) {
+      const auto family = nlohmann::json::json_pointer("/if/properties/family/const");
+      if (branch.contains(family) && value.value("family", "") == branch[family])
+        expect_declared(value, branch["then"], path);
+    }
   if (value.is_object() && node.contains("properties")) {
     for (const auto& [key, child] : value.items()) {
       if (node["properties"].contains(key))

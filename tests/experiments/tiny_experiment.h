@@ -6,15 +6,14 @@
 namespace dreamer::testing {
 
 inline nlohmann::json tiny_experiment() {
-  const nlohmann::json dreamer = {
-      {"family", "dreamer"},
-      {"preset", "DR+DA+EA"},
-      {"vocab_size", 257},
-      {"d_model", 32},
-      {"n_heads", 2},
-      {"depth_attention", {{"n_heads", 1}}},
-      {"expert_attention", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}}},
-      {"recurrence", {{"mean", 2}}}};
+  const nlohmann::json dreamer = {{"family", "dreamer"},
+                                  {"preset", "DR+DA+EA"},
+                                  {"vocab_size", 257},
+                                  {"d_model", 32},
+                                  {"n_heads", 2},
+                                  {"depth_attention", {{"n_heads", 1}}},
+                                  {"ffn_experts", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}}},
+                                  {"recurrence", {{"mean", 2}}}};
   return {
       {"name", "tiny"},
       {"seeds", {0}},

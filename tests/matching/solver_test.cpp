@@ -23,7 +23,7 @@ json dreamer_model(const std::string& preset, json overrides = json::object()) {
             {"vocab_size", 64},
             {"d_model", 64},
             {"n_heads", 4},
-            {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
+            {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
             {"recurrence", {{"mean", 3}}}};
   j.merge_patch(overrides);
   return j;
@@ -62,18 +62,16 @@ TEST(MatchingSolver, RespectsConstraintsAndMultiples) {
   const auto w = small_workload();
   matching::Arm arm;
   arm.model = dreamer_model("DR+EA", {{"d_model", 96}});
-  arm.free = {{"n_heads", 1, 64, 1},
-              {"expert_attention.k", 1, 64, 1},
-              {"expert_attention.expert_dim", 16, 512, 16}};
+  arm.free = {
+      {"n_heads", 1, 64, 1}, {"ffn_experts.k", 1, 64, 1}, {"ffn_experts.expert_dim", 16, 512, 16}};
   arm.criteria = {Criterion::kParams, Criterion::kFlops};
   arm.tolerance = 0.5;
   auto m = matching::solve(arm, targets_for(dreamer_model("DR", {{"d_model", 96}}), w), w);
   const auto& p = m.config.params;
   EXPECT_EQ(96 % p["n_heads"].get<int64_t>(), 0) << "head dim must divide the width";
   EXPECT_EQ((96 / p["n_heads"].get<int64_t>()) % 2, 0) << "RoPE needs an even head dim";
-  EXPECT_LE(p["expert_attention"]["k"].get<int64_t>(),
-            p["expert_attention"]["n_experts"].get<int64_t>());
-  EXPECT_EQ(p["expert_attention"]["expert_dim"].get<int64_t>() % 16, 0);
+  EXPECT_LE(p["ffn_experts"]["k"].get<int64_t>(), p["ffn_experts"]["n_experts"].get<int64_t>());
+  EXPECT_EQ(p["ffn_experts"]["expert_dim"].get<int64_t>() % 16, 0);
 }
 
 TEST(MatchingSolver, InfeasibleRequestsNameTheFailingCriterion) {
@@ -112,8 +110,8 @@ TEST(MatchingSolver, EveryOutputReverifiesAgainstTheModule) {
     matching::Arm arm;
     arm.name = preset;
     arm.model = dreamer_model(preset, {{"d_model", 96}});
-    arm.free = {{"expert_attention.n_experts", 1, 128, 1},
-                {"expert_attention.k", 1, 8, 1},
+    arm.free = {{"ffn_experts.n_experts", 1, 128, 1},
+                {"ffn_experts.k", 1, 8, 1},
                 {"ffn.hidden", 64, 1024, 64}};
     arm.criteria = {Criterion::kParams, Criterion::kFlops};
     arm.tolerance = 0.1;
@@ -165,7 +163,7 @@ TEST(MatchingSpec, DeclaredFreeVariablesWithAZeroDefaultAreAccepted) {
   // The dense family declares ffn_hidden in [0, ...] (0 = its default width).
   const json arm = {{"name", "dense"},
                     {"model", {{"family", "dense_transformer"}, {"preset", "small"}}},
-                    {"free", {"ffn_hidden"}},
+                    {"free", {"ffn.hidden"}},
                     {"match", {"params"}}};
   const json root = {
       {"reference", {{"model", {{"family", "dense_transformer"}, {"preset", "small"}}}}},

@@ -116,7 +116,8 @@ TEST(ActivationCheckpointing, MoETransformerWithBalancingBias) {
        {"d_model", 64},
        {"n_layers", 2},
        {"n_heads", 4},
-       {"moe", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}, {"balancing_bias", true}}}});
+       {"ffn_experts",
+        {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}, {"balancing_bias", true}}}});
 }
 
 TEST(ActivationCheckpointing, UniversalTransformer) {
@@ -124,7 +125,7 @@ TEST(ActivationCheckpointing, UniversalTransformer) {
                               {"vocab_size", 64},
                               {"d_model", 64},
                               {"n_heads", 4},
-                              {"recurrences", kDepths}});
+                              {"recurrence", {{"mean", kDepths}}}});
 }
 
 TEST(ActivationCheckpointing, Huginn) {
@@ -133,19 +134,18 @@ TEST(ActivationCheckpointing, Huginn) {
        {"vocab_size", 64},
        {"d_model", 64},
        {"n_heads", 4},
-       {"ffn_hidden", 128},
+       {"ffn", {{"hidden", 128}}},
        {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths}, {"backprop_depth", 2}}}});
 }
 
 TEST(ActivationCheckpointing, DreamerWithoutDepthAttention) {
-  expect_checkpointing_works(
-      {{"family", "dreamer"},
-       {"preset", "DR+EA"},
-       {"vocab_size", 64},
-       {"d_model", 64},
-       {"n_heads", 4},
-       {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
-       {"recurrence", {{"mean", kDepths}, {"max", 8}}}});
+  expect_checkpointing_works({{"family", "dreamer"},
+                              {"preset", "DR+EA"},
+                              {"vocab_size", 64},
+                              {"d_model", 64},
+                              {"n_heads", 4},
+                              {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
+                              {"recurrence", {{"mean", kDepths}, {"max", 8}}}});
 }
 
 TEST(ActivationCheckpointing, RefusedWhereNotImplemented) {

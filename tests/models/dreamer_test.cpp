@@ -25,7 +25,7 @@ json tiny(const std::string& preset, json overrides = json::object()) {
             {"d_model", 32},
             {"n_heads", 4},
             {"depth_attention", {{"n_heads", 2}, {"head_dim", 8}, {"zero_init_output", false}}},
-            {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 16}}},
+            {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 16}}},
             {"recurrence", {{"mean", 4}, {"max", 8}}}};
   j.merge_patch(overrides);
   return j;
@@ -91,7 +91,7 @@ TEST_P(DreamerDepth, StatesAtDepthRDoNotDependOnLaterDepths) {
   // the first two depths of a 4-depth run equal a 2-depth run.
   torch::manual_seed(0);
   json overrides = {{"depth_attention", {{"rope", "forward"}}},
-                    {"expert_attention", {{"depth_encoding", "learned_offset"}}}};
+                    {"ffn_experts", {{"depth_encoding", "learned_offset"}}}};
   overrides.merge_patch(GetParam().second);
   auto model = models::build_model(ModelConfig::from_json(tiny("DR+DA+EA", overrides)));
   model->eval();
@@ -355,7 +355,7 @@ void expect_invalid(const json& config, const std::string& where, const std::str
 
 TEST(DreamerConfigValidation, InvalidConfigsNameTheField) {
   expect_invalid(tiny("DR", {{"n_heads", 0}}), "$.n_heads", "must be positive");
-  expect_invalid(tiny("DR+EA", {{"expert_attention", {{"k", 9}}}}), "$.expert_attention.k",
+  expect_invalid(tiny("DR+EA", {{"ffn_experts", {{"k", 9}}}}), "$.ffn_experts.k",
                  "between 1 and n_experts (8), got 9");
   expect_invalid(tiny("DR", {{"d_model", 30}}), "$.n_heads", "head dim does not divide the width");
   expect_invalid(tiny("DR", {{"colour", "blue"}}), "$.colour", "unknown key");

@@ -92,7 +92,7 @@ json dreamer(const std::string& preset) {
           {"d_model", 64},
           {"n_heads", 4},
           {"ffn", {{"hidden", 128}}},
-          {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
+          {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
           {"recurrence", {{"mean", kDepths}, {"max", 8}}}};
 }
 
@@ -150,7 +150,7 @@ TEST(MemoryModel, MoETransformer) {
                             {"d_model", 64},
                             {"n_layers", 2},
                             {"n_heads", 4},
-                            {"moe", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}}});
+                            {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}}});
 }
 
 TEST(MemoryModel, MoEUT) {
@@ -160,12 +160,9 @@ TEST(MemoryModel, MoEUT) {
                             {"n_layers", 4},
                             {"group_size", 2},
                             {"n_heads", 2},
-                            {"d_head", 16},
-                            {"ff_n_experts", 8},
-                            {"ff_k", 2},
-                            {"ff_expert_size", 32},
-                            {"att_n_experts", 4},
-                            {"att_k", 2}});
+                            {"head_dim", 16},
+                            {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 32}}},
+                            {"attention_experts", {{"n_experts", 4}, {"k", 2}}}});
 }
 
 TEST(MemoryModel, Huginn) {
@@ -174,7 +171,7 @@ TEST(MemoryModel, Huginn) {
        {"vocab_size", 64},
        {"d_model", 64},
        {"n_heads", 4},
-       {"ffn_hidden", 128},
+       {"ffn", {{"hidden", 128}}},
        {"recurrence", {{"sampling", "fixed"}, {"mean", kDepths}, {"backprop_depth", 2}}}});
 }
 
@@ -183,7 +180,7 @@ TEST(MemoryModel, UniversalTransformer) {
                             {"vocab_size", 64},
                             {"d_model", 64},
                             {"n_heads", 4},
-                            {"recurrences", kDepths}});
+                            {"recurrence", {{"mean", kDepths}}}});
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ std::vector<Family> recurrent_families() {
         {"d_model", 16},
         {"n_heads", 2},
         {"depth_attention", {{"n_heads", 2}, {"head_dim", 8}}},
-        {"expert_attention", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 8}}},
+        {"ffn_experts", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 8}}},
         {"recurrence", kSchedule}},
        true},
       {"huginn",
@@ -110,7 +110,7 @@ std::vector<Family> recurrent_families() {
         {"vocab_size", 32},
         {"d_model", 16},
         {"n_heads", 2},
-        {"ffn_hidden", 32},
+        {"ffn", {{"hidden", 32}}},
         {"recurrence", kSchedule}},
        true},
       {"universal_transformer",
@@ -118,7 +118,7 @@ std::vector<Family> recurrent_families() {
         {"vocab_size", 32},
         {"d_model", 16},
         {"n_heads", 2},
-        {"recurrences", 3}},
+        {"recurrence", {{"mean", 3}}}},
        false},
   };
 }

@@ -14,7 +14,7 @@ nlohmann::json tiny_dreamer(const std::string& preset,
       {"n_heads", 4},
       {"n_kv_heads", 2},
       {"depth_attention", {{"n_heads", 2}, {"head_dim", 8}, {"zero_init_output", false}}},
-      {"expert_attention", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 16}}},
+      {"ffn_experts", {{"n_experts", 8}, {"k", 2}, {"expert_dim", 16}}},
       {"recurrence", {{"mean", 3}, {"max", 8}}}};
   j.merge_patch(overrides);
   return j;
@@ -27,10 +27,15 @@ nlohmann::json tiny(const std::string& family, nlohmann::json overrides) {
 }
 
 nlohmann::json tiny_moeut(int64_t att_n_experts) {
-  return {
-      {"family", "moeut"}, {"vocab_size", 64},  {"d_model", 32}, {"n_layers", 4},
-      {"group_size", 2},   {"n_heads", 2},      {"d_head", 8},   {"att_n_experts", att_n_experts},
-      {"att_k", 2},        {"ff_n_experts", 6}, {"ff_k", 2},     {"ff_expert_size", 8}};
+  return {{"family", "moeut"},
+          {"vocab_size", 64},
+          {"d_model", 32},
+          {"n_layers", 4},
+          {"group_size", 2},
+          {"n_heads", 2},
+          {"head_dim", 8},
+          {"attention_experts", {{"n_experts", att_n_experts}, {"k", 2}}},
+          {"ffn_experts", {{"n_experts", 6}, {"k", 2}, {"expert_dim", 8}}}};
 }
 
 }  // namespace
@@ -63,11 +68,10 @@ std::vector<TinyCase> tiny_model_cases() {
       {"dreamer_peri_norm_rope_routing",
        tiny_dreamer("DR+DA+EA",
                     {{"norm_placement", "peri"},
-                     {"expert_attention", {{"depth_encoding", "rope"}, {"gate", "softmax"}}}})},
+                     {"ffn_experts", {{"depth_encoding", "rope"}, {"gate", "softmax"}}}})},
       {"dreamer_tied_identity_router",
-       tiny_dreamer("DR+EA",
-                    {{"tie_embeddings", true},
-                     {"expert_attention", {{"query", "identity"}, {"renormalize", false}}}})},
+       tiny_dreamer("DR+EA", {{"tie_embeddings", true},
+                              {"ffn_experts", {{"query", "identity"}, {"renormalize", false}}}})},
       // Baselines.
       {"dense_llama", tiny("dense_transformer", {{"n_layers", 2}, {"n_kv_heads", 2}})},
       {"dense_gpt2", tiny("dense_transformer", {{"preset", "gpt2_small"},
@@ -75,25 +79,27 @@ std::vector<TinyCase> tiny_model_cases() {
                                                 {"d_model", 32},
                                                 {"n_heads", 4},
                                                 {"n_layers", 2},
-                                                {"ffn_hidden", 64},
+                                                {"ffn", {{"hidden", 64}}},
                                                 {"max_seq_len", 16}})},
       {"moe_softmax_aux",
-       tiny("moe_transformer", {{"preset", "switch_softmax_aux"},
-                                {"n_layers", 2},
-                                {"moe", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}}}})},
+       tiny("moe_transformer",
+            {{"preset", "switch_softmax_aux"},
+             {"n_layers", 2},
+             {"ffn_experts", {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}}}})},
       {"moe_sigmoid_bias_shared",
        tiny("moe_transformer",
             {{"preset", "deepseek_sigmoid_bias"},
              {"n_layers", 2},
              {"n_kv_heads", 2},
-             {"moe", {{"n_experts", 6}, {"k", 2}, {"expert_dim", 8}, {"n_shared_experts", 1}}}})},
+             {"ffn_experts",
+              {{"n_experts", 6}, {"k", 2}, {"expert_dim", 8}, {"n_shared_experts", 1}}}})},
       {"moeut_switchhead", tiny_moeut(3)},
       {"moeut_gated_attention", tiny_moeut(1)},
       {"huginn_linear",
-       tiny("huginn", {{"ffn_hidden", 64},
+       tiny("huginn", {{"ffn", {{"hidden", 64}}},
                        {"recurrence", {{"mean", 3}, {"backprop_depth", 2}, {"max", 6}}}})},
       {"huginn_add_zero_prenorm",
-       tiny("huginn", {{"ffn_hidden", 64},
+       tiny("huginn", {{"ffn", {{"hidden", 64}}},
                        {"injection", "add"},
                        {"state_init", "zero"},
                        {"sandwich", false},
@@ -101,8 +107,9 @@ std::vector<TinyCase> tiny_model_cases() {
                        {"tie_embeddings", false},
                        {"n_prelude", 0},
                        {"recurrence", {{"mean", 2}, {"backprop_depth", 1}, {"max", 6}}}})},
-      {"ut_fixed", tiny("universal_transformer", {{"recurrences", 3}, {"n_kv_heads", 1}})},
-      {"ut_act", tiny("universal_transformer", {{"preset", "act"}, {"recurrences", 4}})},
+      {"ut_fixed",
+       tiny("universal_transformer", {{"recurrence", {{"mean", 3}}}, {"n_kv_heads", 1}})},
+      {"ut_act", tiny("universal_transformer", {{"preset", "act"}, {"recurrence", {{"mean", 4}}}})},
   };
 }
 
