@@ -2,7 +2,7 @@
 # Memory-model diagnostics for issue 12, for a GPU host (under 4 minutes on an H200):
 #   BIN=build-gpu/dreamer TESTBIN=build-gpu/dreamer_tests bash bench/gpu/memory_diag.sh
 # 1. `dreamer bench-memory` for every bench/gpu/memory/*.json, fp32 and bf16, at B 4 and B 1
-#    (T 1024): measured phases (weights, state after the warm-up step, saved for backward,
+#    (T 1024), and at B 4 with activation checkpointing: measured phases (weights, state after the warm-up step, saved for backward,
 #    forward/backward/optimizer peaks, CUDA reserved) next to the predicted terms; B 1 against
 #    B 4 splits the saved bytes into a per-sequence slope and an intercept.
 # 2. `dreamer bench-memory --ops` (each op kind alone: measured saved bytes against the
@@ -32,6 +32,8 @@ for c in bench/gpu/memory/*.json; do
   n=$(basename "$c" .json)
   for p in fp32 bf16; do
     for b in 4 1; do echo "fam ${n}_${p}_b$b --config $c --batch $b --seq 1024 --precision $p --label $n"; done
+    # Activation checkpointing (workload.activation_checkpointing), B 4: its own row (label NAME_ckpt).
+    echo "fam ${n}_${p}_b4_ckpt --config $c --batch 4 --seq 1024 --precision $p --label ${n}_ckpt --activation-checkpointing"
   done
 done >"$jobs_file"
 {

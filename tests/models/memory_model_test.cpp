@@ -218,7 +218,8 @@ namespace {
 
 // The peaks measured on an H200 under LibTorch 2.11 (bench/gpu/memory_measured_h200_torch2.11
 // .jsonl: `dreamer bench-memory` for every bench/gpu/memory config, fp32 and bf16, B 1 and 4,
-// T 1024, plus bench/cpu_memory on that host's CPU), against the ledger's prediction for that
+// T 1024, plus bench/cpu_memory on that host's CPU; and B 4 with activation checkpointing for
+// every family that supports it), against the ledger's prediction for that
 // build's workload (train::workload_for: CUDA or CPU, LibTorch 2.11), within 10% each.
 TEST(MemoryModel, PredictsThePeaksMeasuredOnTheGpuBuild) {
   const std::string root = DREAMER_SOURCE_DIR;
@@ -230,14 +231,18 @@ TEST(MemoryModel, PredictsThePeaksMeasuredOnTheGpuBuild) {
     if (text.empty()) continue;
     const auto line = json::parse(text);
     const std::string label = line["label"];
+    const bool checkpointed = line.value("activation_checkpointing", false);
+    // A checkpointed run's label is its config's name plus "_ckpt".
+    const std::string config_name = checkpointed ? label.substr(0, label.size() - 5) : label;
     const bool cpu = line["device"] == "cpu";
     const std::string file = cpu ? root + "/bench/cpu_memory/" + label.substr(4) + ".json"
-                                 : root + "/bench/gpu/memory/" + label + ".json";
+                                 : root + "/bench/gpu/memory/" + config_name + ".json";
     const auto config = models::ModelConfig::from_file(file);
     train::MemoryStepOptions o;
     o.batch = line["batch"];
     o.seq = line["seq"];
     o.bf16 = line["precision"] == "bf16";
+    o.activation_checkpointing = checkpointed;
     const auto w = train::workload_for(o, !cpu, 211);
     const double predicted = models::family(config.family).cost(config, w).memory.train_peak;
     const double measured = line["measured_peak_bytes"];
@@ -250,7 +255,7 @@ TEST(MemoryModel, PredictsThePeaksMeasuredOnTheGpuBuild) {
     EXPECT_NEAR(measured / predicted, 1.0, known_miss ? 0.15 : 0.10) << name;
     ++n;
   }
-  EXPECT_EQ(n, 79);
+  EXPECT_EQ(n, 79 + 24);  // 24 checkpointed: every family that supports it, B 4
 }
 
 }  // namespace
