@@ -12,6 +12,7 @@
 #include "cli/bench_commands.h"
 #include "cli/commands.h"
 #include "results/sqlite.h"
+#include "util/cpu_load.h"
 #include "util/errors.h"
 
 namespace {
@@ -119,10 +120,13 @@ int main(int argc, char** argv) {
   CLI::App app{"Dreamer Bench: depth-recurrent attention mixtures and matched baselines"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand: dreamer run X --db-timeout 600
-  // LibTorch on these machines starts with one intra-op thread; use every core by default
-  // (measured 2.5x faster on 2 cores).
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", threads, "intra-op CPU threads (default: all cores)")
+  // LibTorch on these machines starts with one intra-op thread; use every idle core by default
+  // (every core: measured 2.5x faster on 2 cores). Cores another process keeps busy at start
+  // are left out: a thread sharing its core stalls the whole team at every barrier
+  // (util/cpu_load.h; bench/cpu_contention.sh measures it).
+  int threads = 0;  // 0: not given
+  app.add_option("--threads", threads,
+                 "intra-op CPU threads (default: the cores idle at start, at least 1)")
       ->check(kThreadCount);
   double db_timeout = dreamer::results::lock_timeout_seconds();
   app.add_option("--db-timeout", db_timeout,
@@ -130,6 +134,10 @@ int main(int argc, char** argv) {
                  "failing (default 120)")
       ->check(kNonNegativeSeconds);
   app.parse_complete_callback([&] {
+    if (threads == 0) {
+      threads = dreamer::util::free_core_threads(
+          static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    }
     torch::set_num_threads(threads);
     dreamer::results::set_lock_timeout_seconds(db_timeout);
   });
