@@ -111,7 +111,8 @@ if wanted experts; then
 fi
 
 # Memory model against the CUDA caching allocator: every family at two sizes
-# (bench/gpu/memory/*_s.json d 256, *_m.json d 768), fp32 and bf16, one training step each
+# (bench/gpu/memory/*_s.json d 256, *_m.json d 768), fp32 and bf16, with and without activation
+# checkpointing, one training step each
 # (`dreamer bench-memory`); summary.py tabulates measured / predicted.
 if wanted memory; then
   for config in bench/gpu/memory/*.json; do
@@ -119,6 +120,12 @@ if wanted memory; then
     for precision in fp32 bf16; do
       run_json "mem-$name-$precision" dreamer-memory 60 "$DREAMER" bench-memory --config "$config" \
         --batch 4 --seq 1024 --precision "$precision" --label "$name"
+      # Activation checkpointing, where the family supports it (depth attention and MoEUT's
+      # entropy regulariser refuse it).
+      case $name in dr_da* | moeut*) continue ;; esac
+      run_json "mem-${name}_ckpt-$precision" dreamer-memory 60 "$DREAMER" bench-memory \
+        --config "$config" --batch 4 --seq 1024 --precision "$precision" --label "${name}_ckpt" \
+        --activation-checkpointing
     done
   done
 fi
