@@ -76,7 +76,9 @@ RouterOutput RouterImpl::forward(const torch::Tensor& x, int64_t depth, int64_t 
 
 void RouterImpl::update_bias() {
   torch::NoGradGuard no_grad;
-  if (options.balancing_bias && expert_load.sum().item<double>() > 0) {
+  // No host read of the load (it would synchronise every router after every step): with no
+  // selection counted, sign(mean - load) is 0 everywhere, so the bias stays as it is.
+  if (options.balancing_bias) {
     auto delta = options.bias_update_rate * torch::sign(expert_load.mean() - expert_load);
     selection_bias.add_(delta - delta.mean());  // a constant shift changes no selection
   }

@@ -176,6 +176,10 @@ TEST(ExpertAttentionBalancing, BiasMovesASkewedRouterTowardsUniformLoad) {
   EXPECT_LT(router->selection_bias[1].item<double>(), 0.0);
   // The load counter is reset by every update.
   EXPECT_EQ(router->expert_load.sum().item<double>(), 0.0);
+  // An update with nothing counted (no routed call since the last one) leaves the bias as it is.
+  const auto bias = router->selection_bias.clone();
+  router->update_bias();
+  EXPECT_TRUE(torch::equal(router->selection_bias, bias));
 }
 
 TEST(ExpertAttentionBalancing, EvaluationDoesNotCountLoad) {
