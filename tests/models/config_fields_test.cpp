@@ -9,6 +9,7 @@
 #include "experiments/model_schema.h"
 #include "experiments/model_shape.h"
 #include "models/config_fields.h"
+#include "tests/test_util.h"
 #include "util/errors.h"
 #include "zoo/registry.h"
 
@@ -61,14 +62,7 @@ Toy read_toy(const nlohmann::json& j) {
   return t;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(ConfigFields, ReadsWritesAndRoundTrips) {
   const Toy t = read_toy({{"count", 5},
