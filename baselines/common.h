@@ -13,8 +13,8 @@
 #include "models/blocks/recurrence.h"
 #include "models/blocks/sequence_attention.h"
 #include "models/config_fields.h"
+#include "models/family.h"
 #include "models/model.h"
-#include "models/registry.h"
 #include "models/shared_config.h"
 #include "util/json_reader.h"
 

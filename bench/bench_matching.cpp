@@ -2,6 +2,7 @@
 #include <benchmark/benchmark.h>
 
 #include "matching/solver.h"
+#include "zoo/registry.h"
 
 namespace {
 
@@ -9,9 +10,9 @@ void BM_MatchExperiment(benchmark::State& state) {
   using dreamer::matching::Criterion;
   dreamer::models::Workload w;
   w.seq_len = 1024;
-  auto ref = dreamer::models::ModelConfig::from_json(
+  auto ref = dreamer::zoo::model_config_from_json(
       {{"family", "dreamer"}, {"preset", "DR"}, {"d_model", 512}});
-  auto targets = dreamer::matching::targets_of(dreamer::models::family("dreamer").cost(ref, w));
+  auto targets = dreamer::matching::targets_of(dreamer::zoo::family("dreamer").cost(ref, w));
   std::vector<dreamer::matching::Arm> arms;
   const char* presets[] = {"DR", "DR+DA", "DR+EA", "DR+DA+EA"};
   for (int i = 0; i < state.range(0); ++i) {

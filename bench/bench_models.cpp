@@ -3,25 +3,26 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include "models/registry.h"
+#include "zoo/registry.h"
 
 namespace {
 
 using dreamer::models::ModelConfig;
 
 ModelConfig bench_config(const std::string& preset) {
-  return ModelConfig::from_json({{"family", "dreamer"},
-                                 {"preset", preset},
-                                 {"d_model", 128},
-                                 {"n_heads", 4},
-                                 {"ffn_experts", {{"n_experts", 32}, {"k", 4}, {"expert_dim", 64}}},
-                                 {"recurrence", {{"mean", 4}}}});
+  return dreamer::zoo::model_config_from_json(
+      {{"family", "dreamer"},
+       {"preset", preset},
+       {"d_model", 128},
+       {"n_heads", 4},
+       {"ffn_experts", {{"n_experts", 32}, {"k", 4}, {"expert_dim", 64}}},
+       {"recurrence", {{"mean", 4}}}});
 }
 
 // One training step (forward + backward) on [8, 128] tokens.
 void BM_TrainStep(benchmark::State& state, const std::string& preset) {
   torch::manual_seed(0);
-  auto model = dreamer::models::build_model(bench_config(preset));
+  auto model = dreamer::zoo::build_model(bench_config(preset));
   auto tokens = torch::randint(0, 256, {8, 129});
   auto input = tokens.narrow(1, 0, 128), target = tokens.narrow(1, 1, 128);
   for (auto _ : state) {
@@ -40,7 +41,7 @@ BENCHMARK_CAPTURE(BM_TrainStep, DR_DA_EA, std::string("DR+DA+EA"))->Unit(benchma
 // Greedy decoding of 32 tokens after a 32-token prompt: cached vs full re-forward.
 void BM_Decode(benchmark::State& state, bool cached) {
   torch::manual_seed(0);
-  auto model = dreamer::models::build_model(bench_config("DR+DA+EA"));
+  auto model = dreamer::zoo::build_model(bench_config("DR+DA+EA"));
   model->eval();
   torch::NoGradGuard no_grad;
   auto prompt = torch::randint(0, 256, {4, 32});

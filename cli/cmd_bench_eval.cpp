@@ -17,10 +17,10 @@
 #include "eval/runner.h"
 #include "eval/synthetic_source.h"
 #include "eval/task_spec.h"
-#include "models/registry.h"
 #include "util/device.h"
 #include "util/errors.h"
 #include "util/json_reader.h"
+#include "zoo/registry.h"
 
 namespace dreamer::cli {
 
@@ -36,11 +36,11 @@ struct BenchDecodeArgs {
 };
 
 nlohmann::json bench_decode(const BenchDecodeArgs& a) {
-  const auto config = models::ModelConfig::from_file(a.config);
+  const auto config = zoo::model_config_from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
   const bool bf16 = use_bf16(a.precision, device);
   torch::manual_seed(a.seed);
-  auto model = models::build_model(config);
+  auto model = zoo::build_model(config);
   model->to(device);
   model->eval();
   torch::NoGradGuard no_grad;
@@ -113,7 +113,7 @@ struct BenchEvalArgs {
 };
 
 nlohmann::json bench_eval(const BenchEvalArgs& a) {
-  const auto config = models::ModelConfig::from_file(a.config);
+  const auto config = zoo::model_config_from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
   const bool bf16 = use_bf16(a.precision, device);
   require(a.grouping == "mixed" || a.grouping == "equal", "--grouping",
@@ -134,7 +134,7 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
   const auto data =
       eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), data_options);
   torch::manual_seed(a.seed);
-  auto model = models::build_model(config);
+  auto model = zoo::build_model(config);
   model->to(device);
   model->eval();
   eval::RunOptions options;

@@ -11,11 +11,11 @@
 
 #include "cli/bench_commands.h"
 #include "cli/bench_common.h"
-#include "models/registry.h"
 #include "train/memory_ops.h"
 #include "train/memory_step.h"
 #include "util/device.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::cli {
 
@@ -72,9 +72,9 @@ void add_bench_memory_command(CLI::App& app) {
       require(sdpa.empty() || kernel.has_value(), "--sdpa", "unknown kernel \"" + sdpa + "\"");
       require(!config_file.empty(), "--config", "required");
       o.bf16 = precision == "bf16";
-      const auto config = models::ModelConfig::from_file(config_file);
+      const auto config = zoo::model_config_from_file(config_file);
       const auto w = train::workload_for(o, predict_for == "cuda", version, kernel);
-      const auto cost = models::family(config.family).cost(config, w);
+      const auto cost = zoo::family(config.family).cost(config, w);
       emit({{"label", label.empty() ? config_file : label},
             {"family", config.family},
             {"params", cost.params.total},
@@ -117,7 +117,7 @@ void add_bench_memory_command(CLI::App& app) {
       return;
     }
     require(!config_file.empty(), "--config", "required (or --ops)");
-    const auto config = models::ModelConfig::from_file(config_file);
+    const auto config = zoo::model_config_from_file(config_file);
     const auto r = train::measure_step_memory(config, device, o);
     const double predicted = r.predicted.memory.train_peak;
     nlohmann::json line = {

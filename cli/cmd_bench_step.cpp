@@ -14,10 +14,10 @@
 #include "cli/bench_commands.h"
 #include "cli/bench_common.h"
 #include "models/blocks/experts.h"
-#include "models/registry.h"
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::cli {
 
@@ -33,11 +33,11 @@ struct BenchStepArgs {
 };
 
 nlohmann::json bench_step(const BenchStepArgs& a) {
-  const auto config = models::ModelConfig::from_file(a.config);
+  const auto config = zoo::model_config_from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
   const bool bf16 = use_bf16(a.precision, device);
   torch::manual_seed(a.seed);
-  auto model = models::build_model(config);
+  auto model = zoo::build_model(config);
   const auto counts = models::count_parameters(*model);
   // The trainer's step (train::Trainer::train_step): AdamW at a.lr (betas 0.9 and 0.95, weight
   // decay 0.1 on matrices), a constant rate, clipping at a.grad_clip, one micro-batch a step.
@@ -90,7 +90,7 @@ nlohmann::json bench_step(const BenchStepArgs& a) {
                            {"tokens_per_s", tokens_per_step / median},
                            {"peak_memory_bytes", peak_memory_bytes(device)},
                            {"final_loss", last_loss}};
-  const auto& info = models::family(config.family);
+  const auto& info = zoo::family(config.family);
   const auto peak = peak_bf16_flops(device);
   if (info.cost && peak) {
     models::Workload workload;

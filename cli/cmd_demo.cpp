@@ -9,11 +9,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "models/registry.h"
 #include "train/checkpoint.h"
 #include "train/demo.h"
 #include "train/trainer.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::cli {
 
@@ -33,7 +33,7 @@ void add_demo_command(CLI::App& app) {
   cmd->callback([] {
     torch::manual_seed(seed);
     std::mt19937_64 rng(seed);
-    auto config = models::ModelConfig::from_json({
+    auto config = zoo::model_config_from_json({
         {"family", "dreamer"},
         {"preset", "DR+DA+EA"},
         {"vocab_size", 257},  // the byte tokenizer's ids, end-of-text included
@@ -43,7 +43,7 @@ void add_demo_command(CLI::App& app) {
         {"ffn_experts", {{"n_experts", 16}, {"k", 2}, {"expert_dim", 32}}},
         {"recurrence", {{"mean", 3}}},
     });
-    auto model = models::build_model(config);
+    auto model = zoo::build_model(config);
     auto counts = models::count_parameters(*model);
     std::cout << "demo: DR+DA+EA, " << counts.total << " parameters, "
               << config.params["recurrence"]["mean"] << " recurrences, modular arithmetic with "

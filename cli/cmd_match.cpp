@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "experiments/experiment_spec.h"
 #include "train/memory_step.h"
+#include "zoo/registry.h"
 
 namespace dreamer::cli {
 
@@ -19,7 +20,7 @@ std::string percent(const std::optional<double>& d) {
 
 // The hyperparameters that differ from the family's defaults, i.e. what the arm chose.
 nlohmann::json chosen(const models::ModelConfig& config) {
-  nlohmann::json defaults = models::ModelConfig::from_json({{"family", config.family}}).params;
+  nlohmann::json defaults = zoo::model_config_from_json({{"family", config.family}}).params;
   nlohmann::json diff = nlohmann::json::object();
   for (const auto& op : nlohmann::json::diff(defaults, config.params))
     if (op["op"] != "remove") diff[op["path"].get<std::string>().substr(1)] = op["value"];

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "models/registry.h"
+#include "zoo/registry.h"
 
 namespace dreamer::cli {
 
@@ -32,7 +32,7 @@ void list_zoo(bool as_json) {
   nlohmann::json rows = nlohmann::json::array();
   // Columns as wide as the longest family and preset names (plus a gap).
   int family_w = 8, preset_w = 8;
-  for (const auto& family : models::families()) {
+  for (const auto& family : zoo::families()) {
     family_w = std::max(family_w, static_cast<int>(family.name.size()) + 2);
     for (const auto& preset : family.presets)
       preset_w = std::max(preset_w, static_cast<int>(preset.first.size()) + 2);
@@ -42,13 +42,13 @@ void list_zoo(bool as_json) {
               << std::right << std::setw(14) << "params" << std::setw(14) << "embedding"
               << std::setw(16) << "non-embedding"
               << "\n";
-  for (const auto& family : models::families()) {
+  for (const auto& family : zoo::families()) {
     if (!as_json)
       std::cout << "# " << family.name << ": " << family.description << " [" << family.source
                 << "]\n";
     for (const auto& [preset, overrides] : family.presets) {
-      auto config = models::ModelConfig::from_preset(family.name, preset);
-      auto counts = models::analytic_parameter_counts(config);
+      auto config = zoo::model_config_from_preset(family.name, preset);
+      auto counts = zoo::analytic_parameter_counts(config);
       if (as_json) {
         rows.push_back(
             {{"family", family.name}, {"preset", preset}, {"params", counts_json(counts)}});
@@ -64,8 +64,8 @@ void list_zoo(bool as_json) {
 }
 
 void describe_config(const std::string& file, bool as_json) {
-  auto config = models::ModelConfig::from_file(file);
-  auto model = models::build_model(config);
+  auto config = zoo::model_config_from_file(file);
+  auto model = zoo::build_model(config);
   auto counts = models::count_parameters(*model);
   if (as_json) {
     std::cout << nlohmann::json{{"family", config.family},

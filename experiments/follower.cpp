@@ -6,11 +6,11 @@
 
 #include "data/packed_stream.h"
 #include "data/tokenizer.h"
-#include "models/registry.h"
 #include "train/distributed.h"
 #include "train/run_control.h"
 #include "train/trainer.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::experiments {
 
@@ -48,7 +48,7 @@ RunSummary follow_rank0(const ExperimentPlan& plan, const RunnerOptions& options
             "rank 0 plans a run this rank's experiment file does not have (every rank must "
             "read the same file)");
     torch::manual_seed(run->seed);
-    auto model = models::build_model(run->match.config);
+    auto model = zoo::build_model(run->match.config);
     // rank 0's stream and options: the same data (shards too) and activation checkpointing
     data::PackedStream stream = training_stream(spec, tokenizer, run->seed);
     train::TrainerOptions topt = trainer_options(spec, *run);

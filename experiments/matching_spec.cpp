@@ -6,6 +6,7 @@
 
 #include "util/errors.h"
 #include "util/json_reader.h"
+#include "zoo/registry.h"
 
 namespace dreamer::experiments {
 
@@ -99,8 +100,8 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
   if (ref.has("model")) {
     nlohmann::json model = root["reference"]["model"];
     ref.mark("model");  // ModelConfig validates the inside
-    spec.reference_model = models::ModelConfig::from_json(model, ref.path_of("model"));
-    const auto& family = models::family(spec.reference_model->family);
+    spec.reference_model = zoo::model_config_from_json(model, ref.path_of("model"));
+    const auto& family = zoo::family(spec.reference_model->family);
     if (!family.cost)
       throw InputError(ref.path_of("model.family"),
                        "family " + family.name + " has no cost model yet");
@@ -139,7 +140,7 @@ MatchingSpec parse_matching_part(JsonReader& r, const nlohmann::json& root,
     arm.model = a["model"];
     ar.mark("model");
     const auto& family =
-        models::family(models::ModelConfig::from_json(arm.model, path + ".model").family);
+        zoo::family(zoo::model_config_from_json(arm.model, path + ".model").family);
     if (a.contains("free")) {
       if (!a["free"].is_array()) throw InputError(path + ".free", "expected an array");
       for (size_t f = 0; f < a["free"].size(); ++f)

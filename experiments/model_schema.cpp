@@ -6,8 +6,8 @@
 #include "baselines/moeut.h"
 #include "baselines/universal_transformer.h"
 #include "models/dreamer.h"
-#include "models/registry.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::experiments {
 
@@ -91,7 +91,7 @@ std::string format_json(const ordered_json& j, int indent, int column, int width
 ordered_json model_schema_defs() {
   ordered_json names = ordered_json::array(), branches = ordered_json::array();
   ordered_json defs = ordered_json::object();
-  for (const auto& f : models::families()) {
+  for (const auto& f : zoo::families()) {
     names.push_back(f.name);
     const std::string def = "model_" + f.name;
     branches.push_back({{"if", {{"properties", {{"family", {{"const", f.name}}}}}}},

@@ -29,7 +29,6 @@
 #include "experiments/fingerprint.h"
 #include "experiments/follower.h"
 #include "experiments/model_shape.h"
-#include "models/registry.h"
 #include "results/store.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -39,6 +38,7 @@
 #include "util/device.h"
 #include "util/errors.h"
 #include "util/fs.h"
+#include "zoo/registry.h"
 
 namespace dreamer::experiments {
 
@@ -167,7 +167,7 @@ Calibration calibrate(const ExperimentPlan& plan, const PlannedRun& run,
   const auto device = resolve_device(device_name, "--device");
   const auto& w = plan.spec.matching.workload;
   torch::manual_seed(run.seed);
-  auto model = models::build_model(run.match.config);
+  auto model = zoo::build_model(run.match.config);
   train::TrainerOptions options = trainer_options(plan.spec, run);  // checkpointing as it trains
   options.progress = false;
   train::Trainer trainer(model, w.seq_len, calibration_settings(plan, run, device_name, steps),
@@ -545,7 +545,7 @@ RunSummary run_experiment(const ExperimentPlan& plan, const RunnerOptions& optio
     record.allowed_changes_json = action.allowed.empty() ? "" : action.allowed.dump();
 
     torch::manual_seed(run.seed);
-    auto model = models::build_model(run.match.config);
+    auto model = zoo::build_model(run.match.config);
     // Shards keep their own order for every seed (seeds then differ in initialisation and
     // recurrence sampling only); document sources are drawn under the run's seed.
     data::PackedStream stream = training_stream(spec, tokenizer, run.seed);

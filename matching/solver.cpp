@@ -7,6 +7,7 @@
 
 #include "util/errors.h"
 #include "util/json_reader.h"
+#include "zoo/registry.h"
 
 namespace dreamer::matching {
 
@@ -84,8 +85,8 @@ struct Candidate {
 Match solve(const Arm& arm, const Targets& targets, const models::Workload& workload,
             const std::string& path) {
   // The arm's starting point: its model JSON resolved (preset + fixed overrides + defaults).
-  const models::ModelConfig start = models::ModelConfig::from_json(arm.model, path + ".model");
-  const auto& family = models::family(start.family);
+  const models::ModelConfig start = zoo::model_config_from_json(arm.model, path + ".model");
+  const auto& family = zoo::family(start.family);
   if (!family.cost)
     throw InputError(path + ".model.family", "family " + start.family + " has no cost model yet");
   for (Criterion c : arm.criteria)
@@ -206,7 +207,7 @@ Match solve(const Arm& arm, const Targets& targets, const models::Workload& work
   if (std::isfinite(best.worst)) {
     nlohmann::json j = params;
     j["family"] = start.family;
-    best.config = models::ModelConfig::from_json(j, path + ".model");
+    best.config = zoo::model_config_from_json(j, path + ".model");
   }
   if (!std::isfinite(best.worst))
     throw InputError(path, "no valid configuration of " + start.family + " within the free ranges");

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "models/cost.h"
-#include "models/registry.h"
+#include "zoo/registry.h"
 
 namespace dreamer::matching {
 

@@ -12,8 +12,8 @@
 #include "models/blocks/recurrence.h"
 #include "models/blocks/sequence_attention.h"
 #include "models/cost.h"
+#include "models/family.h"
 #include "models/model.h"
-#include "models/registry.h"
 #include "models/shared_config.h"
 
 namespace dreamer::models {

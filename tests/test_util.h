@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
+
+#include "util/errors.h"
 
 namespace dreamer::testing {
 
@@ -18,6 +21,29 @@ inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     const double _diff = ::dreamer::testing::max_abs_diff((a), (b)); \
     EXPECT_LE(_diff, (tol)) << "max |" #a " - " #b "| = " << _diff;  \
   } while (0)
+
+// What the InputError thrown by `body` says (where: what), or "no error" when it throws none:
+// the tests of bad input compare it with the message a user would read.
+inline std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// The InputError `body` throws, for tests of its parts (where(), message()); a test failure
+// when it throws none.
+inline InputError input_error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const InputError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no InputError";
+  return InputError("", "");
+}
 
 struct CommandResult {
   int exit_code = 0;

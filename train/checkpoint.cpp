@@ -2,10 +2,10 @@
 
 #include <fstream>
 
-#include "models/registry.h"
 #include "train/durable_io.h"
 #include "util/fs.h"
 #include "util/json_reader.h"
+#include "zoo/registry.h"
 
 namespace dreamer::train {
 
@@ -61,8 +61,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
     throw InputError(config_file, "needs \"model\" and \"tokenizer\"");
 
   Checkpoint ck;
-  ck.model =
-      models::build_model(models::ModelConfig::from_json(*model_json, config_file + ":$.model"));
+  ck.model = zoo::build_model(zoo::model_config_from_json(*model_json, config_file + ":$.model"));
   ck.tokenizer = data::make_tokenizer(*tokenizer_json, config_file + ":$.tokenizer");
   load_weights(dir, *ck.model);
   return ck;

@@ -8,12 +8,12 @@
 #include "models/blocks/attention_core.h"
 #include "models/blocks/checkpoint.h"
 #include "models/blocks/experts.h"
-#include "models/registry.h"
 #include "results/units.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/memory_probe.h"
+#include "zoo/registry.h"
 
 #ifdef DREAMER_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -167,7 +167,7 @@ MemoryStepResult measure_step_memory(const models::ModelConfig& config, const c1
   if (!device.is_cuda()) install_cpu_memory_probe();
   MemoryStepResult r;
   r.workload = workload_on(device, o);
-  const auto& info = models::family(config.family);
+  const auto& info = zoo::family(config.family);
   // Recurrent families run their configured count (the trainer samples Huginn's; the cost
   // model takes the same count here, so prediction and measurement see one shape).
   r.workload.recurrences = 0;
@@ -185,7 +185,7 @@ MemoryStepResult measure_step_memory(const models::ModelConfig& config, const c1
     reserved_peak = std::max(reserved_peak, d.reserved_peak);
     return d.peak - base;
   };
-  auto model = models::build_model(config);
+  auto model = zoo::build_model(config);
   model->to(device);
   model->train();
   FusedAdamW optimizer(model->parameters(),

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_target.h"
-#include "models/registry.h"
 #include "train/checkpoint.h"
+#include "zoo/registry.h"
 
 DREAMER_FUZZ_TARGET(checkpoint_config) {
   using namespace dreamer;
@@ -16,8 +16,8 @@ DREAMER_FUZZ_TARGET(checkpoint_config) {
                            20);
   try {
     const auto j = nlohmann::json::parse(data, data + size);
-    const auto config = models::ModelConfig::from_json(j.at("model"));
-    if (models::analytic_parameter_counts(config).total > 2'000'000) return;
+    const auto config = zoo::model_config_from_json(j.at("model"));
+    if (zoo::analytic_parameter_counts(config).total > 2'000'000) return;
   } catch (const std::exception&) {
     // the loader below must reject it with an InputError
   }

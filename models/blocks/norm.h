@@ -29,4 +29,9 @@ struct NormImpl : torch::nn::Module {
 };
 TORCH_MODULE(Norm);
 
+// Parameters of one norm layer of this kind and width (the analytic counts' term).
+inline int64_t norm_parameters(NormKind kind, int64_t dim) {
+  return kind == NormKind::kLayerNorm ? 2 * dim : dim;
+}
+
 }  // namespace dreamer::models

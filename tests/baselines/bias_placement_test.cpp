@@ -8,9 +8,9 @@
 #include "baselines/moe_transformer.h"
 #include "models/blocks/experts.h"
 #include "models/dreamer.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -67,7 +67,7 @@ TEST(BiasPlacement, LogitsPlacementKeepsTheLogitsOrder) {
 
 models::RouterOptions moe_router_options(const nlohmann::json& params) {
   auto model = std::dynamic_pointer_cast<baselines::MoETransformer>(
-      models::build_model(models::ModelConfig::from_json(params)));
+      zoo::build_model(zoo::model_config_from_json(params)));
   return model->moe_layers.at(0)->router->options;
 }
 
@@ -95,7 +95,7 @@ TEST(BiasPlacement, DreamerExpertAttentionKeepsLogitsUnlessAsked) {
                         {"n_heads", 2},        {"recurrence", {{"mean", 2}, {"max", 4}}},
                         {"ffn_experts", ea}};
     auto model = std::dynamic_pointer_cast<models::DreamerModel>(
-        models::build_model(models::ModelConfig::from_json(j)));
+        zoo::build_model(zoo::model_config_from_json(j)));
     return model->layer->router->options.bias_placement;
   };
   const nlohmann::json small = {{"n_experts", 4}, {"k", 2}, {"expert_dim", 16}};
@@ -107,7 +107,7 @@ TEST(BiasPlacement, DreamerExpertAttentionKeepsLogitsUnlessAsked) {
 
 TEST(BiasPlacement, UnknownValueNamesTheJsonPath) {
   try {
-    models::ModelConfig::from_json(
+    zoo::model_config_from_json(
         {{"family", "moe_transformer"}, {"ffn_experts", {{"bias_placement", "gates"}}}});
     ADD_FAILURE() << "accepted bias_placement \"gates\"";
   } catch (const InputError& e) {
@@ -115,7 +115,7 @@ TEST(BiasPlacement, UnknownValueNamesTheJsonPath) {
     EXPECT_NE(std::string(e.what()).find("scores"), std::string::npos) << e.what();
   }
   try {
-    models::ModelConfig::from_json(
+    zoo::model_config_from_json(
         {{"family", "dreamer"}, {"ffn_experts", {{"bias_placement", "gates"}}}});
     ADD_FAILURE() << "accepted expert_attention.bias_placement \"gates\"";
   } catch (const InputError& e) {

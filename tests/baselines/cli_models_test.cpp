@@ -3,8 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "models/registry.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -15,7 +15,7 @@ TEST(CliModels, ListsEveryFamilyAndPreset) {
   auto json = run_cli("models --json");
   ASSERT_EQ(json.exit_code, 0) << json.output;
   auto rows = nlohmann::json::parse(json.output);
-  for (const auto& family : models::families()) {
+  for (const auto& family : zoo::families()) {
     EXPECT_NE(text.output.find(family.name), std::string::npos) << family.name;
     for (const auto& [preset, overrides] : family.presets) {
       bool found = false;

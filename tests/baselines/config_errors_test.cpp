@@ -1,15 +1,15 @@
 // Invalid baseline configs fail with an InputError naming the offending field.
 #include <gtest/gtest.h>
 
-#include "models/registry.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
 
 void expect_error_at(const nlohmann::json& j, const std::string& where) {
   try {
-    models::ModelConfig::from_json(j);
+    zoo::model_config_from_json(j);
     ADD_FAILURE() << "accepted " << j.dump();
   } catch (const InputError& e) {
     EXPECT_EQ(e.where(), where) << e.what();

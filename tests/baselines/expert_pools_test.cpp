@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "models/registry.h"
 #include "tests/models/tiny_configs.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -18,7 +18,7 @@ namespace {
 std::map<std::pair<std::string, int64_t>, std::string> pools_of(const nlohmann::json& config,
                                                                 int64_t recurrences = 0) {
   torch::manual_seed(0);
-  auto model = models::build_model(models::ModelConfig::from_json(config));
+  auto model = zoo::build_model(zoo::model_config_from_json(config));
   model->eval();
   models::ForwardOptions o;
   o.record_trace = true;

@@ -8,16 +8,16 @@
 #include <cmath>
 
 #include "baselines/huginn.h"
-#include "models/registry.h"
 #include "tests/baselines/reference_fixture.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
 
 std::shared_ptr<baselines::Huginn> build_huginn(const nlohmann::json& j) {
   return std::dynamic_pointer_cast<baselines::Huginn>(
-      models::build_model(models::ModelConfig::from_json(j)));
+      zoo::build_model(zoo::model_config_from_json(j)));
 }
 
 // The reference's RavenConfig fields -> the harness config. Everything not named here

@@ -9,9 +9,9 @@
 #include <cmath>
 
 #include "baselines/moeut.h"
-#include "models/registry.h"
 #include "tests/baselines/reference_fixture.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -65,8 +65,7 @@ TEST(MoEUTReference, ForwardAndEntropyRegularisersEqualMoEUTLM) {
   ASSERT_EQ(fixture.at("cases").size(), 2u);
   for (const auto& c : fixture.at("cases")) {
     SCOPED_TRACE(c.at("name").get<std::string>());
-    auto model =
-        models::build_model(models::ModelConfig::from_json(harness_config(c.at("config"))));
+    auto model = zoo::build_model(zoo::model_config_from_json(harness_config(c.at("config"))));
     load_parameters(*model, map_weights(c, scale));
     torch::NoGradGuard no_grad;
     const auto tokens = fixture_tokens(c.at("tokens"));

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "baselines/moeut.h"
-#include "models/registry.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 using models::ModelConfig;
 
 int64_t analytic_total(const nlohmann::json& j) {
-  return models::analytic_parameter_counts(ModelConfig::from_json(j)).total;
+  return zoo::analytic_parameter_counts(zoo::model_config_from_json(j)).total;
 }
 
 TEST(PublishedParameterCounts, TinyLlamaIs1100048384) {
@@ -25,10 +25,11 @@ TEST(PublishedParameterCounts, TinyLlamaIs1100048384) {
 }
 
 TEST(PublishedParameterCounts, Gpt2SmallIs124439808AndTheModuleAgrees) {
-  auto config = ModelConfig::from_json({{"family", "dense_transformer"}, {"preset", "gpt2_small"}});
-  const auto analytic = models::analytic_parameter_counts(config);
+  auto config =
+      zoo::model_config_from_json({{"family", "dense_transformer"}, {"preset", "gpt2_small"}});
+  const auto analytic = zoo::analytic_parameter_counts(config);
   EXPECT_EQ(analytic.total, 124439808);
-  const auto built = models::count_parameters(*models::build_model(config));
+  const auto built = models::count_parameters(*zoo::build_model(config));
   EXPECT_EQ(built.total, analytic.total);
   EXPECT_EQ(built.embedding, analytic.embedding);
   // Token table (tied head) + 1024 learned positions.
@@ -77,8 +78,8 @@ TEST(PublishedParameterCounts, EveryMoEUTPresetMatchesTheReferenceAtAnyVocabular
 
 TEST(PublishedParameterCounts, MoEUT44MModuleHasTheReferenceShapes) {
   auto config =
-      ModelConfig::from_json({{"family", "moeut"}, {"preset", "44M"}, {"vocab_size", 8000}});
-  auto model = models::build_model(config);
+      zoo::model_config_from_json({{"family", "moeut"}, {"preset", "44M"}, {"vocab_size", 8000}});
+  auto model = zoo::build_model(config);
   EXPECT_EQ(models::count_parameters(*model).total, 44345792);
   std::map<std::string, std::vector<int64_t>> shapes;
   for (const auto& item : model->named_parameters())

@@ -7,15 +7,15 @@
 
 #include "baselines/huginn.h"
 #include "baselines/universal_transformer.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
 
 template <typename T>
 std::shared_ptr<T> build(const nlohmann::json& j) {
-  return std::dynamic_pointer_cast<T>(models::build_model(models::ModelConfig::from_json(j)));
+  return std::dynamic_pointer_cast<T>(zoo::build_model(zoo::model_config_from_json(j)));
 }
 
 // Huginn at its defaults (sandwich blocks, qk bias, Takase init, tied head) with one

@@ -8,8 +8,8 @@
 #include "baselines/moe_transformer.h"
 #include "baselines/moeut.h"
 #include "models/blocks/switch_head.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -31,13 +31,13 @@ Tensor swiglu_expert(const Tensor& x, const Tensor& up, const Tensor& gate, cons
 }
 
 std::shared_ptr<baselines::MoETransformer> tiny_moe(const nlohmann::json& moe) {
-  auto config = models::ModelConfig::from_json({{"family", "moe_transformer"},
-                                                {"vocab_size", 32},
-                                                {"d_model", 16},
-                                                {"n_heads", 2},
-                                                {"n_layers", 1},
-                                                {"ffn_experts", moe}});
-  return std::dynamic_pointer_cast<baselines::MoETransformer>(models::build_model(config));
+  auto config = zoo::model_config_from_json({{"family", "moe_transformer"},
+                                             {"vocab_size", 32},
+                                             {"d_model", 16},
+                                             {"n_heads", 2},
+                                             {"n_layers", 1},
+                                             {"ffn_experts", moe}});
+  return std::dynamic_pointer_cast<baselines::MoETransformer>(zoo::build_model(config));
 }
 
 // Dense reference of one MoE MLP: all experts, masked to the top-k.
@@ -229,7 +229,7 @@ TEST(RoutingReference, MoEUTEntropyRegulariserMatchesTheDefinition) {
 
 TEST(RoutingReference, MoEUTTracesEverySiteAndRegularisesOnlyInTraining) {
   torch::manual_seed(10);
-  auto config = models::ModelConfig::from_json(
+  auto config = zoo::model_config_from_json(
       {{"family", "moeut"},
        {"vocab_size", 40},
        {"d_model", 24},
@@ -239,7 +239,7 @@ TEST(RoutingReference, MoEUTTracesEverySiteAndRegularisesOnlyInTraining) {
        {"head_dim", 8},
        {"attention_experts", {{"n_experts", 3}, {"k", 2}}},
        {"ffn_experts", {{"n_experts", 5}, {"k", 2}, {"expert_dim", 8}}}});
-  auto model = models::build_model(config);
+  auto model = zoo::build_model(config);
   auto tokens = torch::randint(0, 40, {2, 6});
   models::ForwardOptions o;
   o.record_trace = true;

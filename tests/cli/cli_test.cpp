@@ -12,11 +12,11 @@
 #include <functional>
 #include <thread>
 
-#include "models/registry.h"
 #include "results/store.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/test_util.h"
 #include "util/fs.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -32,11 +32,11 @@ TEST(CliModels, JsonListsEveryPresetWithItsInstantiatedCount) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   auto rows = nlohmann::json::parse(result.output);
   size_t expected_rows = 0;
-  for (const auto& f : models::families()) expected_rows += f.presets.size();
+  for (const auto& f : zoo::families()) expected_rows += f.presets.size();
   ASSERT_EQ(rows.size(), expected_rows);
   for (const auto& row : rows) {
     if (row["family"] != "dreamer") continue;  // instantiating big baselines is too slow here
-    auto model = models::build_model(models::ModelConfig::from_preset("dreamer", row["preset"]));
+    auto model = zoo::build_model(zoo::model_config_from_preset("dreamer", row["preset"]));
     auto counts = models::count_parameters(*model);
     EXPECT_EQ(row["params"]["total"].get<int64_t>(), counts.total) << row.dump();
     EXPECT_EQ(row["params"]["embedding"].get<int64_t>(), counts.embedding);
@@ -52,7 +52,7 @@ TEST(CliModels, ConfigJsonPrintsAResolvedConfigThatRebuildsTheModel) {
   EXPECT_EQ(j["family"], "dreamer");
   EXPECT_EQ(j["config"]["d_model"], 64);
   EXPECT_EQ(j["config"]["ffn_experts"]["enabled"], false);
-  auto rebuilt = models::build_model(models::ModelConfig::from_json(j["config"]));
+  auto rebuilt = zoo::build_model(zoo::model_config_from_json(j["config"]));
   EXPECT_EQ(j["params"]["total"].get<int64_t>(), models::count_parameters(*rebuilt).total);
 }
 

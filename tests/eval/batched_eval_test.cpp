@@ -8,8 +8,8 @@
 #include "data/tokenizer.h"
 #include "eval/decoding.h"
 #include "eval/loglikelihood.h"
-#include "models/registry.h"
 #include "tests/models/tiny_configs.h"
+#include "zoo/registry.h"
 
 namespace dreamer::eval {
 namespace {
@@ -23,7 +23,7 @@ class BatchedEval : public ::testing::TestWithParam<TinyCase> {
  protected:
   void SetUp() override {
     torch::manual_seed(5);
-    model_ = models::build_model(models::ModelConfig::from_json(GetParam().config));
+    model_ = zoo::build_model(zoo::model_config_from_json(GetParam().config));
     model_->eval();
   }
   models::LanguageModelPtr model_;

@@ -3,18 +3,18 @@
 
 #include <fstream>
 
-#include "models/registry.h"
 #include "tests/models/tiny_configs.h"
 #include "tests/test_util.h"
 #include "train/checkpoint.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::train {
 namespace {
 
 models::LanguageModelPtr tiny(const std::string& name) {
   for (const auto& c : testing::tiny_model_cases())
-    if (c.name == name) return models::build_model(models::ModelConfig::from_json(c.config));
+    if (c.name == name) return zoo::build_model(zoo::model_config_from_json(c.config));
   throw std::runtime_error("no tiny config " + name);
 }
 

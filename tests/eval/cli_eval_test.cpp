@@ -4,11 +4,11 @@
 
 #include <fstream>
 
-#include "models/registry.h"
 #include "results/store.h"
 #include "tests/models/tiny_configs.h"
 #include "tests/test_util.h"
 #include "train/checkpoint.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -22,8 +22,7 @@ struct Fixture {
   Fixture() {
     for (const auto& c : tiny_model_cases())
       if (c.name == "dreamer_DR_EA")
-        train::save_checkpoint(checkpoint,
-                               *models::build_model(models::ModelConfig::from_json(c.config)),
+        train::save_checkpoint(checkpoint, *zoo::build_model(zoo::model_config_from_json(c.config)),
                                data::ByteTokenizer());
     std::ofstream(task) << R"({"name": "modular", "output_type": "generate_until",
       "data": {"synthetic": {"source": "modular_arithmetic", "n": 5, "seed": 1, "params": {"steps": [2, 2]}}},

@@ -10,10 +10,10 @@
 #include "eval/loglikelihood.h"
 #include "eval/metrics.h"
 #include "eval/runner.h"
-#include "models/registry.h"
 #include "tests/eval/fake_models.h"
 #include "tests/models/tiny_configs.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::eval {
 namespace {
@@ -182,7 +182,7 @@ TEST(Decoding, CachedBatchedGreedyEqualsFullForwards) {
   const auto it = std::find_if(cases.begin(), cases.end(),
                                [](const auto& c) { return c.name == "dreamer_DR_DA_EA"; });
   ASSERT_NE(it, cases.end());
-  auto model = models::build_model(models::ModelConfig::from_json(it->config));
+  auto model = zoo::build_model(zoo::model_config_from_json(it->config));
   model->eval();
   // Bytes below the tiny vocabulary (64); two prompts share a length and are batched together.
   const std::vector<std::string> prompts = {"12+3=", "4*5=", "7-2=", "9+9+9="};
@@ -208,7 +208,7 @@ TEST(Runner, RecurrentModelsAreScoredAtEveryDepthWithRoutingMetrics) {
   const auto cases = testing::tiny_model_cases();
   const auto it = std::find_if(cases.begin(), cases.end(),
                                [](const auto& c) { return c.name == "dreamer_DR_EA"; });
-  auto model = models::build_model(models::ModelConfig::from_json(it->config));
+  auto model = zoo::build_model(zoo::model_config_from_json(it->config));
   TaskData data;
   data.docs = {{{"q", "1"}, {"choices", {"2", "3"}}, {"gold", 0}},
                {{"q", "4"}, {"choices", {"5", "6"}}, {"gold", 1}}};
@@ -233,7 +233,7 @@ TEST(Runner, TokensOutsideTheModelVocabularyAreAnInputError) {
   const auto cases = testing::tiny_model_cases();
   const auto it = std::find_if(cases.begin(), cases.end(),
                                [](const auto& c) { return c.name == "dreamer_DR"; });
-  auto model = models::build_model(models::ModelConfig::from_json(it->config));  // 64 token ids
+  auto model = zoo::build_model(zoo::model_config_from_json(it->config));  // 64 token ids
   TaskData data;
   data.docs = {{{"q", "1"}, {"choices", {"2", "3"}}, {"gold", 0}}};
   try {

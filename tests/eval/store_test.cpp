@@ -101,16 +101,7 @@ TEST(ResultStore, ErrorsNameTheDatabaseFile) {
 namespace dreamer::results {
 namespace {
 
-// Runs `body`, returning the InputError it throws (a test failure when it throws none).
-InputError input_error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const InputError& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no InputError";
-  return InputError("", "");
-}
+using testing::input_error_of;
 
 // Sets the process-wide lock timeout for one test and restores the default after.
 struct LockTimeout {

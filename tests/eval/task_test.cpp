@@ -5,6 +5,7 @@
 #include "eval/prompt.h"
 #include "eval/task_spec.h"
 #include "eval/template.h"
+#include "tests/test_util.h"
 #include "util/fs.h"
 #include "util/json_reader.h"
 
@@ -23,12 +24,7 @@ nlohmann::json minimal_generate() {
 }
 
 std::string error_of(const nlohmann::json& j) {
-  try {
-    TaskSpec::from_json(j);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { TaskSpec::from_json(j); });
 }
 
 TEST(TaskSpec, UnknownKeysAreErrorsWithTheirJsonPath) {
@@ -50,7 +46,7 @@ TEST(TaskSpec, UnknownKeysAreErrorsWithTheirJsonPath) {
   j = minimal_generate();
   j["prompt"] = "{{question.strip()}}";
   EXPECT_NE(error_of(j).find("$.prompt: template expression"), std::string::npos);
-  EXPECT_EQ(error_of(minimal_generate()), "");
+  EXPECT_EQ(error_of(minimal_generate()), "no error");
 }
 
 TEST(TaskSpec, TemplatesRenderFieldsIndicesAndTrim) {

@@ -20,12 +20,7 @@ std::string write(const std::string& dir, const std::string& name, const nlohman
 }
 
 std::string error_of(const std::string& file) {
-  try {
-    read_experiment(file);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
+  return testing::error_of([&] { read_experiment(file); });
 }
 
 TEST(ExperimentGrid, CrossProductBecomesNamedArmsWithTheValuesSet) {

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "experiments/model_schema.h"
-#include "models/registry.h"
 #include "util/json_reader.h"
+#include "zoo/registry.h"
 
 namespace dreamer::experiments {
 namespace {
@@ -30,7 +30,7 @@ TEST(ModelSchema, ShippedSchemaIsTheGeneratedOne) {
   // And the parsed file holds every family's generated definition.
   const auto parsed = read_json_file(kSchema);
   const auto generated = nlohmann::json(model_schema_defs());
-  for (const auto& f : models::families())
+  for (const auto& f : zoo::families())
     EXPECT_EQ(parsed["$defs"]["model_" + f.name], generated["model_" + f.name]) << f.name;
   EXPECT_EQ(parsed["$defs"]["model"], generated["model"]);
 }

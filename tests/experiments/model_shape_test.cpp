@@ -4,20 +4,20 @@
 #include <torch/torch.h>
 
 #include "experiments/model_shape.h"
-#include "models/registry.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
 
 TEST(ModelShape, MatchesTheBuiltModelForEveryFamily) {
   int checked = 0, recurrent = 0;
-  for (const auto& family : models::families()) {
+  for (const auto& family : zoo::families()) {
     for (const auto& [preset, overrides] : family.presets) {
-      const auto config = models::ModelConfig::from_preset(family.name, preset);
-      if (models::analytic_parameter_counts(config).total > 30'000'000) continue;  // keep it fast
+      const auto config = zoo::model_config_from_preset(family.name, preset);
+      if (zoo::analytic_parameter_counts(config).total > 30'000'000) continue;  // keep it fast
       SCOPED_TRACE(family.name + "/" + preset);
       const auto shape = experiments::model_shape(config);
-      auto model = models::build_model(config);
+      auto model = zoo::build_model(config);
       model->eval();
       torch::NoGradGuard no_grad;
       const auto out = model->forward(torch::zeros({1, 2}, torch::kLong));

@@ -12,9 +12,9 @@
 #include "eval/task_spec.h"
 #include "experiments/expand.h"
 #include "experiments/runner.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
 #include "util/fs.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -62,7 +62,7 @@ TEST(PaperFiles, EveryFilePlansAndEveryArmMeetsItsCriteria) {
                                     [&](const auto& r) { return r.arm == arm.name; });
       ASSERT_NE(run, plan.runs.end());
       const auto cost =
-          models::family(run->match.config.family).cost(run->match.config, spec.matching.workload);
+          zoo::family(run->match.config.family).cost(run->match.config, spec.matching.workload);
       for (const auto c : arm.criteria) {
         const auto target = matching::target_of(spec.matching.targets, c);
         ASSERT_TRUE(target.has_value());

@@ -5,9 +5,9 @@
 
 #include "matching/flop_counter.h"
 #include "models/cost.h"
-#include "models/registry.h"
 #include "tests/models/tiny_configs.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -43,11 +43,11 @@ TEST(CostMemory, SequenceAttentionTermsMatchTheBlock) {
 class CostModel : public ::testing::TestWithParam<TinyCase> {};
 
 TEST_P(CostModel, ForwardFlopsEqualWhatTheForwardExecuted) {
-  auto config = models::ModelConfig::from_json(GetParam().config);
-  const auto& family = models::family(config.family);
+  auto config = zoo::model_config_from_json(GetParam().config);
+  const auto& family = zoo::family(config.family);
   if (!family.cost) GTEST_SKIP() << config.family << " has no cost model yet";
   torch::manual_seed(0);
-  auto model = models::build_model(config);
+  auto model = zoo::build_model(config);
   model->eval();
   torch::NoGradGuard no_grad;
   const int64_t batch = 2, seq = 12;
@@ -79,22 +79,21 @@ INSTANTIATE_TEST_SUITE_P(Zoo, CostModel, ::testing::ValuesIn(tiny_model_cases())
                          [](const auto& info) { return info.param.name; });
 
 TEST(CostModel, TruncatedBackpropTrainsFewerDepths) {
-  auto config =
-      models::ModelConfig::from_json({{"family", "dreamer"},
-                                      {"preset", "DR+DA+EA"},
-                                      {"recurrence", {{"mean", 8}, {"backprop_depth", 2}}}});
-  auto full = models::ModelConfig::from_json(
+  auto config = zoo::model_config_from_json({{"family", "dreamer"},
+                                             {"preset", "DR+DA+EA"},
+                                             {"recurrence", {{"mean", 8}, {"backprop_depth", 2}}}});
+  auto full = zoo::model_config_from_json(
       {{"family", "dreamer"}, {"preset", "DR+DA+EA"}, {"recurrence", {{"mean", 8}}}});
   models::Workload w;
   w.recurrences = 8;
-  auto truncated = models::family("dreamer").cost(config, w);
-  auto all = models::family("dreamer").cost(full, w);
+  auto truncated = zoo::family("dreamer").cost(config, w);
+  auto all = zoo::family("dreamer").cost(full, w);
   EXPECT_DOUBLE_EQ(truncated.flops_forward_per_token, all.flops_forward_per_token);
   EXPECT_LT(truncated.flops_train_per_token, 0.6 * all.flops_train_per_token);
   EXPECT_LT(truncated.memory_activation_bytes, all.memory_activation_bytes);
   // Checkpointing cannot be honoured with depth attention: refused, not ignored.
   w.activation_checkpointing = true;
-  EXPECT_THROW(models::family("dreamer").cost(full, w), std::invalid_argument);
+  EXPECT_THROW(zoo::family("dreamer").cost(full, w), std::invalid_argument);
 }
 
 }  // namespace

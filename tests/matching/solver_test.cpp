@@ -10,6 +10,7 @@
 #include "matching/solver.h"
 #include "tests/test_util.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -37,8 +38,8 @@ models::Workload small_workload() {
 }
 
 matching::Targets targets_for(const json& model, const models::Workload& w) {
-  auto config = models::ModelConfig::from_json(model);
-  return matching::targets_of(models::family(config.family).cost(config, w));
+  auto config = zoo::model_config_from_json(model);
+  return matching::targets_of(zoo::family(config.family).cost(config, w));
 }
 
 TEST(MatchingSolver, AModelMatchedAgainstItselfReturnsItself) {
@@ -116,7 +117,7 @@ TEST(MatchingSolver, EveryOutputReverifiesAgainstTheModule) {
     arm.criteria = {Criterion::kParams, Criterion::kFlops};
     arm.tolerance = 0.1;
     auto m = matching::solve(arm, targets, w);
-    auto model = models::build_model(m.config);
+    auto model = zoo::build_model(m.config);
     EXPECT_EQ(models::count_parameters(*model).total, m.cost.params.total) << preset;
     model->eval();
     torch::NoGradGuard no_grad;

@@ -11,10 +11,10 @@
 #include "models/blocks/attention_core.h"
 #include "models/blocks/checkpoint.h"
 #include "models/dreamer.h"
-#include "models/registry.h"
 #include "train/memory_step.h"
 #include "train/trainer.h"
 #include "util/memory_probe.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -40,8 +40,8 @@ struct StepResult {
 StepResult step(const json& config_json, bool checkpointing) {
   install_cpu_memory_probe();
   torch::manual_seed(0);
-  const auto config = models::ModelConfig::from_json(config_json);
-  auto model = models::build_model(config);
+  const auto config = zoo::model_config_from_json(config_json);
+  auto model = zoo::build_model(config);
   model->train();
   const int64_t vocab = config.params.value("vocab_size", int64_t{256});
   auto tokens = torch::randint(0, vocab, {kBatch, kSeq + 1}, torch::kLong);
@@ -77,10 +77,10 @@ void expect_checkpointing_works(const json& config_json) {
   for (size_t i = 0; i < plain.buffers.size(); ++i)
     EXPECT_TRUE(torch::equal(plain.buffers[i], ckpt.buffers[i])) << "buffer " << i;
   EXPECT_LT(ckpt.saved, plain.saved);
-  const auto config = models::ModelConfig::from_json(config_json);
-  const auto cost = models::family(config.family).cost(config, cpu_workload(true));
+  const auto config = zoo::model_config_from_json(config_json);
+  const auto cost = zoo::family(config.family).cost(config, cpu_workload(true));
   const double predicted = cost.memory.activations + cost.memory.logits_loss_saved;
-  const auto full = models::family(config.family).cost(config, cpu_workload(false));
+  const auto full = zoo::family(config.family).cost(config, cpu_workload(false));
   // One line per measured term, so a run under another LibTorch shows which ones differ.
   const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::printf("MEMOP ckpt:%s measured %lld predicted %.0f ratio %.3f torch %d.%d\n", name.c_str(),
@@ -153,10 +153,10 @@ TEST(ActivationCheckpointing, RefusedWhereNotImplemented) {
        {json{{"family", "dreamer"}, {"preset", "DR+DA"}, {"d_model", 64}},
         json{{"family", "moeut"}, {"d_model", 64}, {"n_layers", 2}, {"group_size", 1}}}) {
     SCOPED_TRACE(j.dump());
-    const auto config = models::ModelConfig::from_json(j);
-    EXPECT_THROW(models::family(config.family).cost(config, cpu_workload(true)),
+    const auto config = zoo::model_config_from_json(j);
+    EXPECT_THROW(zoo::family(config.family).cost(config, cpu_workload(true)),
                  std::invalid_argument);
-    auto model = models::build_model(config);
+    auto model = zoo::build_model(config);
     model->train();
     models::ActivationCheckpointing mode(true);
     auto tokens = torch::randint(0, 64, {1, 9}, torch::kLong);

@@ -9,8 +9,9 @@
 #include "experiments/model_schema.h"
 #include "experiments/model_shape.h"
 #include "models/config_fields.h"
-#include "models/registry.h"
+#include "tests/test_util.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::models {
 namespace {
@@ -61,14 +62,7 @@ Toy read_toy(const nlohmann::json& j) {
   return t;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(ConfigFields, ReadsWritesAndRoundTrips) {
   const Toy t = read_toy({{"count", 5},
@@ -187,7 +181,7 @@ TEST(ConfigNames, EveryFormerNameIsAnErrorThatSaysTheNewOne) {
     auto j = r.params;
     j["family"] = r.family;
     try {
-      ModelConfig::from_json(j);
+      zoo::model_config_from_json(j);
       ADD_FAILURE() << "accepted " << j.dump();
     } catch (const InputError& e) {
       EXPECT_EQ(e.where(), r.where) << e.what();
@@ -209,7 +203,7 @@ TEST(ConfigNames, OneNamePerConceptInEveryFamily) {
   const std::set<std::string> former = {
       "d_head", "ff_n_experts",     "ff_k",       "ff_expert_size", "att_n_experts",  "att_k",
       "moe",    "expert_attention", "ffn_hidden", "recurrences",    "entropy_reg_ffn"};
-  for (const auto& f : families()) {
+  for (const auto& f : zoo::families()) {
     SCOPED_TRACE(f.name);
     std::set<std::string> paths;
     collect_paths(experiments::params_schema(f.name), "", paths);
@@ -229,7 +223,7 @@ TEST(ConfigNames, OneNamePerConceptInEveryFamily) {
       EXPECT_TRUE(paths.count("ffn.hidden") && paths.count("ffn.activation"));
     }
     // Recurrent families: the default depth is recurrence.mean.
-    const auto shape = experiments::model_shape(ModelConfig::from_json({{"family", f.name}}));
+    const auto shape = experiments::model_shape(zoo::model_config_from_json({{"family", f.name}}));
     EXPECT_EQ(shape.recurrent, paths.count("recurrence.mean") == 1);
     // Every free hyperparameter the solver may change is a declared key.
     for (const auto& free : f.free_hyperparameters)
@@ -249,25 +243,27 @@ void collect_defaults(const nlohmann::ordered_json& properties, const std::strin
 }
 
 TEST(ConfigNames, EveryDocumentedDefaultIsTheParsersDefault) {
-  for (const auto& f : families()) {
+  for (const auto& f : zoo::families()) {
     SCOPED_TRACE(f.name);
-    const auto plain = ModelConfig::from_json({{"family", f.name}}).to_json();
+    const auto plain = zoo::model_config_from_json({{"family", f.name}}).to_json();
     std::vector<std::pair<std::string, nlohmann::json>> defaults;
     collect_defaults(experiments::params_schema(f.name), "", defaults);
     EXPECT_GE(defaults.size(), 8u);
     for (const auto& [pointer, value] : defaults) {
       nlohmann::json j = {{"family", f.name}};
       j[nlohmann::json::json_pointer(pointer)] = value;
-      EXPECT_EQ(ModelConfig::from_json(j).to_json(), plain) << pointer << " = " << value.dump();
+      EXPECT_EQ(zoo::model_config_from_json(j).to_json(), plain)
+          << pointer << " = " << value.dump();
     }
   }
 }
 
 TEST(ConfigNames, EveryPresetWritesBackWhatItReads) {
-  for (const auto& f : families())
+  for (const auto& f : zoo::families())
     for (const auto& [preset, overrides] : f.presets) {
-      const auto resolved = ModelConfig::from_preset(f.name, preset).to_json();
-      EXPECT_EQ(ModelConfig::from_json(resolved).to_json(), resolved) << f.name << " " << preset;
+      const auto resolved = zoo::model_config_from_preset(f.name, preset).to_json();
+      EXPECT_EQ(zoo::model_config_from_json(resolved).to_json(), resolved)
+          << f.name << " " << preset;
     }
 }
 

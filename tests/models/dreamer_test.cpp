@@ -8,9 +8,9 @@
 #include "models/blocks/attention_core.h"
 #include "models/blocks/depth_attention.h"
 #include "models/dreamer.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
 #include "util/errors.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -93,7 +93,7 @@ TEST_P(DreamerDepth, StatesAtDepthRDoNotDependOnLaterDepths) {
   json overrides = {{"depth_attention", {{"rope", "forward"}}},
                     {"ffn_experts", {{"depth_encoding", "learned_offset"}}}};
   overrides.merge_patch(GetParam().second);
-  auto model = models::build_model(ModelConfig::from_json(tiny("DR+DA+EA", overrides)));
+  auto model = zoo::build_model(zoo::model_config_from_json(tiny("DR+DA+EA", overrides)));
   model->eval();
   torch::NoGradGuard no_grad;
   auto tokens = torch::randint(0, 64, {2, 7});
@@ -116,8 +116,8 @@ INSTANTIATE_TEST_SUITE_P(MixModes, DreamerDepth, ::testing::ValuesIn(mix_variant
 TEST(DreamerDepthRope, ReverseDepthRopeTiesEachDepthToTheTotal) {
   // Documented property of the forward+reverse encoding: depth r knows its distance to R.
   torch::manual_seed(0);
-  auto model = models::build_model(
-      ModelConfig::from_json(tiny("DR+DA", {{"depth_attention", {{"rope", "forward_reverse"}}}})));
+  auto model = zoo::build_model(zoo::model_config_from_json(
+      tiny("DR+DA", {{"depth_attention", {{"rope", "forward_reverse"}}}})));
   model->eval();
   torch::NoGradGuard no_grad;
   // At init the scores are near zero and the softmax near uniform whatever the rotation;
@@ -197,7 +197,7 @@ torch::Tensor swiglu_by_hand(const torch::Tensor& f, Weights& w) {
 
 TEST(DreamerReduction, OneRecurrenceWithoutDAandEAIsAPreNormTransformerBlock) {
   torch::manual_seed(3);
-  auto model = models::build_model(ModelConfig::from_json(
+  auto model = zoo::build_model(zoo::model_config_from_json(
       tiny("DR", {{"mix_mode", "separate"}, {"recurrence", {{"mean", 1}}}})));
   model->eval();
   torch::NoGradGuard no_grad;
@@ -219,7 +219,7 @@ TEST(DreamerReduction, OneParallelRecurrenceWithoutDAandEAIsAParallelBlock) {
   // GPT-J / PaLM: h + Attention(norm(h)) + FFN(norm(h)), one norm for both branches.
   torch::manual_seed(4);
   auto model =
-      models::build_model(ModelConfig::from_json(tiny("DR", {{"recurrence", {{"mean", 1}}}})));
+      zoo::build_model(zoo::model_config_from_json(tiny("DR", {{"recurrence", {{"mean", 1}}}})));
   model->eval();
   torch::NoGradGuard no_grad;
   Weights w = weights_of(*model);
@@ -242,7 +242,7 @@ class DreamerParallelWiring : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DreamerParallelWiring, BranchesReadOneNormalisedStateAndAreSummed) {
   torch::manual_seed(5);
-  auto model = models::build_model(ModelConfig::from_json(
+  auto model = zoo::build_model(zoo::model_config_from_json(
       tiny("DR+DA+EA", {{"parallel_expert", GetParam()}, {"recurrence", {{"mean", 1}}}})));
   model->eval();
   torch::NoGradGuard no_grad;
@@ -279,8 +279,8 @@ INSTANTIATE_TEST_SUITE_P(ExpertPlacement, DreamerParallelWiring,
 
 TEST(DreamerTraining, TinyDreamerOverfitsOneBatch) {
   torch::manual_seed(0);
-  auto model = models::build_model(
-      ModelConfig::from_json(tiny("DR+DA+EA", {{"recurrence", {{"mean", 3}}}})));
+  auto model = zoo::build_model(
+      zoo::model_config_from_json(tiny("DR+DA+EA", {{"recurrence", {{"mean", 3}}}})));
   model->train();
   torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
   auto tokens = torch::randint(0, 64, {4, 17});
@@ -329,7 +329,7 @@ TEST(DreamerRecurrence, PoissonLognormalScheduleMatchesHuginn) {
 
 TEST(DreamerRecurrence, SampledTrainingStepsVaryAndEvaluationUsesTheMean) {
   torch::manual_seed(0);
-  auto model = models::build_model(ModelConfig::from_json(tiny(
+  auto model = zoo::build_model(zoo::model_config_from_json(tiny(
       "DR+DA+EA",
       {{"recurrence", {{"sampling", "poisson_lognormal"}, {"mean", 3}, {"backprop_depth", 2}}}})));
   model->train();
@@ -345,7 +345,7 @@ TEST(DreamerRecurrence, SampledTrainingStepsVaryAndEvaluationUsesTheMean) {
 
 void expect_invalid(const json& config, const std::string& where, const std::string& what) {
   try {
-    ModelConfig::from_json(config);
+    zoo::model_config_from_json(config);
     FAIL() << "accepted " << config.dump();
   } catch (const InputError& e) {
     EXPECT_EQ(e.where(), where) << e.what();
@@ -420,7 +420,7 @@ TEST(DreamerEmbeddingGradient, TruncatedBackpropTrainsTheEmbeddingOrIsRefused) {
       continue;
     }
     torch::manual_seed(0);
-    auto model = models::build_model(ModelConfig::from_json(config));
+    auto model = zoo::build_model(zoo::model_config_from_json(config));
     model->train();
     torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-2));
     auto tokens = torch::randint(0, 64, {2, 7});
@@ -444,9 +444,9 @@ TEST(DreamerEmbeddingGradient, InjectionAddsTheEmbeddingToEveryLaterDepth) {
   // Depth 1 is unchanged by injection; depth 2 starts from h_1 + x instead of h_1.
   torch::manual_seed(6);
   json overrides = {{"recurrence", {{"mean", 2}}}};
-  auto plain = models::build_model(ModelConfig::from_json(tiny("DR", overrides)));
+  auto plain = zoo::build_model(zoo::model_config_from_json(tiny("DR", overrides)));
   overrides["input_injection"] = "add";
-  auto injected = models::build_model(ModelConfig::from_json(tiny("DR", overrides)));
+  auto injected = zoo::build_model(zoo::model_config_from_json(tiny("DR", overrides)));
   torch::NoGradGuard no_grad;
   for (auto& p : injected->named_parameters()) p.value().copy_(plain->named_parameters()[p.key()]);
   plain->eval();
@@ -471,13 +471,13 @@ TEST(DreamerEmbeddingGradient, InjectionAddsTheEmbeddingToEveryLaterDepth) {
 
 TEST(DreamerParallelCost, SharedNormsMeanFewerParametersAndSavedActivations) {
   auto cost = [](const json& overrides) {
-    auto config = ModelConfig::from_json(tiny("DR+DA+EA", overrides));
+    auto config = zoo::model_config_from_json(tiny("DR+DA+EA", overrides));
     models::Workload w;
     w.seq_len = 16;
     w.batch = 2;
     w.recurrences = 4;
-    return std::make_pair(models::family("dreamer").cost(config, w),
-                          models::count_parameters(*models::build_model(config)).total);
+    return std::make_pair(zoo::family("dreamer").cost(config, w),
+                          models::count_parameters(*zoo::build_model(config)).total);
   };
   const auto [separate, separate_built] = cost({{"mix_mode", "separate"}});
   const auto [after, after_built] = cost({{"parallel_expert", "after"}});
@@ -497,9 +497,9 @@ TEST(DreamerParallelCost, SharedNormsMeanFewerParametersAndSavedActivations) {
 
 TEST(DreamerConfigValidation, DisabledComponentsAddNoParameters) {
   auto counts = [](const std::string& preset) {
-    return models::count_parameters(*models::build_model(ModelConfig::from_json(tiny(preset))));
+    return models::count_parameters(*zoo::build_model(zoo::model_config_from_json(tiny(preset))));
   };
-  auto dr = models::build_model(ModelConfig::from_json(tiny("DR")));
+  auto dr = zoo::build_model(zoo::model_config_from_json(tiny("DR")));
   for (const auto& p : dr->named_parameters()) {
     EXPECT_EQ(p.key().find("depth_attention"), std::string::npos) << p.key();
     EXPECT_EQ(p.key().find("experts"), std::string::npos) << p.key();

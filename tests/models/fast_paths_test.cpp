@@ -14,8 +14,8 @@
 #include "models/blocks/norm.h"
 #include "models/blocks/rope.h"
 #include "models/dreamer.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -138,14 +138,14 @@ TEST(DepthAttentionBuffers, ValuesAndGradientsEqualStackingEveryLevel) {
 
 TEST(DepthAttentionBuffers, DreamerForwardAndGradientsEqualStacking) {
   torch::manual_seed(0);
-  auto config = ModelConfig::from_json({{"family", "dreamer"},
-                                        {"preset", "DR+DA"},
-                                        {"vocab_size", 32},
-                                        {"d_model", 16},
-                                        {"n_heads", 2},
-                                        {"depth_attention", {{"zero_init_output", false}}},
-                                        {"recurrence", {{"mean", 3}}}});
-  auto model = std::dynamic_pointer_cast<DreamerModel>(build_model(config));
+  auto config = zoo::model_config_from_json({{"family", "dreamer"},
+                                             {"preset", "DR+DA"},
+                                             {"vocab_size", 32},
+                                             {"d_model", 16},
+                                             {"n_heads", 2},
+                                             {"depth_attention", {{"zero_init_output", false}}},
+                                             {"recurrence", {{"mean", 3}}}});
+  auto model = std::dynamic_pointer_cast<DreamerModel>(zoo::build_model(config));
   model->to(torch::kFloat64);
   auto tokens = torch::randint(0, 32, {2, 6});
   ForwardOptions options;

@@ -14,10 +14,10 @@
 #include "models/blocks/norm.h"
 #include "models/blocks/rope.h"
 #include "models/memory.h"
-#include "models/registry.h"
 #include "train/memory_step.h"
 #include "train/trainer.h"
 #include "util/memory_probe.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -41,8 +41,8 @@ struct Measured {
 Measured measure_forward(const json& config_json) {
   install_cpu_memory_probe();
   torch::manual_seed(0);
-  const auto config = models::ModelConfig::from_json(config_json);
-  auto model = models::build_model(config);
+  const auto config = zoo::model_config_from_json(config_json);
+  auto model = zoo::build_model(config);
   model->train();
   const int64_t vocab = config.params.value("vocab_size", int64_t{256});
   auto tokens = torch::randint(0, vocab, {kBatch, kSeq + 1}, torch::kLong);
@@ -70,8 +70,8 @@ void print_memop(const std::string& name, double measured, double predicted) {
 }
 
 void expect_within_10_percent(const json& config_json) {
-  const auto config = models::ModelConfig::from_json(config_json);
-  const auto cost = models::family(config.family).cost(config, cpu_workload());
+  const auto config = zoo::model_config_from_json(config_json);
+  const auto cost = zoo::family(config.family).cost(config, cpu_workload());
   const double predicted = cost.memory.activations + cost.memory.logits_loss_saved;
   const Measured m = measure_forward(config_json);
   SCOPED_TRACE(config_json.dump());
@@ -192,11 +192,11 @@ namespace {
 // The whole step's peak (weights, gradients, AdamW's moments, activations, logits/loss), as
 // `dreamer bench-memory` measures it on the CPU, within 10% of the predicted peak.
 TEST(MemoryModel, PredictedTrainingPeakMatchesTheCpuAllocator) {
-  const auto config = models::ModelConfig::from_json({{"family", "dense_transformer"},
-                                                      {"vocab_size", 256},
-                                                      {"d_model", 64},
-                                                      {"n_layers", 2},
-                                                      {"n_heads", 4}});
+  const auto config = zoo::model_config_from_json({{"family", "dense_transformer"},
+                                                   {"vocab_size", 256},
+                                                   {"d_model", 64},
+                                                   {"n_layers", 2},
+                                                   {"n_heads", 4}});
   train::MemoryStepOptions o;
   o.batch = 4;
   o.seq = 64;
@@ -237,14 +237,14 @@ TEST(MemoryModel, PredictsThePeaksMeasuredOnTheGpuBuild) {
     const bool cpu = line["device"] == "cpu";
     const std::string file = cpu ? root + "/bench/cpu_memory/" + label.substr(4) + ".json"
                                  : root + "/bench/gpu/memory/" + config_name + ".json";
-    const auto config = models::ModelConfig::from_file(file);
+    const auto config = zoo::model_config_from_file(file);
     train::MemoryStepOptions o;
     o.batch = line["batch"];
     o.seq = line["seq"];
     o.bf16 = line["precision"] == "bf16";
     o.activation_checkpointing = checkpointed;
     const auto w = train::workload_for(o, !cpu, 211);
-    const double predicted = models::family(config.family).cost(config, w).memory.train_peak;
+    const double predicted = zoo::family(config.family).cost(config, w).memory.train_peak;
     const double measured = line["measured_peak_bytes"];
     const std::string name =
         label + ":" + std::string(line["precision"]) + ":b" + std::to_string(o.batch);

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "models/registry.h"
 #include "tests/models/tiny_configs.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -18,8 +18,8 @@ class ModelInvariants : public ::testing::TestWithParam<TinyCase> {
  protected:
   void SetUp() override {
     torch::manual_seed(1);
-    config_ = ModelConfig::from_json(GetParam().config);
-    model_ = models::build_model(config_);
+    config_ = zoo::model_config_from_json(GetParam().config);
+    model_ = zoo::build_model(config_);
     model_->eval();
     vocab_ = config_.params.value("vocab_size", int64_t{64});
   }
@@ -137,14 +137,14 @@ TEST_P(ModelInvariants, GradientsReachEveryParameter) {
 }
 
 TEST_P(ModelInvariants, ConfigJsonRoundTripRebuildsTheSameModel) {
-  auto again = ModelConfig::from_json(config_.to_json());
+  auto again = zoo::model_config_from_json(config_.to_json());
   EXPECT_EQ(again.to_json(), config_.to_json());
-  EXPECT_EQ(models::count_parameters(*models::build_model(again)).total,
+  EXPECT_EQ(models::count_parameters(*zoo::build_model(again)).total,
             models::count_parameters(*model_).total);
 }
 
 TEST_P(ModelInvariants, AnalyticParameterCountEqualsTheModule) {
-  const auto analytic = models::analytic_parameter_counts(config_);
+  const auto analytic = zoo::analytic_parameter_counts(config_);
   const auto counted = models::count_parameters(*model_);
   EXPECT_EQ(analytic.total, counted.total);
   EXPECT_EQ(analytic.embedding, counted.embedding);

@@ -8,8 +8,8 @@
 #include <stdexcept>
 
 #include "models/blocks/recurrence.h"
-#include "models/registry.h"
 #include "tests/test_util.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -145,7 +145,7 @@ class FamilyPlans : public ::testing::TestWithParam<Family> {
  protected:
   void SetUp() override {
     torch::manual_seed(0);
-    model_ = models::build_model(models::ModelConfig::from_json(GetParam().config));
+    model_ = zoo::build_model(zoo::model_config_from_json(GetParam().config));
     model_->train();
   }
   // The planner's answer for this family's schedule.
@@ -216,8 +216,8 @@ INSTANTIATE_TEST_SUITE_P(Recurrent, FamilyPlans, ::testing::ValuesIn(recurrent_f
 
 TEST(FamilyPlans, DreamerAndHuginnDrawTheSamePlanFromTheSameSeed) {
   auto families = recurrent_families();
-  auto dreamer = models::build_model(models::ModelConfig::from_json(families[0].config));
-  auto huginn = models::build_model(models::ModelConfig::from_json(families[1].config));
+  auto dreamer = zoo::build_model(zoo::model_config_from_json(families[0].config));
+  auto huginn = zoo::build_model(zoo::model_config_from_json(families[1].config));
   dreamer->train();
   huginn->train();
   auto tokens = torch::randint(0, 32, {1, 4});

@@ -44,14 +44,7 @@ QueryResult mixed() {
       {{text("plain"), integer(12), real(0.25)}, {text("a, \"b\"\nc"), Cell{}, real(1200000.0)}}};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(QueryFormat, CsvQuotesFieldsAsRfc4180) {
   EXPECT_EQ(format_csv(mixed()),

@@ -6,10 +6,10 @@
 
 #include <map>
 
-#include "models/registry.h"
 #include "tests/models/tiny_configs.h"
 #include "tests/test_util.h"
 #include "train/trainer.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -18,8 +18,8 @@ class ChunkedTrainingLoss : public ::testing::TestWithParam<TinyCase> {};
 
 TEST_P(ChunkedTrainingLoss, LossAndGradientsEqualTheFullLogitsPath) {
   torch::manual_seed(1);
-  const auto config = models::ModelConfig::from_json(GetParam().config);
-  auto model = models::build_model(config);
+  const auto config = zoo::model_config_from_json(GetParam().config);
+  auto model = zoo::build_model(config);
   model->train();
   const int64_t vocab = config.params.value("vocab_size", int64_t{64});
   const auto tokens = torch::randint(0, vocab, {2, 9});
@@ -56,8 +56,8 @@ TEST_P(ChunkedTrainingLoss, LossAndGradientsEqualTheFullLogitsPath) {
 TEST_P(ChunkedTrainingLoss, HiddenOnlyForwardFeedsTheHeadToTheSameLogits) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(1);
-  const auto config = models::ModelConfig::from_json(GetParam().config);
-  auto model = models::build_model(config);
+  const auto config = zoo::model_config_from_json(GetParam().config);
+  auto model = zoo::build_model(config);
   model->eval();
   const auto tokens = torch::randint(0, config.params.value("vocab_size", int64_t{64}), {2, 6});
   const auto full = model->forward(tokens);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "tests/test_util.h"
 #include "train/settings.h"
 #include "util/errors.h"
 
@@ -52,12 +53,7 @@ TEST(Schedule, ConstantAfterWarmup) {
 
 TEST(TrainSettings, UnknownKeysAndBadValuesNameTheirPath) {
   auto error_of = [](const nlohmann::json& j) {
-    try {
-      TrainSettings::from_json(j, "x.json:$.train");
-    } catch (const InputError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return testing::error_of([&] { TrainSettings::from_json(j, "x.json:$.train"); });
   };
   EXPECT_NE(error_of({{"tokens", 100}, {"optimizer", {{"lrr", 1}}}}).find("$.train.optimizer.lrr"),
             std::string::npos);

@@ -14,13 +14,13 @@
 #include "data/mixture.h"
 #include "data/packed_stream.h"
 #include "experiments/runner.h"
-#include "models/registry.h"
 #include "tests/experiments/tiny_experiment.h"
 #include "tests/models/tiny_configs.h"
 #include "tests/test_util.h"
 #include "train/checkpoint.h"
 #include "train/demo.h"
 #include "train/trainer.h"
+#include "zoo/registry.h"
 
 namespace dreamer::testing {
 namespace {
@@ -30,7 +30,7 @@ models::ModelConfig byte_config(const std::string& name) {
   for (auto& c : tiny_model_cases())
     if (c.name == name) {
       c.config["vocab_size"] = 257;
-      return models::ModelConfig::from_json(c.config);
+      return zoo::model_config_from_json(c.config);
     }
   throw std::runtime_error("no tiny config " + name);
 }
@@ -71,7 +71,7 @@ TEST_P(TrainerStep, RunIsTrainStepOverItsStream) {
   options.progress = false;
 
   torch::manual_seed(11);
-  auto run_model = models::build_model(config);
+  auto run_model = zoo::build_model(config);
   options.run_dir = temp_dir();
   train::Trainer runner(run_model, std::make_shared<data::ByteTokenizer>(), arithmetic_stream(seq),
                         settings, options);
@@ -81,7 +81,7 @@ TEST_P(TrainerStep, RunIsTrainStepOverItsStream) {
   ASSERT_EQ(logged.size(), 6u);
 
   torch::manual_seed(11);
-  auto step_model = models::build_model(config);
+  auto step_model = zoo::build_model(config);
   options.run_dir.clear();
   train::Trainer stepper(step_model, seq, settings, options);
   EXPECT_EQ(stepper.total_steps(), 6);
@@ -105,7 +105,7 @@ INSTANTIATE_TEST_SUITE_P(Zoo, TrainerStep,
 
 TEST(TrainerStep, DivergedStepIsNotTakenAndStreamlessTrainerHasNoRun) {
   torch::manual_seed(0);
-  auto model = models::build_model(byte_config("dense_llama"));
+  auto model = zoo::build_model(byte_config("dense_llama"));
   auto settings = train::demo_settings(3, 2, 8);
   train::TrainerOptions options;
   options.micro_batch = 2;
@@ -150,7 +150,7 @@ TEST(Calibration, TrainsTheRunsStepThroughTheTrainer) {
   ASSERT_EQ(calibration.losses.size(), 3u);
 
   torch::manual_seed(run.seed);
-  auto model = models::build_model(run.match.config);
+  auto model = zoo::build_model(run.match.config);
   train::TrainerOptions options;
   options.micro_batch = w.batch;
   options.progress = false;
@@ -180,7 +180,7 @@ TEST(Demo, TrainsThroughTheTrainer) {
   torch::set_num_threads(1);  // as run_cli runs the demo
   torch::manual_seed(3);
   std::mt19937_64 rng(3);
-  auto model = models::build_model(saved.model->config());
+  auto model = zoo::build_model(saved.model->config());
   train::TrainerOptions options;
   options.micro_batch = 4;
   options.progress = false;

@@ -1,13 +1,15 @@
 #pragma once
-// The model zoo: every family (Dreamer and the baselines) with its presets, behind one
-// interface. Families are listed explicitly in registry.cpp (no static-initialiser magic,
-// which static libraries silently drop).
+// What a model family tells the zoo (zoo/registry.h) about itself: presets, the
+// hyperparameters the matching solver may change, and how to resolve, build, count and cost a
+// config. Each family fills one in its own file; only the zoo lists them all.
+#include <nlohmann/json.hpp>
+
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "models/blocks/norm.h"
+#include "models/config.h"
 #include "models/cost.h"
 #include "models/model.h"
 
@@ -39,12 +41,11 @@ struct FamilyInfo {
   std::function<Cost(const ModelConfig& config, const Workload& workload)> cost;
 };
 
-const std::vector<FamilyInfo>& families();
-const FamilyInfo& family(const std::string& name);  // throws InputError for unknown names
-LanguageModelPtr build_model(const ModelConfig& config);
-// The family's analytic count.
-ParameterCounts analytic_parameter_counts(const ModelConfig& config);
-// Parameters of one norm layer of this kind and width.
-int64_t norm_parameters(NormKind kind, int64_t dim);
+// Resolves {"family": ..., "preset": optional, ...overrides} against the family it names
+// (which the caller has looked up): the preset's values are the base and the remaining keys
+// override them (objects merge key by key). Validates strictly and resolves every default, so
+// ModelConfig::to_json() rebuilds exactly the same model. Errors name paths below `path`.
+ModelConfig resolve_model_config(const FamilyInfo& family, const nlohmann::json& j,
+                                 const std::string& path);
 
 }  // namespace dreamer::models
