@@ -11,17 +11,23 @@ int64_t default_ffn_hidden(int64_t d_model, models::Activation activation) {
   return (8 * d_model / 3 + 63) / 64 * 64;
 }
 
-void LMEnds::build(torch::nn::Module& model, const Backbone& b, int64_t max_positions,
+void LMEnds::build(models::LanguageModel& model, const Backbone& b, int64_t max_positions,
                    bool head_bias, const std::string& norm_name) {
+  using models::ParameterRole;
   embedding = model.register_module("embedding", torch::nn::Embedding(b.vocab_size, b.d_model));
-  if (max_positions > 0)
+  model.declare_roles("embedding", *embedding, ParameterRole::kEmbedding);
+  if (max_positions > 0) {
     position_embedding =
         model.register_module("position_embedding", torch::nn::Embedding(max_positions, b.d_model));
+    model.declare_roles("position_embedding", *position_embedding, ParameterRole::kEmbedding);
+  }
   norm_out = model.register_module(norm_name, models::Norm(b.d_model, b.norm, b.norm_eps));
-  if (!b.tie_embeddings)
+  if (!b.tie_embeddings) {
     lm_head = model.register_module(
         "lm_head",
         torch::nn::Linear(torch::nn::LinearOptions(b.d_model, b.vocab_size).bias(head_bias)));
+    model.declare_roles("lm_head", *lm_head, ParameterRole::kHead);
+  }
 }
 
 torch::Tensor LMEnds::embed(const torch::Tensor& tokens, int64_t start) {
@@ -55,22 +61,21 @@ void finish_state(InferenceState* state, const torch::Tensor& tokens) {
   if (state) state->position += tokens.size(1);
 }
 
-void init_gpt2_style(torch::nn::Module& model, double std, int64_t residual_writes) {
+void init_gpt2_style(models::LanguageModel& model, double std, int64_t residual_writes) {
+  using models::ParameterRole;
   torch::NoGradGuard no_grad;
   const double out_std =
       std / std::sqrt(static_cast<double>(std::max<int64_t>(residual_writes, 1)));
+  const models::ParameterRoles roles = models::collect_parameter_roles(model);
   for (auto& item : model.named_parameters()) {
-    const std::string& name = item.key();
     auto& p = item.value();
-    const bool is_norm = name.find("norm") != std::string::npos;
-    if (is_norm || name.find("router.") != std::string::npos) continue;  // as constructed
+    const ParameterRole role = models::role_of(roles, item.key());
+    if (role == ParameterRole::kNorm || role == ParameterRole::kRouter) continue;  // as built
     if (p.dim() < 2) {
       p.zero_();  // biases
       continue;
     }
-    const bool is_output =
-        name.find(".o.weight") != std::string::npos || name.find("down") != std::string::npos;
-    p.normal_(0.0, is_output ? out_std : std);
+    p.normal_(0.0, role == ParameterRole::kResidualOutput ? out_std : std);
   }
 }
 

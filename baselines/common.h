@@ -36,9 +36,9 @@ using models::ConfigFields;
 int64_t default_ffn_hidden(int64_t d_model, models::Activation activation);
 
 // Embedding, optional learned positions, final norm and LM head, registered directly on the
-// model so their names start with "embedding.", "position_embedding.", "lm_head.".
+// model ("embedding", "position_embedding", "lm_head") with their roles.
 struct LMEnds {
-  void build(torch::nn::Module& model, const Backbone& b, int64_t max_positions,
+  void build(models::LanguageModel& model, const Backbone& b, int64_t max_positions,
              bool head_bias = false, const std::string& norm_name = "norm_out");
   torch::Tensor embed(const torch::Tensor& tokens, int64_t start);  // [B, T] -> [B, T, d]
   models::HeadWeights head() const;  // the untied head, or the token table when tied
@@ -62,9 +62,10 @@ using models::plan_recurrences;
 using models::recurrence_fields;
 using models::validate_schedule;
 
-// GPT-2 / nanoGPT init: matrices and embeddings N(0, std); residual output projections
-// (attention "o", MLP "down") N(0, std / sqrt(residual_writes)); biases zero; norms as built.
-void init_gpt2_style(torch::nn::Module& model, double std, int64_t residual_writes);
+// GPT-2 / nanoGPT init, by parameter role (models/roles.h): matrices and embeddings N(0, std);
+// residual outputs (attention o, MLP down) N(0, std / sqrt(residual_writes)); biases zero;
+// norms and routers as built.
+void init_gpt2_style(models::LanguageModel& model, double std, int64_t residual_writes);
 
 // A FamilyInfo whose resolve/build/count go through Config::from_json.
 template <typename Config, typename Model>

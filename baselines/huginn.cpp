@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <set>
 
 #include "models/blocks/checkpoint.h"
 
@@ -145,9 +146,11 @@ Huginn::Huginn(const models::ModelConfig& config)
   core = stack("core", cfg_.n_core, core_blocks);
   coda = stack("coda", cfg_.n_coda, coda_blocks);
   const int64_t d = cfg_.backbone.d_model;
-  if (cfg_.injection == Injection::kLinear)
+  if (cfg_.injection == Injection::kLinear) {
     adapter = register_module("adapter",
                               torch::nn::Linear(torch::nn::LinearOptions(2 * d, d).bias(false)));
+    declare_roles("adapter", *adapter, models::ParameterRole::kProjection);
+  }
   if (cfg_.init == HuginnInit::kTakase) {
     init_takase();
   } else {
@@ -159,20 +162,27 @@ void Huginn::init_takase() {
   // The reference's _init_weights: RMSNorm gains 1, qk_bias 0 (as constructed here), every
   // matrix truncated normal; output projections (attn.proj, mlp.proj) and the second half of
   // the fused GLU input (init_glu's w2, our ffn.up) at the out_proj σ.
+  using models::ParameterRole;
   torch::NoGradGuard no_grad;
   const double std = cfg_.init_std();
   const double out_std = std / std::sqrt(2.0 * cfg_.effective_depth());
-  const bool glu = cfg_.activation == models::Activation::kSwiGLU;
+  // The GLU's up projections (the second half of the reference's fused fc).
+  std::set<const c10::TensorImpl*> glu_up;
+  if (cfg_.activation == models::Activation::kSwiGLU)
+    for (const auto* blocks : {&prelude_blocks, &core_blocks, &coda_blocks})
+      for (const auto& block : *blocks)
+        if (block->ffn) glu_up.insert(block->ffn->up->weight.unsafeGetTensorImpl());
+  const models::ParameterRoles roles = models::collect_parameter_roles(*this);
   for (auto& item : named_parameters()) {
-    const std::string& name = item.key();
     auto& p = item.value();
-    auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
-    if (has("norm")) continue;
+    const ParameterRole role = models::role_of(roles, item.key());
+    if (role == ParameterRole::kNorm) continue;
     if (p.dim() < 2) {
       p.zero_();
       continue;
     }
-    const bool is_output = has(".o.weight") || has(".ffn.down.") || (glu && has(".ffn.up."));
+    const bool is_output =
+        role == ParameterRole::kResidualOutput || glu_up.count(p.unsafeGetTensorImpl()) > 0;
     p.copy_(truncated_normal(torch::rand_like(p), is_output ? out_std : std));
   }
 }

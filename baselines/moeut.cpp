@@ -151,6 +151,8 @@ MoEUT::MoEUT(const models::ModelConfig& config)
   out_norm =
       register_module("out_norm", models::Norm(cfg_.d_model, NormKind::kLayerNorm, cfg_.norm_eps));
   lm_head = register_module("lm_head", torch::nn::Linear(cfg_.d_model, cfg_.vocab_size));
+  declare_roles("embedding", *embedding, models::ParameterRole::kEmbedding);
+  declare_roles("lm_head", *lm_head, models::ParameterRole::kHead);
   // MoEUTLM.reset_parameters: kaiming-normal (fan_in, linear) embedding = N(0, 1/sqrt(d));
   // every expert layer scaled by sqrt(2 / n_layers); the LM head keeps nn.Linear's default.
   torch::NoGradGuard no_grad;

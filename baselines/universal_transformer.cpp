@@ -70,8 +70,10 @@ UniversalTransformer::UniversalTransformer(const models::ModelConfig& config)
     : LanguageModel(config), cfg_(UniversalTransformerConfig::from_json(config.params, "$")) {
   ends.build(*this, cfg_.backbone, 0);
   layer = register_module("layer", models::TransformerBlock(cfg_.block()));
-  if (cfg_.act.enabled)
+  if (cfg_.act.enabled) {
     halting = register_module("halting", torch::nn::Linear(cfg_.backbone.d_model, 1));
+    declare_roles("halting", *halting, models::ParameterRole::kProjection);
+  }
   init_gpt2_style(*this, cfg_.backbone.init_std, 2 * cfg_.recurrences);
   if (halting) {
     torch::NoGradGuard no_grad;

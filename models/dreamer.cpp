@@ -323,23 +323,25 @@ DreamerModel::DreamerModel(const ModelConfig& config)
   embedding = register_module("embedding", torch::nn::Embedding(cfg_.vocab_size, cfg_.d_model));
   layer = register_module("layer", DreamerLayer(cfg_));
   norm_out = register_module("norm_out", Norm(cfg_.d_model, cfg_.norm, cfg_.norm_eps));
-  if (!cfg_.tie_embeddings)
+  declare_roles("embedding", *embedding, ParameterRole::kEmbedding);
+  if (!cfg_.tie_embeddings) {
     lm_head = register_module(
         "lm_head",
         torch::nn::Linear(torch::nn::LinearOptions(cfg_.d_model, cfg_.vocab_size).bias(false)));
+    declare_roles("lm_head", *lm_head, ParameterRole::kHead);
+  }
 
   // GPT-2-style init; residual output projections scaled by the number of residual writes.
   torch::NoGradGuard no_grad;
   const double std = cfg_.init_std;
   const double out_std = std / std::sqrt(2.0 * static_cast<double>(cfg_.recurrence.mean));
+  const ParameterRoles roles = collect_parameter_roles(*this);
   for (auto& item : named_parameters()) {
-    const std::string& name = item.key();
     auto& p = item.value();
     if (p.dim() < 2) continue;  // norms: ones/zeros as constructed
-    const bool is_output =
-        name.find(".o.weight") != std::string::npos || name.find("down") != std::string::npos;
-    if (name.find("router.") != std::string::npos) continue;  // router keeps its own init
-    p.normal_(0.0, is_output ? out_std : std);
+    const ParameterRole role = role_of(roles, item.key());
+    if (role == ParameterRole::kRouter) continue;  // router keeps its own init
+    p.normal_(0.0, role == ParameterRole::kResidualOutput ? out_std : std);
   }
   if (layer->depth_attention && cfg_.depth_attention.zero_init_output)
     layer->depth_attention->o->weight.zero_();

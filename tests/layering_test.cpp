@@ -18,16 +18,31 @@ const std::string kSource = DREAMER_SOURCE_DIR;
 
 // Path prefix -> layer, lowest first; the longest matching prefix decides. Folders of one
 // layer may include each other (data/ reads eval/'s task types, eval/ reads data/'s
-// tokenizers, ...). The model interface (model.h, config.h: what every block's
+// tokenizers, ...). The model interface (model.h, config.h, roles.h: what every block's
 // forward() takes and returns) sits below models/blocks/, the rest of models/ above it.
 const std::vector<std::pair<std::string, int>>& layers() {
+  // clang-format off
   static const std::vector<std::pair<std::string, int>> kLayers = {
-      {"util/", 0},        {"models/model.", 1}, {"models/config.", 1}, {"models/blocks/", 2},
-      {"models/", 3},      {"baselines/", 4},    {"zoo/", 5},           {"data/", 6},
-      {"eval/", 6},        {"train/", 6},        {"matching/", 6},      {"results/", 6},
-      {"experiments/", 6}, {"cli/", 7},          {"tests/", 7},         {"bench/", 7},
+      {"util/", 0},
+      {"models/model.", 1},
+      {"models/config.", 1},
+      {"models/roles.", 1},
+      {"models/blocks/", 2},
+      {"models/", 3},
+      {"baselines/", 4},
+      {"zoo/", 5},
+      {"data/", 6},
+      {"eval/", 6},
+      {"train/", 6},
+      {"matching/", 6},
+      {"results/", 6},
+      {"experiments/", 6},
+      {"cli/", 7},
+      {"tests/", 7},
+      {"bench/", 7},
       {"fuzz/", 7},
   };
+  // clang-format on
   return kLayers;
 }
 
