@@ -88,6 +88,16 @@ ParameterCounts MoEUTConfig::parameter_counts() const {
   return c;
 }
 
+Backbone MoEUTConfig::ends_backbone() const {
+  Backbone b;
+  b.vocab_size = vocab_size;
+  b.d_model = d_model;
+  b.norm = NormKind::kLayerNorm;
+  b.norm_eps = norm_eps;
+  b.tie_embeddings = false;
+  return b;
+}
+
 SigmaMoEImpl::SigmaMoEImpl(int64_t d, int64_t n_experts, int64_t expert_size, int64_t k) {
   models::RouterOptions o;
   o.d_model = d;
@@ -142,21 +152,17 @@ torch::Tensor entropy_regularizer(const std::vector<torch::Tensor>& logits) {
 
 MoEUT::MoEUT(const models::ModelConfig& config)
     : LanguageModel(config), cfg_(MoEUTConfig::from_json(config.params, "$")) {
-  embedding = register_module("embedding", torch::nn::Embedding(cfg_.vocab_size, cfg_.d_model));
+  ends.build_embedding(*this, cfg_.ends_backbone());
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t g = 0; g < cfg_.group_size; ++g) {
     group.emplace_back(cfg_);
     layers->push_back(group.back());
   }
-  out_norm =
-      register_module("out_norm", models::Norm(cfg_.d_model, NormKind::kLayerNorm, cfg_.norm_eps));
-  lm_head = register_module("lm_head", torch::nn::Linear(cfg_.d_model, cfg_.vocab_size));
-  declare_roles("embedding", *embedding, models::ParameterRole::kEmbedding);
-  declare_roles("lm_head", *lm_head, models::ParameterRole::kHead);
+  ends.build_head(*this, cfg_.ends_backbone(), /*head_bias=*/true, "out_norm");
   // MoEUTLM.reset_parameters: kaiming-normal (fan_in, linear) embedding = N(0, 1/sqrt(d));
   // every expert layer scaled by sqrt(2 / n_layers); the LM head keeps nn.Linear's default.
   torch::NoGradGuard no_grad;
-  embedding->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(cfg_.d_model)));
+  ends.embedding->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(cfg_.d_model)));
   const double scale = std::sqrt(2.0 / static_cast<double>(cfg_.n_layers));
   for (auto& layer : group) {
     layer->attention->reset_parameters(scale);
@@ -174,7 +180,7 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
   std::vector<std::vector<torch::Tensor>> ffn_sel(g_count), v_sel(g_count), o_sel(g_count);
   ModelOutput out;
   out.recurrences = 1;
-  auto h = embedding(tokens);
+  auto h = ends.embed(tokens, start);
   const int64_t n_tokens = tokens.numel();
   for (int64_t r = 0; r < repeats; ++r) {
     for (int64_t g = 0; g < g_count; ++g) {
@@ -213,7 +219,7 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
       if (options.record_states) out.states.push_back(h);
     }
   }
-  models::finish_output(out, out_norm(h), head(), options);
+  models::finish_output(out, ends.norm_out(h), ends.head(), options);
   if (collect) {
     for (int64_t g = 0; g < g_count; ++g) {
       out.aux_loss = out.aux_loss + cfg_.entropy_reg * entropy_regularizer(ffn_sel[g]);
@@ -224,10 +230,6 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
   }
   finish_state(state, tokens);
   return out;
-}
-
-models::HeadWeights MoEUT::head() const {
-  return {lm_head->weight, lm_head->bias};
 }
 
 models::FamilyInfo moeut_family() {

@@ -143,9 +143,7 @@ void DreamerConfig::validate(const std::string& p) const {
 }
 
 int64_t DreamerConfig::ffn_hidden() const {
-  if (ffn.hidden) return ffn.hidden;
-  if (ffn.activation != Activation::kSwiGLU) return 4 * d_model;
-  return (8 * d_model / 3 + 63) / 64 * 64;  // Llama's 8/3 d, rounded up to 64
+  return ffn.hidden ? ffn.hidden : default_ffn_hidden(d_model, ffn.activation);
 }
 
 nlohmann::json DreamerConfig::to_json() const {
@@ -320,42 +318,23 @@ torch::Tensor DreamerLayerImpl::joint_attention(const torch::Tensor& h, Context&
 
 DreamerModel::DreamerModel(const ModelConfig& config)
     : LanguageModel(config), cfg_(DreamerConfig::from_json(config.params, "$")) {
-  embedding = register_module("embedding", torch::nn::Embedding(cfg_.vocab_size, cfg_.d_model));
+  ends.build_embedding(*this, cfg_);
   layer = register_module("layer", DreamerLayer(cfg_));
-  norm_out = register_module("norm_out", Norm(cfg_.d_model, cfg_.norm, cfg_.norm_eps));
-  declare_roles("embedding", *embedding, ParameterRole::kEmbedding);
-  if (!cfg_.tie_embeddings) {
-    lm_head = register_module(
-        "lm_head",
-        torch::nn::Linear(torch::nn::LinearOptions(cfg_.d_model, cfg_.vocab_size).bias(false)));
-    declare_roles("lm_head", *lm_head, ParameterRole::kHead);
-  }
-
-  // GPT-2-style init; residual output projections scaled by the number of residual writes.
-  torch::NoGradGuard no_grad;
-  const double std = cfg_.init_std;
-  const double out_std = std / std::sqrt(2.0 * static_cast<double>(cfg_.recurrence.mean));
-  const ParameterRoles roles = collect_parameter_roles(*this);
-  for (auto& item : named_parameters()) {
-    auto& p = item.value();
-    if (p.dim() < 2) continue;  // norms: ones/zeros as constructed
-    const ParameterRole role = role_of(roles, item.key());
-    if (role == ParameterRole::kRouter) continue;  // router keeps its own init
-    p.normal_(0.0, role == ParameterRole::kResidualOutput ? out_std : std);
-  }
-  if (layer->depth_attention && cfg_.depth_attention.zero_init_output)
+  ends.build_head(*this, cfg_);
+  // GPT-2-style init; residual outputs scaled by the number of residual writes (two a depth).
+  init_gpt2_style(*this, cfg_.init_std, 2 * cfg_.recurrence.mean);
+  if (layer->depth_attention && cfg_.depth_attention.zero_init_output) {
+    torch::NoGradGuard no_grad;
     layer->depth_attention->o->weight.zero_();
+  }
 }
 
 ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* state,
                                   const ForwardOptions& options) {
   const RecurrencePlan plan = plan_recurrences(cfg_.recurrence, options, state, is_training());
   const int64_t depth_count = plan.total();
-  if (state && state->recurrences == 0) {
-    state->recurrences = depth_count;
-    state->allocate(depth_count, depth_count + 1);
-  }
-  const int64_t start = state ? state->position : 0;
+  // One sequence cache a depth; depth caches for levels 0..R.
+  const int64_t start = prepare_state(state, depth_count, depth_count, depth_count + 1);
   const bool peri = cfg_.norm_placement == NormPlacement::kPeri;
 
   if (cfg_.depth_attention.enabled)
@@ -365,7 +344,7 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
         "the DR / DR+EA presets");
   ModelOutput out;
   out.recurrences = depth_count;
-  auto x = embedding(tokens);  // [B, T, d]
+  auto x = ends.embed(tokens, start);  // [B, T, d]
   torch::Tensor h = x;
   DepthMemory memory;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> joint_kv;
@@ -379,7 +358,7 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
     ctx.depth = r;
     ctx.total = depth_count;
     ctx.start = start;
-    ctx.sequence_cache = state ? &state->sequence[r - 1] : nullptr;
+    ctx.sequence_cache = cache_at(state, r - 1);
     ctx.memory = &memory;
     ctx.depth_cache = state ? &state->depth[r] : nullptr;
     ctx.joint_depth_kv = &joint_kv;
@@ -411,13 +390,13 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
     }
     if (options.record_states) out.states.push_back(h);
   }
-  finish_output(out, norm_out(h), head(), options);
-  if (state) state->position += tokens.size(1);
+  finish_output(out, ends.norm_out(h), ends.head(), options);
+  finish_state(state, tokens);
   return out;
 }
 
 HeadWeights DreamerModel::head() const {
-  return {lm_head ? lm_head->weight : embedding->weight, torch::Tensor()};
+  return ends.head();
 }
 
 void DreamerModel::after_optimizer_step() {
