@@ -90,7 +90,7 @@ class MoEUT : public models::LanguageModel {
   MoEUTConfig cfg_;
 };
 
-// Analytic cost (models/cost.h), in baselines/moeut_cost.cpp.
+// Analytic cost (models/cost.h), between the module and the registration in moeut.cpp.
 models::Cost moeut_cost(const MoEUTConfig& config, const models::Workload& workload);
 
 models::FamilyInfo moeut_family();

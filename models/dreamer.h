@@ -151,7 +151,7 @@ class DreamerModel : public LanguageModel {
   DreamerConfig cfg_;
 };
 
-// models/dreamer_cost.cpp
+// Analytic cost (models/cost.h), between the model and the registration in dreamer.cpp.
 Cost dreamer_cost(const DreamerConfig& config, const Workload& workload);
 
 FamilyInfo dreamer_family();
