@@ -1,8 +1,7 @@
 #pragma once
-#include "util/errors.h"
-// Pieces every baseline family shares: the common LM hyperparameters (flattened into each
-// family's JSON), the embedding / final-norm / LM-head ends, decoding-state bookkeeping and
-// GPT-2-style initialisation.
+// What every baseline family's file uses: the common LM hyperparameters (flattened into each
+// family's JSON), the parts around the layers (models/lm_parts.h), recurrence planning and the
+// FamilyInfo every family's config and module make.
 #include <torch/torch.h>
 
 #include <memory>
@@ -14,8 +13,10 @@
 #include "models/blocks/sequence_attention.h"
 #include "models/config_fields.h"
 #include "models/family.h"
+#include "models/lm_parts.h"
 #include "models/model.h"
 #include "models/shared_config.h"
+#include "util/errors.h"
 #include "util/json_reader.h"
 
 namespace dreamer::baselines {
@@ -32,39 +33,19 @@ using models::ParameterCounts;
 using models::Backbone;
 using models::ConfigFields;
 
-// Dense FFN width default: 4 d, or Llama's 8/3 d rounded up to 64 for SwiGLU.
-int64_t default_ffn_hidden(int64_t d_model, models::Activation activation);
-
-// Embedding, optional learned positions, final norm and LM head, registered directly on the
-// model so their names start with "embedding.", "position_embedding.", "lm_head.".
-struct LMEnds {
-  void build(torch::nn::Module& model, const Backbone& b, int64_t max_positions,
-             bool head_bias = false, const std::string& norm_name = "norm_out");
-  torch::Tensor embed(const torch::Tensor& tokens, int64_t start);  // [B, T] -> [B, T, d]
-  models::HeadWeights head() const;  // the untied head, or the token table when tied
-
-  torch::nn::Embedding embedding{nullptr}, position_embedding{nullptr};
-  models::Norm norm_out{nullptr};
-  torch::nn::Linear lm_head{nullptr};
-};
-
-// Sizes a fresh decoding state (n_caches sequence caches) or checks a used one; returns the
-// absolute position of the first new token.
-int64_t prepare_state(InferenceState* state, int64_t n_caches, int64_t recurrences = 0);
-inline KVCache* cache_at(InferenceState* state, int64_t i) {
-  return state ? &state->sequence[static_cast<size_t>(i)] : nullptr;
-}
-void finish_state(InferenceState* state, const torch::Tensor& tokens);
+// The parts around each family's layers (models/lm_parts.h), shared with Dreamer.
+using models::cache_at;
+using models::default_ffn_hidden;
+using models::finish_state;
+using models::init_gpt2_style;
+using models::LMEnds;
+using models::prepare_state;
 
 // Recurrences of this call: the one planner every recurrent family uses
 // (models/blocks/recurrence.h); the schedule's JSON is models::recurrence_fields().
 using models::plan_recurrences;
 using models::recurrence_fields;
 using models::validate_schedule;
-
-// GPT-2 / nanoGPT init: matrices and embeddings N(0, std); residual output projections
-// (attention "o", MLP "down") N(0, std / sqrt(residual_writes)); biases zero; norms as built.
-void init_gpt2_style(torch::nn::Module& model, double std, int64_t residual_writes);
 
 // A FamilyInfo whose resolve/build/count go through Config::from_json.
 template <typename Config, typename Model>

@@ -50,7 +50,7 @@ class DenseTransformer : public models::LanguageModel {
   DenseTransformerConfig cfg_;
 };
 
-// Analytic cost (models/cost.h), baselines/dense_transformer_cost.cpp.
+// Analytic cost (models/cost.h), between the module and the registration in dense_transformer.cpp.
 models::Cost dense_transformer_cost(const DenseTransformerConfig& config,
                                     const models::Workload& workload);
 

@@ -99,7 +99,7 @@ class Huginn : public models::LanguageModel {
   HuginnConfig cfg_;
 };
 
-// Analytic cost (models/cost.h), in baselines/huginn_cost.cpp.
+// Analytic cost (models/cost.h), between the module and the registration in huginn.cpp.
 models::Cost huginn_cost(const HuginnConfig& config, const models::Workload& workload);
 
 models::FamilyInfo huginn_family();

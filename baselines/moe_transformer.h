@@ -84,7 +84,7 @@ class MoETransformer : public models::LanguageModel {
   MoETransformerConfig cfg_;
 };
 
-// Analytic cost (models/cost.h), baselines/moe_transformer_cost.cpp.
+// Analytic cost (models/cost.h), between the module and the registration in moe_transformer.cpp.
 models::Cost moe_transformer_cost(const MoETransformerConfig& config,
                                   const models::Workload& workload);
 

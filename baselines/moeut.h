@@ -41,6 +41,8 @@ struct MoEUTConfig {  // defaults: the 44M profile (profiles.py) at vocabulary 8
   nlohmann::json to_json() const;
   void validate(const std::string& path) const;
   ParameterCounts parameter_counts() const;
+  // The embedding and head's shape for LMEnds: LayerNorm, untied.
+  Backbone ends_backbone() const;
   models::SwitchHeadOptions attention() const;
   int64_t head_dim() const { return d_head ? d_head : d_model / n_heads; }
 };
@@ -77,20 +79,18 @@ class MoEUT : public models::LanguageModel {
   explicit MoEUT(const models::ModelConfig& config);
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
-  models::HeadWeights head() const override;
+  models::HeadWeights head() const override { return ends.head(); }
 
   const MoEUTConfig& moeut_config() const { return cfg_; }
-  torch::nn::Embedding embedding{nullptr};
+  LMEnds ends;  // embedding; LayerNorm "out_norm" and a biased, untied lm_head
   torch::nn::ModuleList layers{nullptr};
   std::vector<MoEUTLayer> group;  // the G distinct layers
-  models::Norm out_norm{nullptr};
-  torch::nn::Linear lm_head{nullptr};
 
  private:
   MoEUTConfig cfg_;
 };
 
-// Analytic cost (models/cost.h), in baselines/moeut_cost.cpp.
+// Analytic cost (models/cost.h), between the module and the registration in moeut.cpp.
 models::Cost moeut_cost(const MoEUTConfig& config, const models::Workload& workload);
 
 models::FamilyInfo moeut_family();

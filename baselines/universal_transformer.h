@@ -54,7 +54,8 @@ class UniversalTransformer : public models::LanguageModel {
   UniversalTransformerConfig cfg_;
 };
 
-// Analytic cost (models/cost.h), baselines/universal_transformer_cost.cpp.
+// Analytic cost (models/cost.h), between the module and the registration in
+// universal_transformer.cpp.
 models::Cost universal_transformer_cost(const UniversalTransformerConfig& config,
                                         const models::Workload& workload);
 

@@ -1,6 +1,6 @@
 #pragma once
 // The cost of a model under a workload: parameters, FLOPs per token and memory. Each family's
-// formula lives beside its module (e.g. models/dreamer_cost.cpp) so code and formula change
+// formula lives in its module's file (e.g. models/dreamer.cpp) so code and formula change
 // together; tests check the formulas against the instantiated module (parameters) and against
 // the FLOPs a forward pass actually executed (matching/flop_counter.h).
 //

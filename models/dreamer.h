@@ -13,6 +13,7 @@
 #include "models/blocks/sequence_attention.h"
 #include "models/cost.h"
 #include "models/family.h"
+#include "models/lm_parts.h"
 #include "models/model.h"
 #include "models/shared_config.h"
 
@@ -143,16 +144,14 @@ class DreamerModel : public LanguageModel {
   bool is_recurrent() const override { return true; }
 
   const DreamerConfig& dreamer_config() const { return cfg_; }
-  torch::nn::Embedding embedding{nullptr};
+  LMEnds ends;  // embedding, final norm, LM head (models/lm_parts.h)
   DreamerLayer layer{nullptr};
-  Norm norm_out{nullptr};
-  torch::nn::Linear lm_head{nullptr};
 
  private:
   DreamerConfig cfg_;
 };
 
-// models/dreamer_cost.cpp
+// Analytic cost (models/cost.h), between the model and the registration in dreamer.cpp.
 Cost dreamer_cost(const DreamerConfig& config, const Workload& workload);
 
 FamilyInfo dreamer_family();

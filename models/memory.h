@@ -1,10 +1,10 @@
 #pragma once
 // The training-memory model: what a training step of this code keeps alive, op by op. Each
-// family's cost formula (models/dreamer_cost.cpp, baselines/*_cost.cpp) walks its forward
-// pass and adds, through the pieces below, the tensors autograd saves for backward; finish()
-// then adds weights, gradients, AdamW's moments, autocast's weight copies and the logits/loss
-// buffers, and predicts the step's peak. docs/MATCHING.md ("Memory model") lists the saved
-// tensors of every op; tests/models/memory_model_test.cpp holds each family to the bytes the
+// family's cost formula (in its own file: models/dreamer.cpp, baselines/<family>.cpp) walks its
+// forward pass and adds, through the pieces below, the tensors autograd saves for backward;
+// finish() then adds weights, gradients, AdamW's moments, autocast's weight copies and the
+// logits/loss buffers, and predicts the step's peak. docs/MATCHING.md ("Memory model") lists the
+// saved tensors of every op; tests/models/memory_model_test.cpp holds each family to the bytes the
 // CPU allocator measures.
 //
 // Dtypes: the residual stream is float32 (fp32 master weights: the embedding is float32 and a

@@ -47,17 +47,13 @@ HeadWeights LanguageModel::head() const {
   throw std::logic_error("model family " + config_.family + " exposes no LM head");
 }
 
-bool LanguageModel::is_embedding_parameter(const std::string& name) const {
-  auto starts = [&](const char* prefix) { return name.rfind(prefix, 0) == 0; };
-  return starts("embedding.") || starts("position_embedding.") || starts("lm_head.");
-}
-
 ParameterCounts count_parameters(const LanguageModel& model) {
   ParameterCounts counts;
+  const ParameterRoles roles = model.parameter_roles();
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
     const int64_t n = item.value().numel();
     counts.total += n;
-    if (model.is_embedding_parameter(item.key())) counts.embedding += n;
+    if (counts_as_embedding(role_of(roles, item.key()))) counts.embedding += n;
   }
   counts.non_embedding = counts.total - counts.embedding;
   return counts;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/config.h"
+#include "models/roles.h"
 
 namespace dreamer::models {
 
@@ -84,11 +85,13 @@ struct ModelOutput {
 
 struct ParameterCounts {
   int64_t total = 0;
-  int64_t embedding = 0;  // token and position tables and an untied LM head
+  int64_t embedding = 0;  // token and position tables and an untied LM head (counts_as_embedding)
   int64_t non_embedding = 0;
 };
 
-class LanguageModel : public torch::nn::Module {
+// The family's constructor declares the roles of the parameters it registers itself (the
+// embedding, the head); every block declares its own (models/roles.h).
+class LanguageModel : public torch::nn::Module, public RoleDeclarer {
  public:
   virtual ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                               const ForwardOptions& options = {}) = 0;
@@ -98,8 +101,9 @@ class LanguageModel : public torch::nn::Module {
   // The head that turns ModelOutput.hidden into the logits. Every family overrides it; the
   // default (models without a separable head, such as the scoring tests' fakes) throws.
   virtual HeadWeights head() const;
-  // Parameters that scale with the vocabulary or context length (see ParameterCounts).
-  virtual bool is_embedding_parameter(const std::string& name) const;
+  // The role of every parameter (models/roles.h): what init, weight decay and
+  // count_parameters go by.
+  virtual ParameterRoles parameter_roles() const { return collect_parameter_roles(*this); }
   const ModelConfig& config() const { return config_; }
 
  protected:

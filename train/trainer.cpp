@@ -32,13 +32,15 @@ namespace {
 
 constexpr const char* kStateFile = "trainer_state.json";
 
-// AdamW with two groups: weight decay for matrices, none for tensors of fewer than two
-// dimensions (gains, biases, offsets) or whose name contains a `no_decay` string.
+// AdamW with two groups: weight decay for the parameters whose role takes it (matrices, not
+// norms; models::takes_weight_decay), none for the rest or for a name that contains a
+// `no_decay` string.
 std::unique_ptr<torch::optim::AdamW> make_optimizer(models::LanguageModel& model,
                                                     const OptimizerSettings& o) {
   std::vector<torch::Tensor> decay, no_decay;
+  const models::ParameterRoles roles = model.parameter_roles();
   for (const auto& p : model.named_parameters()) {
-    bool exempt = p.value().dim() < 2;
+    bool exempt = !models::takes_weight_decay(models::role_of(roles, p.key()), p.value());
     for (const auto& pattern : o.no_decay)
       exempt = exempt || p.key().find(pattern) != std::string::npos;
     (exempt ? no_decay : decay).push_back(p.value());

@@ -15,6 +15,10 @@ DepthAttentionImpl::DepthAttentionImpl(const DepthAttentionOptions& opt) : optio
   k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, inner).bias(false)));
   v = register_module("v", torch::nn::Linear(LinearOptions(opt.d_model, inner).bias(false)));
   o = register_module("o", torch::nn::Linear(LinearOptions(inner, opt.d_model).bias(false)));
+  declare_roles("q", *q, ParameterRole::kProjection);
+  declare_roles("k", *k, ParameterRole::kProjection);
+  declare_roles("v", *v, ParameterRole::kProjection);
+  declare_roles("o", *o, ParameterRole::kResidualOutput);
 }
 
 torch::Tensor DepthAttentionImpl::heads(const torch::Tensor& x) {

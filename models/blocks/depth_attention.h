@@ -54,7 +54,7 @@ struct DepthMemory {
   torch::Tensor key_buffer, value_buffer;  // entry i at index i of dim 3 (no autograd history)
 };
 
-struct DepthAttentionImpl : torch::nn::Module {
+struct DepthAttentionImpl : torch::nn::Module, RoleDeclarer {
   explicit DepthAttentionImpl(const DepthAttentionOptions& options);
 
   // Projects one level's state ([B, T, d]; x_v feeds the values) into memory, with depth RoPE

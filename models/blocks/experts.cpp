@@ -25,14 +25,20 @@ RouterImpl::RouterImpl(const RouterOptions& opt) : options(opt) {
   if (options.query == RouterQuery::kIdentity || options.router_dim == 0)
     options.router_dim = opt.d_model;
   const int64_t dk = options.router_dim;
-  if (options.query == RouterQuery::kLinear)
+  if (options.query == RouterQuery::kLinear) {
     query = register_module(
         "query", torch::nn::Linear(torch::nn::LinearOptions(opt.d_model, dk).bias(false)));
+    declare_roles("query", *query, ParameterRole::kRouter);
+  }
   expert_keys =
       register_parameter("expert_keys", torch::randn({opt.n_experts, dk}) / std::sqrt(dk));
-  if (opt.depth_encoding == DepthEncoding::kLearnedOffset)
+  declare_role("expert_keys", ParameterRole::kRouter);
+  if (opt.depth_encoding == DepthEncoding::kLearnedOffset) {
     depth_offset = register_parameter("depth_offset", torch::zeros({opt.max_depth + 1, dk}));
+    declare_role("depth_offset", ParameterRole::kRouter);
+  }
   selection_bias = register_buffer("selection_bias", torch::zeros({opt.n_experts}));
+  declare_role("selection_bias", ParameterRole::kBalancingBias);
   expert_load = register_buffer("expert_load", torch::zeros({opt.n_experts}));
 }
 
@@ -88,9 +94,13 @@ void RouterImpl::update_bias() {
 ExpertFFNImpl::ExpertFFNImpl(int64_t n, int64_t d, int64_t de, Activation act)
     : n_experts(n), d_model(d), expert_dim(de), activation(act) {
   w_up = register_parameter("w_up", torch::randn({n, d, de}) * 0.02);
-  if (act == Activation::kSwiGLU)
+  declare_role("w_up", ParameterRole::kProjection);
+  if (act == Activation::kSwiGLU) {
     w_gate = register_parameter("w_gate", torch::randn({n, d, de}) * 0.02);
+    declare_role("w_gate", ParameterRole::kProjection);
+  }
   w_down = register_parameter("w_down", torch::randn({n, de, d}) * 0.02);
+  declare_role("w_down", ParameterRole::kResidualOutput);
 }
 
 torch::Tensor ExpertFFNImpl::apply_expert(int64_t e, const torch::Tensor& x) {

@@ -73,7 +73,7 @@ struct RouterOutput {
   torch::Tensor gates;   // [N, k] float32
 };
 
-struct RouterImpl : torch::nn::Module {
+struct RouterImpl : torch::nn::Module, RoleDeclarer {
   explicit RouterImpl(const RouterOptions& options);
   // x [N, d_model]; depth = 1-based recurrence index (or layer), total = number of depths.
   RouterOutput forward(const torch::Tensor& x, int64_t depth = 0, int64_t total = 0);
@@ -113,7 +113,7 @@ ExpertSlots sort_slots(const torch::Tensor& ids, int64_t n_experts);
 torch::Tensor combine_slots(const torch::Tensor& y_sorted, const ExpertSlots& slots,
                             const torch::Tensor& gates, int64_t n_tokens, int64_t k);
 
-struct ExpertFFNImpl : torch::nn::Module {
+struct ExpertFFNImpl : torch::nn::Module, RoleDeclarer {
   ExpertFFNImpl(int64_t n_experts, int64_t d_model, int64_t expert_dim, Activation activation);
   // x [N, d]; ids, gates [N, k]. y_n = sum_j gates[n,j] * expert_{ids[n,j]}(x_n). The grouped
   // path where grouped_available(x) (and use_grouped), else the loop.

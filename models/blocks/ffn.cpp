@@ -22,6 +22,9 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t hidden, Activation act
     gate = register_module("gate", torch::nn::Linear(LinearOptions(d_model, hidden).bias(bias)));
   up = register_module("up", torch::nn::Linear(LinearOptions(d_model, hidden).bias(bias)));
   down = register_module("down", torch::nn::Linear(LinearOptions(hidden, d_model).bias(bias)));
+  if (gate) declare_roles("gate", *gate, ParameterRole::kProjection);
+  declare_roles("up", *up, ParameterRole::kProjection);
+  declare_roles("down", *down, ParameterRole::kResidualOutput);
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {

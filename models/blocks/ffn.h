@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "models/roles.h"
+
 namespace dreamer::models {
 
 enum class Activation { kReLU, kGELU, kSiLU, kSwiGLU };
@@ -22,7 +24,7 @@ inline const std::vector<std::pair<std::string, Activation>>& activation_names()
 // Element-wise activation (SwiGLU is handled by the caller, which owns the gate projection).
 torch::Tensor activate(const torch::Tensor& x, Activation activation);
 
-struct FeedForwardImpl : torch::nn::Module {
+struct FeedForwardImpl : torch::nn::Module, RoleDeclarer {
   // SwiGLU: down(silu(gate(x)) * up(x)); otherwise down(act(up(x))).
   FeedForwardImpl(int64_t d_model, int64_t hidden, Activation activation, bool bias = false);
   torch::Tensor forward(const torch::Tensor& x);

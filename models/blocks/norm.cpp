@@ -15,7 +15,11 @@ namespace dreamer::models {
 
 NormImpl::NormImpl(int64_t dim, NormKind kind_, double eps_) : kind(kind_), eps(eps_) {
   weight = register_parameter("weight", torch::ones({dim}));
-  if (kind == NormKind::kLayerNorm) bias = register_parameter("bias", torch::zeros({dim}));
+  declare_role("weight", ParameterRole::kNorm);
+  if (kind == NormKind::kLayerNorm) {
+    bias = register_parameter("bias", torch::zeros({dim}));
+    declare_role("bias", ParameterRole::kNorm);
+  }
 }
 
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {

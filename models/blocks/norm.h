@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "models/roles.h"
+
 namespace dreamer::models {
 
 enum class NormKind { kRMSNorm, kLayerNorm, kLayerNormNoBias };
@@ -19,7 +21,7 @@ inline const std::vector<std::pair<std::string, NormKind>>& norm_kind_names() {
 
 // RMSNorm (default) or LayerNorm; statistics in float32 whatever the input dtype.
 // (torch::nn::RMSNorm only exists from LibTorch 2.4, hence our own.)
-struct NormImpl : torch::nn::Module {
+struct NormImpl : torch::nn::Module, RoleDeclarer {
   NormImpl(int64_t dim, NormKind kind, double eps = 1e-5);
   torch::Tensor forward(const torch::Tensor& x);
 

@@ -35,6 +35,10 @@ SequenceAttentionImpl::SequenceAttentionImpl(const SequenceAttentionOptions& opt
   k = register_module("k", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(qk_bias)));
   v = register_module("v", torch::nn::Linear(LinearOptions(opt.d_model, hkv).bias(opt.bias)));
   o = register_module("o", torch::nn::Linear(LinearOptions(hq, opt.d_model).bias(opt.bias)));
+  declare_roles("q", *q, ParameterRole::kProjection);
+  declare_roles("k", *k, ParameterRole::kProjection);
+  declare_roles("v", *v, ParameterRole::kProjection);
+  declare_roles("o", *o, ParameterRole::kResidualOutput);
 }
 
 QKV SequenceAttentionImpl::project(const torch::Tensor& x_qk, const torch::Tensor& x_v,

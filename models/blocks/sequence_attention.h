@@ -31,7 +31,7 @@ struct QKV {
   torch::Tensor v;  // [B, Hkv, T, Dh]
 };
 
-struct SequenceAttentionImpl : torch::nn::Module {
+struct SequenceAttentionImpl : torch::nn::Module, RoleDeclarer {
   explicit SequenceAttentionImpl(const SequenceAttentionOptions& options);
 
   // x_qk feeds queries and keys, x_v the values (the same tensor under pre-norm; the raw

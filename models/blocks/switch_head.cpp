@@ -26,6 +26,12 @@ SwitchHeadImpl::SwitchHeadImpl(const SwitchHeadOptions& opt) : options(opt) {
     o = register_parameter("o", torch::empty({d, h * dh}));
   }
   sel_o = register_parameter("sel_o", torch::empty({h * e, d}));
+  declare_roles("q", *q, ParameterRole::kProjection);
+  declare_roles("k", *k, ParameterRole::kProjection);
+  declare_role("v", ParameterRole::kProjection);
+  declare_role("o", ParameterRole::kResidualOutput);
+  if (sel_v.defined()) declare_role("sel_v", ParameterRole::kRouter);
+  declare_role("sel_o", ParameterRole::kRouter);
   reset_parameters(1.0);
 }
 

@@ -31,7 +31,7 @@ struct SwitchHeadSelection {
   torch::Tensor v_gates, o_gates;    // [B, T, H, k]
 };
 
-struct SwitchHeadImpl : torch::nn::Module {
+struct SwitchHeadImpl : torch::nn::Module, RoleDeclarer {
   explicit SwitchHeadImpl(const SwitchHeadOptions& options);
   // x_qk [B, T, d] feeds queries, keys and both selections; x_v the values (MoEUT passes the
   // raw residual: peri-norm). start = absolute position of the first token.

@@ -254,7 +254,7 @@ TEST_P(DreamerParallelWiring, BranchesReadOneNormalisedStateAndAreSummed) {
   EXPECT_EQ(static_cast<bool>(layer->norm_ffn), GetParam() == "after");
   auto tokens = torch::randint(0, 64, {2, 5});
 
-  auto x = dreamer->embedding(tokens);
+  auto x = dreamer->ends.embedding(tokens);
   auto n = layer->norm_mix(x);
   models::DepthMemory memory;
   layer->depth_attention->write(memory, n, n, 0, 1, nullptr);  // level 0: the embedding
@@ -268,7 +268,7 @@ TEST_P(DreamerParallelWiring, BranchesReadOneNormalisedStateAndAreSummed) {
   };
   auto h1 =
       GetParam() == "branch" ? attended + expert(n) : attended + expert(layer->norm_ffn(attended));
-  auto expected = dreamer->lm_head(dreamer->norm_out(h1));
+  auto expected = dreamer->ends.lm_head(dreamer->ends.norm_out(h1));
   EXPECT_TENSOR_NEAR(model->forward(tokens).logits, expected, 1e-5);
 }
 
@@ -434,7 +434,7 @@ TEST(DreamerEmbeddingGradient, TruncatedBackpropTrainsTheEmbeddingOrIsRefused) {
       loss.backward();
       if (step == 0) optimizer.step();
     }
-    const auto& grad = dreamer->embedding->weight.grad();
+    const auto& grad = dreamer->ends.embedding->weight.grad();
     ASSERT_TRUE(grad.defined());
     EXPECT_GT(grad.abs().sum().item<double>(), 0.0);
   }
@@ -457,7 +457,7 @@ TEST(DreamerEmbeddingGradient, InjectionAddsTheEmbeddingToEveryLaterDepth) {
   o.record_states = true;
   auto a = plain->forward(tokens, nullptr, o), b = injected->forward(tokens, nullptr, o);
   EXPECT_TENSOR_NEAR(a.states[0], b.states[0], 0.0);
-  auto x = dreamer->embedding(tokens);
+  auto x = dreamer->ends.embedding(tokens);
   models::DreamerLayerImpl::Context ctx;
   models::DepthMemory memory;
   ctx.depth = 2;

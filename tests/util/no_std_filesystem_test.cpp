@@ -5,42 +5,25 @@
 #include <fstream>
 #include <sstream>
 
-#include "util/fs.h"
+#include "tests/source_tree.h"
 
 namespace dreamer {
 namespace {
 
-const std::string kSource = DREAMER_SOURCE_DIR;
-
-void scan(const std::string& dir, std::vector<std::string>& offenders) {
+TEST(NoStdFilesystem, NoSourceFileUsesIt) {
   // Spelled in two pieces so that this file does not match itself.
   const std::string include = std::string("#include <file") + "system>";
   const std::string qualified = std::string("std::file") + "system";
-  for (const auto& name : fs::list_directory(dir)) {
-    const std::string path = fs::join(dir, name);
-    if (fs::is_directory(path)) {
-      if (name == "build" || name.rfind("build-", 0) == 0 || name.front() == '.') continue;
-      scan(path, offenders);
-      continue;
-    }
-    const std::string ext = fs::extension(name);
-    if (ext != ".cpp" && ext != ".h" && ext != ".cu" && ext != ".cuh") continue;
-    std::ifstream in(path);
+  std::vector<std::string> offenders;
+  for (const auto& file : testing::project_source_files()) {
+    std::ifstream in(testing::source_path(file));
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
-      const auto comment = line.find("//");
-      const std::string code = line.substr(0, comment);
+      const std::string code = line.substr(0, line.find("//"));
       if (code.find(include) != std::string::npos || code.find(qualified) != std::string::npos)
-        offenders.push_back(path.substr(kSource.size() + 1) + ":" + std::to_string(n));
+        offenders.push_back(file + ":" + std::to_string(n));
     }
   }
-}
-
-TEST(NoStdFilesystem, NoSourceFileUsesIt) {
-  std::vector<std::string> offenders;
-  for (const char* top : {"util", "models", "baselines", "zoo", "data", "eval", "matching", "train",
-                          "results", "experiments", "cli", "tests", "bench", "fuzz"})
-    if (fs::is_directory(fs::join(kSource, top))) scan(fs::join(kSource, top), offenders);
   std::ostringstream list;
   for (const auto& o : offenders) list << "\n  " << o;
   EXPECT_TRUE(offenders.empty()) << "use util/fs.h instead of <filesystem> at:" << list.str();
