@@ -34,3 +34,4 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 run_case "default (PASSIVE via re-exec)" DREAMER_BENCH=1
 run_case "libgomp default (spinning)" GOMP_SPINCOUNT=300000
 THREADS=1 run_case "default, --threads 1" DREAMER_BENCH=1
+THREADS=$(nproc) run_case "--threads $(nproc) (every core: the old default)" DREAMER_BENCH=1
