@@ -49,8 +49,8 @@ int64_t feed_forward_parameters(int64_t d, int64_t hidden, Activation activation
 
 int64_t transformer_block_parameters(const TransformerBlockOptions& o) {
   const int64_t d = o.attention.d_model;
-  const int64_t norm = o.norm == NormKind::kLayerNorm ? 2 * d : d;
-  int64_t n = 2 * norm * (o.sandwich ? 2 : 1) + sequence_attention_parameters(o.attention);
+  const int64_t n_norms = o.sandwich ? 4 : 2;
+  int64_t n = n_norms * norm_parameters(o.norm, d) + sequence_attention_parameters(o.attention);
   if (o.ffn_hidden > 0) n += feed_forward_parameters(d, o.ffn_hidden, o.activation, o.ffn_bias);
   return n;
 }
