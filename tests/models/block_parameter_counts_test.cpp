@@ -62,9 +62,9 @@ TEST(BlockParameterCounts, TransformerBlockOverHeadLayoutsBiasesNormsAndMlp) {
             o.ffn_hidden = ffn_hidden;
             o.activation = ffn_hidden > 0 && sandwich ? Activation::kGELU : Activation::kSwiGLU;
             o.ffn_bias = bias_mode == 1;
-            SCOPED_TRACE("kv " + std::to_string(n_kv_heads) + " bias " +
-                         std::to_string(bias_mode) + " " + norm_name +
-                         (sandwich ? " sandwich" : "") + " ffn " + std::to_string(ffn_hidden));
+            SCOPED_TRACE("kv " + std::to_string(n_kv_heads) + " bias " + std::to_string(bias_mode) +
+                         " " + norm_name + (sandwich ? " sandwich" : "") + " ffn " +
+                         std::to_string(ffn_hidden));
             TransformerBlock block(o);
             EXPECT_EQ(transformer_block_parameters(o), built(*block));
             EXPECT_EQ(sequence_attention_parameters(o.attention), built(*block->attention));
