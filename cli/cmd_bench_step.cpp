@@ -2,8 +2,11 @@
 // loss, backward, device-side clipping, the divergence check, FusedAdamW, the model's after-step
 // hook) on random tokens of one shape, and prints one JSON line: median and mean step time,
 // tokens/s, peak memory, MFU where the cost model and the device's peak are known. bench/gpu/
-// compares it with PyTorch's Python API on the same shapes.
+// compares it with PyTorch's Python API on the same shapes. With --profile FILE it then runs a
+// few more steps under LibTorch's Kineto profiler and writes the per-kernel table
+// (util/profile.h) to FILE and the Chrome trace to FILE.trace.json.
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +20,7 @@
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/errors.h"
+#include "util/profile.h"
 #include "zoo/registry.h"
 
 namespace dreamer::cli {
@@ -30,9 +34,25 @@ struct BenchStepArgs {
   int64_t batch = 8, seq = 2048, steps = 20, warmup = 3, seed = 0;
   double lr = 3e-4, grad_clip = 1.0;
   std::string label, out;
+  std::string profile;        // the kernel table's path; empty: no profile
+  int64_t profile_steps = 3;  // profiled after the timed steps, which stay unprofiled
 };
 
+// --profile's preconditions, checked before anything is built: a LibTorch with Kineto's C++ API
+// (2.x) and a CUDA device (the table ranks CUDA kernels).
+void check_profile_flags(const BenchStepArgs& a) {
+  if (a.profile.empty()) return;
+  require(kineto_profiler_compiled(), "--profile",
+          "needs LibTorch 2.x with Kineto (the CUDA kernel profiler); this build uses LibTorch " +
+              std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR));
+  const c10::Device device = resolve_device(a.device, "--device");
+  require(device.is_cuda(), "--profile",
+          "ranks CUDA kernels, so it needs a CUDA device; --device " + a.device + " resolved to " +
+              device.str());
+}
+
 nlohmann::json bench_step(const BenchStepArgs& a) {
+  check_profile_flags(a);
   const auto config = zoo::model_config_from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
   const bool bf16 = use_bf16(a.precision, device);
@@ -99,6 +119,27 @@ nlohmann::json bench_step(const BenchStepArgs& a) {
     const double flops = info.cost(config, workload).flops_train_per_token;
     result["train_flops_per_token"] = flops;
     result["mfu"] = tokens_per_step / median * flops / *peak;
+  }
+  if (!a.profile.empty()) {
+    ProfileRequest request;
+    request.table_path = a.profile;
+    request.impl = "dreamer";
+    request.label = result["label"].get<std::string>();
+    request.steps = a.profile_steps;
+    try {
+      const auto table = profile_steps(
+          [&] {
+            step();
+            synchronize(device);
+          },
+          request);
+      result["profile"] = a.profile;
+      result["profile_steps"] = a.profile_steps;
+      result["profile_wall_ms_per_step"] = table.wall_ms_per_step;
+      result["profile_device_ms_per_step"] = table.device_ms_per_step;
+    } catch (const ProfileError& e) {
+      throw InputError("--profile", e.what());
+    }
   }
   return result;
 }
@@ -178,6 +219,12 @@ void add_bench_step_command(CLI::App& app) {
   cmd->add_option("--seed", a.seed, "random seed");
   cmd->add_option("--label", a.label, "name in the output (default: the config path)");
   cmd->add_option("--out", a.out, "also append the JSON line to this file");
+  cmd->add_option("--profile", a.profile,
+                  "after the timed steps, profile --profile-steps more (Kineto, CPU + CUDA) and "
+                  "write the per-kernel table here, the Chrome trace to FILE.trace.json "
+                  "(LibTorch 2.x, CUDA)");
+  cmd->add_option("--profile-steps", a.profile_steps, "steps profiled for --profile")
+      ->check(CLI::PositiveNumber);
   cmd->callback([] { emit(bench_step(a), a.out); });
 
   auto* experts = app.add_subcommand(

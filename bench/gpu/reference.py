@@ -11,6 +11,7 @@ and running torch._grouped_mm with device-side offsets (--expert-loop: one matmu
 
 Usage (one JSON line per run on stdout, also appended to --out):
   reference.py step --config bench/gpu/dense374.json --batch 8 --seq 2048 --steps 10 [--compile]
+      [--profile FILE [--profile-steps 3]]   # then per-kernel table (kernel_table.py) + FILE.trace.json
   reference.py experts --experts 64 --k 8 --d-model 1024 --expert-dim 512 --tokens 16384
   reference.py peak   # bf16 matmul TFLOP/s measured on this GPU (the MFU reference)
 """
@@ -24,6 +25,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import kernel_table  # beside this file (the script's folder is on sys.path)
 
 DEV = "cuda"
 
@@ -355,13 +358,56 @@ def run_step(a):
     torch.cuda.reset_peak_memory_stats()
     seconds = timed(step, a.steps, 0)
     median = statistics.median(seconds)
-    return {"label": a.label or a.config, "impl": "torch.compile" if a.compile else "eager",
-            "family": c["family"], "params": n_params, "device": torch.cuda.get_device_name(),
-            "precision": "bf16-autocast", "batch": a.batch, "seq": a.seq, "steps": a.steps,
-            "median_step_s": median, "mean_step_s": statistics.mean(seconds),
-            "tokens_per_s": a.batch * a.seq / median, "warmup_s": warmup_s,
-            "peak_memory_bytes": torch.cuda.max_memory_allocated(),
-            "final_loss": last["loss"].item(), "torch": torch.__version__}
+    label = a.label or a.config
+    result = {"label": label, "impl": "torch.compile" if a.compile else "eager",
+              "family": c["family"], "params": n_params, "device": torch.cuda.get_device_name(),
+              "precision": "bf16-autocast", "batch": a.batch, "seq": a.seq, "steps": a.steps,
+              "median_step_s": median, "mean_step_s": statistics.mean(seconds),
+              "tokens_per_s": a.batch * a.seq / median, "warmup_s": warmup_s,
+              "peak_memory_bytes": torch.cuda.max_memory_allocated(),
+              "final_loss": last["loss"].item(), "torch": torch.__version__}
+    if a.profile:  # after the numbers above were read, as in `dreamer bench-step`
+        result.update(profile_steps(step, a, label))
+    return result
+
+
+def profile_steps(step, a, label):
+    """a.profile_steps more steps under torch.profiler (CPU + CUDA activities), after the timed
+    ones: the Chrome trace to a.profile + ".trace.json", the per-kernel table to a.profile. The
+    same events as `dreamer bench-step --profile` (util/profile.cpp): Kineto's CUDA-device
+    events less the GPU user annotations (record_function ranges such as Optimizer.step, which
+    span kernels already counted), i.e. kernels, memcpys and memsets."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with open(a.profile, "w"):  # a bad path fails before the steps run
+        pass
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(a.profile_steps):
+            step()
+            torch.cuda.synchronize()
+        wall_ms = (time.perf_counter() - t0) * 1e3 / a.profile_steps
+    prof.export_chrome_trace(a.profile + ".trace.json")
+    kernels = []
+    cuda = torch._C._autograd.DeviceType.CUDA
+    for e in prof.profiler.kineto_results.events():
+        if e.device_type() != cuda:
+            continue
+        if hasattr(e, "is_user_annotation") and e.is_user_annotation():
+            continue
+        us = e.duration_ns() / 1e3 if hasattr(e, "duration_ns") else float(e.duration_us())
+        kernels.append((e.name(), us))
+    if not kernels:
+        raise SystemExit("reference.py: --profile: torch.profiler recorded no CUDA kernels "
+                         "(this PyTorch lacks Kineto with CUPTI?)")
+    t = kernel_table.table(kernels, a.profile_steps, wall_ms, 40,
+                           "torch.compile" if a.compile else "eager", label)
+    with open(a.profile, "w") as f:
+        f.write(kernel_table.format_table(t))
+    return {"profile": a.profile, "profile_steps": a.profile_steps,
+            "profile_wall_ms_per_step": t["wall_ms_per_step"],
+            "profile_device_ms_per_step": t["device_ms_per_step"]}
 
 
 def run_experts(a):
@@ -404,6 +450,10 @@ def main():
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--compile", action="store_true")
     s.add_argument("--label", default="")
+    s.add_argument("--profile", default="", metavar="FILE",
+                   help="after the timed steps, profile --profile-steps more: per-kernel table "
+                        "here, Chrome trace to FILE.trace.json")
+    s.add_argument("--profile-steps", type=int, default=3)
     e = sub.add_parser("experts")
     for name, default in (("experts", 64), ("k", 8), ("d-model", 1024), ("expert-dim", 512),
                           ("tokens", 16384), ("steps", 20)):
@@ -412,6 +462,8 @@ def main():
     for q in (s, e):
         q.add_argument("--out", default="")
     a = p.parse_args()
+    if a.cmd == "step" and a.profile_steps < 1:
+        p.error("--profile-steps: expected a positive number of steps, got %d" % a.profile_steps)
     result = {"step": run_step, "experts": run_experts, "peak": run_peak}[a.cmd](a)
     line = json.dumps(result)
     print(line, flush=True)
