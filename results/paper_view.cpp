@@ -277,16 +277,31 @@ Table paper_table(const std::vector<ExperimentAnalysis>& analyses) {
   return t;
 }
 
-std::string paper_view(const std::string& db_file) {
-  ReadOnlyDatabase db(db_file);
+std::string paper_view(const std::vector<std::string>& db_files) {
+  if (db_files.empty()) throw InputError("report --paper", "needs at least one results database");
   std::vector<ExperimentAnalysis> analyses;
-  for (const auto& name : experiment_names(db))
-    if (starts_with(name, "paper_")) analyses.push_back(analyse(load_experiment(db, name)));
-  if (analyses.empty())
-    throw InputError(
-        db.file(),
-        "no paper_* experiments (experiments/paper/) stored: nothing for the paper view");
-  return "# The paper's claims against this reproduction\n\nDatabase: " + db.file() + "\n\n" +
+  std::map<std::string, std::string> file_of;  // experiment -> the database it was read from
+  std::string names;
+  for (const auto& file : db_files) {
+    ReadOnlyDatabase db(file);
+    bool any = false;
+    for (const auto& name : experiment_names(db)) {
+      if (!starts_with(name, "paper_")) continue;
+      if (const auto seen = file_of.find(name); seen != file_of.end())
+        throw InputError(db.file(), "holds experiment \"" + name + "\", which " + seen->second +
+                                        " holds too: pass one of them");
+      file_of.emplace(name, db.file());
+      analyses.push_back(analyse(load_experiment(db, name)));
+      any = true;
+    }
+    if (!any)
+      throw InputError(
+          db.file(),
+          "no paper_* experiments (experiments/paper/) stored: nothing for the paper view");
+    names += (names.empty() ? "" : ", ") + db.file();
+  }
+  return "# The paper's claims against this reproduction\n\n" +
+         std::string(db_files.size() == 1 ? "Database: " : "Databases: ") + names + "\n\n" +
          render_table(paper_table(analyses));
 }
 

@@ -14,7 +14,10 @@ namespace dreamer::results {
 // One row per claim; experiments not in `analyses` leave their claims "not run".
 Table paper_table(const std::vector<ExperimentAnalysis>& analyses);
 
-// Reads every paper_* experiment of the database and renders the table as markdown.
-std::string paper_view(const std::string& db_file);
+// Reads every paper_* experiment of the databases and renders the table as markdown. Each
+// experiment of experiments/paper/ usually has its own database (`dreamer merge` joins the shards
+// of one experiment, never two experiments), so the view reads several; an experiment stored in
+// two of them is an error naming both, since either could be the one meant.
+std::string paper_view(const std::vector<std::string>& db_files);
 
 }  // namespace dreamer::results

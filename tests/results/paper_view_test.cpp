@@ -85,7 +85,7 @@ const std::vector<std::string>& find_row(const results::Table& t, const std::str
 
 TEST(PaperView, ClaimsBesideTheMeasuredFiguresAndTheirRatio) {
   const std::string db = make_paper_db();
-  const auto markdown = results::paper_view(db);
+  const auto markdown = results::paper_view({db});
   // Rebuild the table from the same database to read cells (the markdown is its rendering).
   results::ReadOnlyDatabase read(db);
   std::vector<results::ExperimentAnalysis> analyses;
@@ -138,9 +138,10 @@ results::Table paper_table_of(const std::string& db) {
 // Bits per byte is not a perplexity: the row shows it, with no ratio to the paper's 5.9.
 // Expert diversity: a layered MoE (each pool serves one depth) has unique_experts_per_path 1 by
 // construction, so it is no baseline for the ratio; a model that revisits its pools is.
-std::string make_bpb_and_diversity_db(bool baseline_revisits_pools) {
-  const std::string file =
-      temp_dir() + (baseline_revisits_pools ? "/paper_revisits.db" : "/paper_layered.db");
+std::string make_bpb_and_diversity_db(bool baseline_revisits_pools, bool with_main_table = true) {
+  const std::string file = temp_dir() +
+                           (baseline_revisits_pools ? "/paper_revisits" : "/paper_layered") +
+                           (with_main_table ? ".db" : "_only.db");
   results::ResultStore store(file);
   Database& db = store.db();
   db.exec(R"sql(
@@ -163,6 +164,7 @@ std::string make_bpb_and_diversity_db(bool baseline_revisits_pools) {
   expert_metric(db, "moe", "ffn", 0, baseline_revisits_pools ? 0.35 : 1.0);
   expert_metric(db, "moe", "ffn@layer1", 1, 1.0);
   expert_metric(db, "moe", baseline_revisits_pools ? "ffn@layer1" : "ffn@layer2", 2, 1.0);
+  if (!with_main_table) db.exec("DELETE FROM experiments WHERE name = 'paper_main_table_small'");
   return file;
 }
 
@@ -193,6 +195,39 @@ TEST(PaperView, CommandPrintsTheViewAndADatabaseWithoutPaperExperimentsIsAnError
   const auto none = run_cli("report " + make_report_db() + " --paper");
   EXPECT_NE(none.exit_code, 0);
   EXPECT_NE(none.output.find("no paper_* experiments"), std::string::npos) << none.output;
+}
+
+// Each paper experiment is run into its own database (merge joins the shards of one experiment
+// only), so the view reads several: claims from each file fill their rows; an experiment held by
+// two files is an error naming both; a plain report takes exactly one database.
+TEST(PaperView, SeveralDatabasesEachFillTheirClaimsAndAnExperimentInTwoIsAnError) {
+  const auto main_and_tokens = make_paper_db();
+  const auto diversity_only = make_bpb_and_diversity_db(true, /*with_main_table=*/false);
+  const auto both = run_cli("report " + main_and_tokens + " " + diversity_only + " --paper");
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  EXPECT_NE(both.output.find("Databases: " + main_and_tokens + ", " + diversity_only),
+            std::string::npos)
+      << both.output;
+  // MathQA from the first file (25.4), diversity from the second (0.7 / 0.35 = 2x).
+  EXPECT_NE(both.output.find("| 25.4 | paper_main_table_small/DR+DA+EA |"), std::string::npos)
+      << both.output;
+  EXPECT_NE(both.output.find("| 2.00-2.00x | paper_expert_diversity_small/DR+DA+EA vs moe |"),
+            std::string::npos)
+      << both.output;
+
+  const auto twice = make_bpb_and_diversity_db(true);  // paper_main_table_small again
+  const auto clash = run_cli("report " + main_and_tokens + " " + twice + " --paper");
+  EXPECT_NE(clash.exit_code, 0);
+  EXPECT_NE(clash.output.find(twice + ": holds experiment \"paper_main_table_small\", which " +
+                              main_and_tokens + " holds too"),
+            std::string::npos)
+      << clash.output;
+
+  const auto plain = run_cli("report " + main_and_tokens + " " + diversity_only + " --out " +
+                             temp_dir() + "/two_reports");
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.output.find("one results database without --paper (got 2)"), std::string::npos)
+      << plain.output;
 }
 
 }  // namespace
