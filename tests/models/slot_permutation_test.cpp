@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "models/blocks/experts.h"
 #include "models/blocks/slot_permutation.h"
@@ -153,6 +157,38 @@ TEST(ExpertSlotGather, ExpertLoopEqualsPerTokenReferenceWithGradients) {
           EXPECT_TENSOR_NEAR(grads[i], grads_ref[i], tol);
         }
       }
+}
+
+// The names of every node in y's backward graph.
+std::vector<std::string> backward_node_names(const torch::Tensor& y) {
+  std::vector<std::string> names;
+  std::vector<torch::autograd::Node*> stack = {y.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  while (!stack.empty()) {
+    auto* node = stack.back();
+    stack.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    names.push_back(node->name());
+    for (const auto& edge : node->next_edges()) stack.push_back(edge.function.get());
+  }
+  return names;
+}
+
+// The expert loop's backward runs through the two functions and no index_select backward
+// (index_add).
+TEST(ExpertSlotGather, ExpertLoopBackwardHasNoIndexSelectBackward) {
+  ExpertFFN f(4, 8, 8, Activation::kSwiGLU);
+  auto x = torch::randn({6, 8}, torch::requires_grad());
+  auto gates = torch::rand({6, 2}, torch::requires_grad());
+  const auto names = backward_node_names(f->forward(x, random_ids(6, 4, 2, torch::kCPU), gates));
+  auto count = [&](const std::string& part) {
+    return std::count_if(names.begin(), names.end(), [&](const std::string& name) {
+      return name.find(part) != std::string::npos;
+    });
+  };
+  EXPECT_EQ(count("IndexSelectBackward"), 0);
+  EXPECT_EQ(count("PermuteRows"), 1);
+  EXPECT_EQ(count("GatherToSlots"), 1);
 }
 
 // ---------------------------------------------------------------- CUDA
