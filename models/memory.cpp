@@ -121,7 +121,7 @@ void router(Ledger& l, const RouterShape& s) {
 }
 
 double experts(Ledger& l, double d, double de, double E, double k, Activation a, bool gated) {
-  l.tensor(k, 8, 2);  // token_of_slot, position (index_select indices)
+  l.tensor(k, 8, 2);  // position, order (kept by the slot gathers for their backward)
   const bool grouped = l.autocast && l.w.grouped_experts;
   const double reads = gated ? 2 : 1;  // up (and gate) matmuls read the gathered rows
   if (grouped)

@@ -17,6 +17,7 @@
 #include "models/blocks/attention_core.h"
 #include "models/blocks/checkpoint.h"
 #include "models/blocks/rope.h"
+#include "models/blocks/slot_permutation.h"
 
 namespace dreamer::models {
 
@@ -129,9 +130,12 @@ ExpertSlots sort_slots(const torch::Tensor& ids, int64_t n_experts) {
 torch::Tensor combine_slots(const torch::Tensor& y_sorted, const ExpertSlots& slots,
                             const torch::Tensor& gates, int64_t n_tokens, int64_t k) {
   // Gathering back to slot order and reducing the k choices with a weighted sum is
-  // deterministic (index_add would use atomics on a GPU). Elementwise, not a batched matmul:
-  // combining is no matrix product in the cost model's FLOP convention (docs/MATCHING.md).
-  auto y = y_sorted.index_select(0, slots.position).view({n_tokens, k, y_sorted.size(1)});
+  // deterministic (index_add would use atomics on a GPU), and so is its backward: position is a
+  // permutation whose inverse is order (sort_slots), so the gradient is gathered back with order.
+  // Elementwise, not a batched matmul: combining is no matrix product in the cost model's FLOP
+  // convention (docs/MATCHING.md).
+  auto y =
+      permute_rows(y_sorted, slots.position, slots.order).view({n_tokens, k, y_sorted.size(1)});
   if (!gates.defined()) return y.sum(1);
   return (y * gates.to(y.scalar_type()).unsqueeze(-1)).sum(1);  // [N, dout]
 }
@@ -142,7 +146,7 @@ torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& i
   const ExpertSlots slots = sort_slots(ids, n_experts);
   auto ends = slots.ends.to(torch::kCPU);  // the loop needs the counts on the host
   const int64_t* end = ends.data_ptr<int64_t>();
-  auto x_sorted = x.index_select(0, slots.token_of_slot);  // [N*k, din]
+  auto x_sorted = gather_to_slots(x, slots.token_of_slot, slots.position);  // [N*k, din]
   std::vector<torch::Tensor> outputs;
   int64_t offset = 0;
   for (int64_t e = 0; e < n_experts; ++e) {
@@ -200,14 +204,16 @@ torch::Tensor ExpertFFNImpl::forward_grouped(const torch::Tensor& x, const torch
   };
   const ExpertSlots slots = sort_slots(ids, n_experts);
   const auto offsets = slots.ends.to(torch::kInt32);  // cumulative row ends, on the device
-  auto rows = x.index_select(0, slots.token_of_slot).to(dtype);  // [N*k, d]
+  // Cast the N token rows, not the N*k slots, so the gather and its backward move bf16.
+  auto rows = gather_to_slots(x.to(dtype), slots.token_of_slot, slots.position);  // [N*k, d]
   auto up = at::_grouped_mm(rows, cast(w_up), offsets);
   auto h = activation == Activation::kSwiGLU
                ? torch::silu(at::_grouped_mm(rows, cast(w_gate), offsets)) * up
                : activate(up, activation);
   if (fold_gates && gates.defined()) {
     // gates [N, k] in slot order: slot s is (token order[s] / k, choice order[s] % k).
-    auto slot_gates = gates.reshape(-1).index_select(0, slots.order).to(h.scalar_type());
+    auto slot_gates =
+        permute_rows(gates.reshape(-1), slots.order, slots.position).to(h.scalar_type());
     auto y = at::_grouped_mm(h * slot_gates.unsqueeze(1), cast(w_down), offsets);  // [N*k, d]
     return combine_slots(y, slots, torch::Tensor(), x.size(0), ids.size(1));
   }

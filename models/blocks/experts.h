@@ -101,7 +101,8 @@ torch::Tensor dispatch_to_experts(const torch::Tensor& x, const torch::Tensor& i
                                   const ExpertFn& expert);
 
 // The routing slots (token n's j-th choice is slot n*k + j) sorted by expert, all on the
-// device of `ids`: no host synchronisation.
+// device of `ids`: no host synchronisation. Rows move between token, slot and sorted order
+// through slot_permutation.h, whose backward gathers (no index_add).
 struct ExpertSlots {
   torch::Tensor order;          // [N*k] slot at each sorted position
   torch::Tensor token_of_slot;  // [N*k] token of each sorted position
