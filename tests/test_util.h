@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -21,6 +22,23 @@ inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     const double _diff = ::dreamer::testing::max_abs_diff((a), (b)); \
     EXPECT_LE(_diff, (tol)) << "max |" #a " - " #b "| = " << _diff;  \
   } while (0)
+
+// max |a - b| / max |b|: for bf16 and other tolerances that scale with the values.
+inline double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  const double scale = b.abs().max().item<double>();
+  return max_abs_diff(a, b) / std::max(scale, 1e-30);
+}
+
+#define EXPECT_RELATIVE_NEAR(a, b, tol)                                          \
+  do {                                                                           \
+    ASSERT_EQ((a).sizes(), (b).sizes());                                         \
+    const double _rel = ::dreamer::testing::relative_diff((a), (b));             \
+    EXPECT_LE(_rel, (tol)) << "max |" #a " - " #b "| / max |" #b "| = " << _rel; \
+  } while (0)
+
+// The first line of a CUDA-only test: skip cleanly where there is no device.
+#define SKIP_WITHOUT_CUDA() \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device in this build or machine"
 
 // What the InputError thrown by `body` says (where: what), or "no error" when it throws none:
 // the tests of bad input compare it with the message a user would read.

@@ -24,20 +24,6 @@ namespace {
 
 using namespace dreamer::models;
 
-#define SKIP_WITHOUT_CUDA() \
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device in this build or machine"
-
-double relative_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  const double scale = b.abs().max().item<double>();
-  return max_abs_diff(a, b) / std::max(scale, 1e-30);
-}
-#define EXPECT_RELATIVE_NEAR(a, b, tol)                                          \
-  do {                                                                           \
-    ASSERT_EQ((a).sizes(), (b).sizes());                                         \
-    const double _rel = relative_diff((a), (b));                                 \
-    EXPECT_LE(_rel, (tol)) << "max |" #a " - " #b "| / max |" #b "| = " << _rel; \
-  } while (0)
-
 const torch::Device kCuda(torch::kCUDA, 0);
 
 #ifdef DREAMER_WITH_CUDA
