@@ -88,7 +88,7 @@ ParsedTable parse_table(const std::string& path) {
 }
 
 TEST(CudaProfile, BenchStepWritesTheKernelTableAndTheTrace) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device in this build or machine";
+  SKIP_WITHOUT_CUDA();
   if (!kineto_profiler_compiled()) GTEST_SKIP() << "LibTorch 1.x: no Kineto C++ API";
   const std::string table = temp_dir() + "/cuda_profile.txt";
   const auto r = run_cli("bench-step --config " + tiny_config() + kShape +
