@@ -33,11 +33,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 struct BenchDecodeArgs {
   std::string config, device = "auto", precision = "auto", label, out;
   int64_t batch = 1, context = 1024, new_tokens = 32, seed = 0;
+  std::string profile;         // the kernel table of cached decode steps; empty: no profile
+  int64_t profile_steps = 16;  // one-token steps profiled after the timed runs
 };
 
 nlohmann::json bench_decode(const BenchDecodeArgs& a) {
   const auto config = zoo::model_config_from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
+  check_profile_flags(a.profile, a.device);
   const bool bf16 = use_bf16(a.precision, device);
   torch::manual_seed(a.seed);
   auto model = zoo::build_model(config);
@@ -88,21 +91,35 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
   const double cached_s = cached(&cached_tokens, &prefill_s);
   const double uncached_s = uncached(&uncached_tokens);
   const double steps = static_cast<double>(a.batch * (a.new_tokens - 1));
-  return {{"label", a.label.empty() ? a.config : a.label},
-          {"impl", "dreamer"},
-          {"family", config.family},
-          {"params", models::count_parameters(*model).total},
-          {"device", device_description(device)},
-          {"precision", bf16 ? "bf16-autocast" : "fp32"},
-          {"batch", a.batch},
-          {"context", a.context},
-          {"new_tokens", a.new_tokens},
-          {"prefill_s", prefill_s},
-          {"cached_tokens_per_s", steps / cached_s},
-          {"uncached_tokens_per_s", steps / uncached_s},
-          {"speedup", uncached_s / cached_s},
-          // Greedy tokens of both ways, compared: bf16 rounding may flip a near tie.
-          {"same_tokens", cached_tokens.equal(uncached_tokens)}};
+  nlohmann::json result = {
+      {"label", a.label.empty() ? a.config : a.label},
+      {"impl", "dreamer"},
+      {"family", config.family},
+      {"params", models::count_parameters(*model).total},
+      {"device", device_description(device)},
+      {"precision", bf16 ? "bf16-autocast" : "fp32"},
+      {"batch", a.batch},
+      {"context", a.context},
+      {"new_tokens", a.new_tokens},
+      {"prefill_s", prefill_s},
+      {"cached_tokens_per_s", steps / cached_s},
+      {"uncached_tokens_per_s", steps / uncached_s},
+      {"speedup", uncached_s / cached_s},
+      // Greedy tokens of both ways, compared: bf16 rounding may flip a near tie.
+      {"same_tokens", cached_tokens.equal(uncached_tokens)}};
+  if (!a.profile.empty()) {
+    // One-token steps through the cache after a fresh prefill: device time against wall time
+    // per step says whether decoding waits for the GPU or for the host.
+    models::InferenceState state;
+    state.capacity = a.context + a.profile_steps + 1;
+    auto next = greedy(model->forward(prompt, &state).logits);
+    profile_into(result, a.profile, result["label"].get<std::string>() + " decode", a.profile_steps,
+                 [&] {
+                   next = greedy(model->forward(next, &state).logits);
+                   synchronize(device);
+                 });
+  }
+  return result;
 }
 
 struct BenchEvalArgs {
@@ -134,10 +151,15 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
   const auto data =
       eval::load_task_data(spec, root, eval::builtin_synthetic_sources(), data_options);
   torch::manual_seed(a.seed);
+  const auto setup_t0 = std::chrono::steady_clock::now();
   auto model = zoo::build_model(config);
   model->to(device);
   model->eval();
+  synchronize(device);
+  const double model_setup_s = seconds_since(setup_t0);
+  eval::GenerationTimings timings;
   eval::RunOptions options;
+  options.generation_timings = &timings;
   options.batch_size = a.batch_size;
   options.max_length = a.max_length;
   options.diversity = false;
@@ -163,7 +185,21 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
           {"max_new_tokens", spec.generation.max_new_tokens},
           {"tokenizer", tokenizer->to_json()},
           {"seconds", seconds},
-          {"docs_per_s", static_cast<double>(n) / seconds}};
+          {"docs_per_s", static_cast<double>(n) / seconds},
+          // Where the time went: building the model (outside `seconds`), the prefill forwards,
+          // the one-token steps (some still feeding prompt tokens of longer rows), the rest
+          // (prompt building, tokenising, extraction, scoring).
+          {"model_setup_s", model_setup_s},
+          {"batches", timings.batches},
+          {"prefill_tokens", timings.prefill_tokens},
+          {"prefill_s", timings.prefill_s},
+          {"steps", timings.steps},
+          {"prompt_steps", timings.prompt_steps},
+          {"row_steps", timings.row_steps},
+          {"generated_tokens", timings.generated_tokens},
+          {"step_s", timings.step_s},
+          {"ms_per_step", timings.steps ? 1e3 * timings.step_s / timings.steps : 0.0},
+          {"other_s", seconds - timings.prefill_s - timings.step_s}};
 }
 
 }  // namespace
@@ -184,6 +220,11 @@ void add_bench_eval_commands(CLI::App& app) {
   decode->add_option("--seed", d.seed, "random seed");
   decode->add_option("--label", d.label, "name in the output (default: the config path)");
   decode->add_option("--out", d.out, "also append the JSON line to this file");
+  decode->add_option("--profile", d.profile,
+                     "also profile one-token steps: kernel table to FILE, trace to FILE.trace.json "
+                     "(CUDA, LibTorch 2.x)");
+  decode->add_option("--profile-steps", d.profile_steps, "one-token steps profiled (default 16)")
+      ->check(CLI::PositiveNumber);
   decode->callback([] { emit(bench_decode(d), d.out); });
 
   auto* ev = app.add_subcommand(

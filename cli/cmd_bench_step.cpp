@@ -20,7 +20,6 @@
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/errors.h"
-#include "util/profile.h"
 #include "zoo/registry.h"
 
 namespace dreamer::cli {
@@ -38,21 +37,8 @@ struct BenchStepArgs {
   int64_t profile_steps = 3;  // profiled after the timed steps, which stay unprofiled
 };
 
-// --profile's preconditions, checked before anything is built: a LibTorch with Kineto's C++ API
-// (2.x) and a CUDA device (the table ranks CUDA kernels).
-void check_profile_flags(const BenchStepArgs& a) {
-  if (a.profile.empty()) return;
-  require(kineto_profiler_compiled(), "--profile",
-          "needs LibTorch 2.x with Kineto (the CUDA kernel profiler); this build uses LibTorch " +
-              std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR));
-  const c10::Device device = resolve_device(a.device, "--device");
-  require(device.is_cuda(), "--profile",
-          "ranks CUDA kernels, so it needs a CUDA device; --device " + a.device + " resolved to " +
-              device.str());
-}
-
 nlohmann::json bench_step(const BenchStepArgs& a) {
-  check_profile_flags(a);
+  check_profile_flags(a.profile, a.device);
   const auto config = zoo::model_config_from_file(a.config);
   const c10::Device device = resolve_device(a.device, "--device");
   const bool bf16 = use_bf16(a.precision, device);
@@ -120,27 +106,11 @@ nlohmann::json bench_step(const BenchStepArgs& a) {
     result["train_flops_per_token"] = flops;
     result["mfu"] = tokens_per_step / median * flops / *peak;
   }
-  if (!a.profile.empty()) {
-    ProfileRequest request;
-    request.table_path = a.profile;
-    request.impl = "dreamer";
-    request.label = result["label"].get<std::string>();
-    request.steps = a.profile_steps;
-    try {
-      const auto table = profile_steps(
-          [&] {
-            step();
-            synchronize(device);
-          },
-          request);
-      result["profile"] = a.profile;
-      result["profile_steps"] = a.profile_steps;
-      result["profile_wall_ms_per_step"] = table.wall_ms_per_step;
-      result["profile_device_ms_per_step"] = table.device_ms_per_step;
-    } catch (const ProfileError& e) {
-      throw InputError("--profile", e.what());
-    }
-  }
+  if (!a.profile.empty())
+    profile_into(result, a.profile, result["label"].get<std::string>(), a.profile_steps, [&] {
+      step();
+      synchronize(device);
+    });
   return result;
 }
 

@@ -1,6 +1,7 @@
 #include "eval/batching.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "util/errors.h"
@@ -32,6 +33,50 @@ std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_
         order.begin() + start,
         order.begin() + std::min(order.size(), start + static_cast<size_t>(batch_size)));
   return batches;
+}
+
+std::vector<std::vector<size_t>> group_for_generation(const std::vector<size_t>& lengths,
+                                                      int64_t batch_size, int64_t budget) {
+  require(batch_size > 0, "batch_size", "must be positive");
+  const size_t n = lengths.size(), cap = static_cast<size_t>(batch_size);
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+  // cost[i]: the fewest steps for the first i prompts in order; size[i]: its last batch's size.
+  std::vector<int64_t> cost(n + 1, 0);
+  std::vector<size_t> size(n + 1, 0);
+  for (size_t i = 1; i <= n; ++i) {
+    cost[i] = std::numeric_limits<int64_t>::max();
+    const auto shortest = static_cast<int64_t>(lengths[order[i - 1]]);
+    for (size_t k = std::min(cap, i); k >= 1; --k) {  // largest batch first: ties keep it
+      const int64_t c =
+          cost[i - k] + static_cast<int64_t>(lengths[order[i - k]]) - shortest + budget;
+      if (c < cost[i]) {
+        cost[i] = c;
+        size[i] = k;
+      }
+    }
+  }
+  std::vector<std::vector<size_t>> batches;
+  for (size_t i = n; i > 0; i -= size[i])
+    batches.emplace_back(order.begin() + (i - size[i]), order.begin() + i);
+  std::reverse(batches.begin(), batches.end());
+  return batches;
+}
+
+int64_t generation_steps(const std::vector<size_t>& lengths,
+                         const std::vector<std::vector<size_t>>& batches, int64_t budget) {
+  int64_t steps = 0;
+  for (const auto& batch : batches) {
+    size_t longest = 0, shortest = std::numeric_limits<size_t>::max();
+    for (size_t i : batch) {
+      longest = std::max(longest, lengths[i]);
+      shortest = std::min(shortest, lengths[i]);
+    }
+    if (!batch.empty()) steps += static_cast<int64_t>(longest - shortest) + budget;
+  }
+  return steps;
 }
 
 std::vector<std::vector<size_t>> make_batches(const std::vector<size_t>& lengths,

@@ -38,6 +38,18 @@ std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& leng
 // Indices in order of decreasing length (ties by index), cut into chunks of batch_size.
 std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_t>& lengths,
                                                          int64_t batch_size);
+// Generation batches (mixed lengths) that minimise the lockstep steps: a batch of prompts L_max
+// >= ... >= L_min runs (L_max - L_min) steps feeding the longer rows' prompt tails, then up to
+// `budget` (max_new_tokens) steps, and the steps of a GPU batch cost about the same at any
+// batch size up to the cap. Contiguous runs in length order (longest first), at most
+// batch_size each, chosen by dynamic programming over the cut points (n x batch_size); ties go
+// to fewer batches. Never more steps than cutting the order into equal chunks.
+std::vector<std::vector<size_t>> group_for_generation(const std::vector<size_t>& lengths,
+                                                      int64_t batch_size, int64_t budget);
+// The lockstep steps those batches cost: the sum of (L_max - L_min + budget) over batches.
+int64_t generation_steps(const std::vector<size_t>& lengths,
+                         const std::vector<std::vector<size_t>>& batches, int64_t budget);
+
 // group_by_similar_length, or group_by_length when options.mixed_lengths is off.
 std::vector<std::vector<size_t>> make_batches(const std::vector<size_t>& lengths,
                                               const ScoringOptions& options);

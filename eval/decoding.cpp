@@ -1,6 +1,7 @@
 #include "eval/decoding.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "util/errors.h"
 
@@ -86,13 +87,20 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
   models::ForwardOptions options;
   options.recurrences = scoring.recurrences;
   options.record_trace = static_cast<bool>(scoring.on_trace);
+  options.last_logits_only = true;  // only the last position chooses the next token
+  GenerationTimings unused;
+  GenerationTimings& timings = generation.timings ? *generation.timings : unused;
+  using Clock = std::chrono::steady_clock;
 
   const torch::Device device = model_device(model);
   if (generation.max_new_tokens <= 0) {
     for (auto& g : outputs) g.hit_max_new_tokens = true;  // the budget allows nothing
     return outputs;
   }
-  for (const auto& batch : make_batches(lengths, scoring)) {
+  const auto batches = scoring.mixed_lengths ? group_for_generation(lengths, scoring.batch_size,
+                                                                    generation.max_new_tokens)
+                                             : make_batches(lengths, scoring);
+  for (const auto& batch : batches) {
     // Rows start generating at their own length: all rows consume one token per step in
     // lockstep, row j its prompt token while step < L_j and its own last output after. Each
     // row's tokens thus sit at their true positions with no pads, so no mask is needed.
@@ -107,6 +115,10 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
     }
     models::InferenceState state;
     state.capacity = longest + generation.max_new_tokens;  // the caches never reallocate
+    ++timings.batches;
+    timings.prefill_tokens += b * shortest;
+    auto mark = Clock::now();
+    bool prefilled = false;
     auto out =
         model.forward(stack_rows(rows, scoring.vocab_size, shortest).to(device), &state, options);
     if (scoring.on_trace) scoring.on_trace(out.trace);
@@ -129,7 +141,12 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
       } else {
         next = select_next_tokens(last);  // [b]
       }
-      const auto next_cpu = next.cpu();
+      const auto next_cpu = next.cpu();  // waits for the device
+      const auto now = Clock::now();
+      (prefilled ? timings.step_s : timings.prefill_s) +=
+          std::chrono::duration<double>(now - mark).count();
+      mark = now;
+      prefilled = true;
       auto next_acc = next_cpu.accessor<int64_t, 1>();
       std::vector<int64_t> feed(b);
       for (int64_t j = 0; j < b; ++j) {
@@ -145,6 +162,7 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
           done[j] = true;
         } else {
           generated[j].push_back(id);
+          ++timings.generated_tokens;
           if (scanners[j].found(tokenizer.decode(generated[j]))) done[j] = true;
         }
         if (!done[j] && static_cast<int64_t>(generated[j].size()) == generation.max_new_tokens) {
@@ -156,6 +174,9 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
       if (active == 0) break;
       // Finished rows keep decoding (the batch moves in lockstep) but their tokens are ignored,
       // and left out of the routing statistics.
+      ++timings.steps;
+      timings.row_steps += b;
+      if (consumed < longest) ++timings.prompt_steps;  // some row feeds a prompt token
       out = model.forward(torch::tensor(feed).unsqueeze(1).to(device), &state, options);
       if (scoring.on_trace) {
         auto keep = torch::tensor(std::vector<int64_t>(done.begin(), done.end())).eq(0).to(device);

@@ -13,6 +13,20 @@
 
 namespace dreamer::eval {
 
+// Where generation spends its time, summed over batches (bench-eval reports it). The device is
+// waited for every step anyway (the next tokens are read on the host), so the phases cost no
+// extra synchronisation.
+struct GenerationTimings {
+  int64_t batches = 0;
+  int64_t prefill_tokens = 0;  // rows x the batch's shortest prompt
+  double prefill_s = 0;        // the prefill forward and its first token choice
+  int64_t steps = 0;           // one-token forwards after the prefill (lockstep: all rows)
+  int64_t prompt_steps = 0;    // ... of which some row was still reading its prompt
+  int64_t row_steps = 0;       // steps x rows
+  int64_t generated_tokens = 0;
+  double step_s = 0;  // the one-token forwards, token choice and stop checks
+};
+
 struct GenerationOptions {
   std::vector<std::string> until;  // stop strings; the output is cut before the first one
   int64_t max_new_tokens = 256;
@@ -24,6 +38,7 @@ struct GenerationOptions {
   // stream_seeds[i] (one per prompt); otherwise greedy.
   SamplingOptions sampling;
   std::vector<uint64_t> stream_seeds;
+  GenerationTimings* timings = nullptr;  // optional: phases are added to it
 };
 
 struct Generation {

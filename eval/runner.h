@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/tokenizer.h"
+#include "eval/decoding.h"
 #include "eval/diversity.h"
 #include "eval/documents.h"
 #include "eval/task_spec.h"
@@ -26,6 +27,7 @@ struct RunOptions {
   bool diversity = true;
   // > 0: the model's context in tokens; longer inputs are left-truncated (lm-eval max_length).
   int64_t max_length = 0;
+  GenerationTimings* generation_timings = nullptr;  // optional: generation's phases (bench-eval)
 };
 
 struct Score {

@@ -38,7 +38,8 @@ void finish_output(ModelOutput& out, const torch::Tensor& y, const HeadWeights& 
   if (options.hidden_only) {
     out.hidden = y;
   } else {
-    out.logits = torch::linear(y, head.weight, head.bias).to(torch::kFloat32);
+    const auto rows = options.last_logits_only ? y.narrow(1, y.size(1) - 1, 1) : y;
+    out.logits = torch::linear(rows, head.weight, head.bias).to(torch::kFloat32);
   }
   out.aux_loss = torch::zeros({}, y.options().dtype(torch::kFloat32));
 }

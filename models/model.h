@@ -66,6 +66,9 @@ struct ForwardOptions {
   // Skip the LM head: ModelOutput.hidden holds its input and logits stay undefined, so the
   // trainer's chunked cross-entropy (train/loss.h) never holds [B, T, V] logits.
   bool hidden_only = false;
+  // Run the LM head on the last position only: logits are [B, 1, V]. Generation needs nothing
+  // else, and a 5-shot prompt's [B, T, V] float32 logits would be gigabytes (B 32, T 4000).
+  bool last_logits_only = false;
 };
 
 // The LM head's parameters: logits = hidden @ weight^T + bias, then float32.
@@ -75,7 +78,8 @@ struct HeadWeights {
 };
 
 struct ModelOutput {
-  torch::Tensor logits;    // [B, T, V] float32; undefined with ForwardOptions.hidden_only
+  torch::Tensor logits;    // [B, T, V] float32 ([B, 1, V] with last_logits_only; undefined
+                           // with hidden_only)
   torch::Tensor hidden;    // [B, T, d] the LM head's input, only with ForwardOptions.hidden_only
   torch::Tensor aux_loss;  // scalar, already weighted; zero when the family has none
   RoutingTrace trace;

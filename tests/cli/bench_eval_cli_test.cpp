@@ -33,6 +33,20 @@ TEST(BenchDecodeCli, CachedAndUncachedDecodingPickTheSameTokens) {
   EXPECT_EQ(line["family"], "dense_transformer");
 }
 
+TEST(BenchDecodeCli, ProfileWithoutACudaKinetoBuildIsRefusedBeforeDecoding) {
+  const auto config = write_config(
+      "decode_profile.json",
+      R"({"family": "dense_transformer", "vocab_size": 64, "d_model": 32, "n_heads": 4, "n_layers": 1})");
+  const std::string table = temp_dir() + "/decode_profile.txt";
+  const auto r = run_cli("bench-decode --config " + config +
+                         " --context 8 --new-tokens 2 --device cpu --profile " + table);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  // LibTorch 1.x refuses for the version, 2.x for the device; either names the flag.
+  EXPECT_NE(r.output.find("--profile: "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("cached_tokens_per_s"), std::string::npos) << "decoded before refusing";
+  EXPECT_FALSE(std::ifstream(table).good());
+}
+
 TEST(BenchEvalCli, AModelVocabularyBelowTheTokenizersIsAnErrorNamingTheFile) {
   const auto config = write_config(
       "small_vocab.json",

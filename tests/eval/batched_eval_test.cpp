@@ -37,7 +37,7 @@ TEST_P(BatchedEval, MixedLengthGreedyGenerationEqualsOneByOne) {
   ScoringOptions one;
   one.batch_size = 1;
   ScoringOptions batched;
-  batched.batch_size = 4;  // batches {9, 7, 5, 4} and {3, 1} tokens long
+  batched.batch_size = 4;  // batches {9, 7} and {5, 4, 3, 1} tokens long (fewest steps)
   const auto expected = greedy_generate_detailed(*model_, tok_, kPrompts, gen, one);
   const auto got = greedy_generate_detailed(*model_, tok_, kPrompts, gen, batched);
   ASSERT_EQ(got.size(), kPrompts.size());
@@ -88,6 +88,22 @@ TEST_P(BatchedEval, MixedLengthLoglikelihoodsEqualOneByOne) {
   if (traced > 0) {
     EXPECT_EQ(traced, real_tokens);
   }
+}
+
+// Generation's prefill runs the head on the last position only (ForwardOptions.last_logits_only):
+// the same numbers as the full head's last position, with and without a cache.
+TEST_P(BatchedEval, LastLogitsOnlyIsTheFullHeadsLastPosition) {
+  torch::NoGradGuard no_grad;
+  const auto tokens = torch::tensor(tok_.encode("8-2=6-1=0")).unsqueeze(0).repeat({2, 1});
+  const auto full = model_->forward(tokens).logits;
+  models::ForwardOptions last;
+  last.last_logits_only = true;
+  const auto got = model_->forward(tokens, nullptr, last).logits;
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, 1, full.size(2)}));
+  EXPECT_TRUE(torch::allclose(got.squeeze(1), full.select(1, full.size(1) - 1), 1e-5, 1e-6));
+  models::InferenceState state;
+  const auto cached = model_->forward(tokens, &state, last).logits;
+  EXPECT_TRUE(torch::allclose(cached, got, 1e-5, 1e-6));
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, BatchedEval, ::testing::ValuesIn(testing::tiny_model_cases()),
