@@ -83,7 +83,7 @@ ModelOutput DenseTransformer::forward(const torch::Tensor& tokens, InferenceStat
   const int64_t start = prepare_state(state, cfg_.n_layers);
   ModelOutput out;
   out.recurrences = 1;
-  auto h = ends.embed(tokens, start);
+  auto h = ends.embed(tokens, start, state);
   const bool checkpointed = models::ActivationCheckpointing::active() && !state;
   for (size_t i = 0; i < blocks.size(); ++i) {
     if (checkpointed) {

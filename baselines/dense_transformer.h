@@ -40,6 +40,7 @@ class DenseTransformer : public models::LanguageModel {
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
   models::HeadWeights head() const override { return ends.head(); }
+  bool supports_static_decode() const override { return true; }
 
   const DenseTransformerConfig& dense_config() const { return cfg_; }
   LMEnds ends;

@@ -227,7 +227,7 @@ ModelOutput Huginn::run(const torch::Tensor& tokens, const torch::Tensor& s0, In
   ModelOutput out;
   out.recurrences = steps;
 
-  auto e = ends.embed(tokens, start);
+  auto e = ends.embed(tokens, start, state);
   // A block application, checkpointed when the workload asks for it (and gradients flow).
   auto apply = [&](models::TransformerBlock& block, const torch::Tensor& in, int64_t cache) {
     if (!models::ActivationCheckpointing::active() || state)

@@ -151,7 +151,7 @@ ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState*
   const int64_t start = prepare_state(state, cfg_.n_layers);
   ModelOutput out;
   out.recurrences = 1;
-  auto h = ends.embed(tokens, start);
+  auto h = ends.embed(tokens, start, state);
   auto aux = torch::zeros({}, h.options().dtype(torch::kFloat32));
   for (size_t i = 0; i < moe_layers.size(); ++i) {
     models::RoutingRecord record;

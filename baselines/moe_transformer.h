@@ -74,6 +74,7 @@ class MoETransformer : public models::LanguageModel {
   ModelOutput forward(const torch::Tensor& tokens, InferenceState* state = nullptr,
                       const ForwardOptions& options = {}) override;
   models::HeadWeights head() const override { return ends.head(); }
+  bool supports_static_decode() const override { return true; }
   void after_optimizer_step() override;
 
   LMEnds ends;

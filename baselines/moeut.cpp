@@ -183,7 +183,7 @@ ModelOutput MoEUT::forward(const torch::Tensor& tokens, InferenceState* state,
   std::vector<std::vector<torch::Tensor>> ffn_sel(g_count), v_sel(g_count), o_sel(g_count);
   ModelOutput out;
   out.recurrences = 1;
-  auto h = ends.embed(tokens, start);
+  auto h = ends.embed(tokens, start, state);
   const int64_t n_tokens = tokens.numel();
   for (int64_t r = 0; r < repeats; ++r) {
     for (int64_t g = 0; g < g_count; ++g) {

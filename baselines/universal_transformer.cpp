@@ -94,7 +94,7 @@ ModelOutput UniversalTransformer::forward(const torch::Tensor& tokens, Inference
   const int64_t start = prepare_state(state, steps, steps);
   ModelOutput out;
   out.recurrences = steps;
-  auto h = ends.embed(tokens, start);
+  auto h = ends.embed(tokens, start, state);
   // One application of the shared block; checkpointed when the workload asks for it.
   const bool checkpointed = models::ActivationCheckpointing::active() && !state;
   auto apply_layer = [&](const torch::Tensor& in, int64_t r) {

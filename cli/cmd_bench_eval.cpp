@@ -17,6 +17,7 @@
 #include "eval/runner.h"
 #include "eval/synthetic_source.h"
 #include "eval/task_spec.h"
+#include "models/static_decode.h"
 #include "util/device.h"
 #include "util/errors.h"
 #include "util/json_reader.h"
@@ -35,6 +36,7 @@ struct BenchDecodeArgs {
   int64_t batch = 1, context = 1024, new_tokens = 32, seed = 0;
   std::string profile;         // the kernel table of cached decode steps; empty: no profile
   int64_t profile_steps = 16;  // one-token steps profiled after the timed runs
+  std::string cuda_graphs = "on";
 };
 
 nlohmann::json bench_decode(const BenchDecodeArgs& a) {
@@ -55,8 +57,11 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
   auto greedy = [](const torch::Tensor& logits) {
     return logits.select(1, logits.size(1) - 1).argmax(-1, /*keepdim=*/true);  // [B, 1]
   };
-  // Cached: one prefill, then one token per call through the static cache.
-  auto cached = [&](torch::Tensor* tokens, double* prefill_s) {
+  // Cached: one prefill, then one token per call through the static cache: ordinary forward
+  // calls (eager) or, where the family and device allow, steps replayed from a CUDA graph
+  // captured at the third step (the capture is inside the timed loop, as in an eval).
+  const auto graph_mode = models::choose_decode_mode(*model, device, {}, a.cuda_graphs == "on");
+  auto cached = [&](models::DecodeMode mode, torch::Tensor* tokens, double* prefill_s) {
     synchronize(device);
     auto t0 = std::chrono::steady_clock::now();
     models::InferenceState state;
@@ -66,8 +71,9 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
     *prefill_s = seconds_since(t0);
     std::vector<torch::Tensor> out{next};
     t0 = std::chrono::steady_clock::now();
+    models::StaticDecoder decoder(*model, state, {}, mode);
     for (int64_t i = 1; i < a.new_tokens; ++i) {
-      next = greedy(model->forward(next, &state).logits);
+      next = greedy(decoder.step(next).logits);
       out.push_back(next);
     }
     synchronize(device);
@@ -85,10 +91,14 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
     *tokens = sequence.narrow(1, a.context, a.new_tokens);
     return seconds_since(t0);
   };
-  torch::Tensor cached_tokens, uncached_tokens;
+  torch::Tensor cached_tokens, eager_tokens, uncached_tokens;
   double prefill_s = 0;
-  cached(&cached_tokens, &prefill_s);  // warm-up (allocator, kernels)
-  const double cached_s = cached(&cached_tokens, &prefill_s);
+  cached(models::DecodeMode::kEager, &eager_tokens, &prefill_s);  // warm-up (allocator, kernels)
+  const double eager_s = cached(models::DecodeMode::kEager, &eager_tokens, &prefill_s);
+  const double cached_s = graph_mode == models::DecodeMode::kGraph
+                              ? cached(graph_mode, &cached_tokens, &prefill_s)
+                              : eager_s;
+  if (graph_mode != models::DecodeMode::kGraph) cached_tokens = eager_tokens;
   const double uncached_s = uncached(&uncached_tokens);
   const double steps = static_cast<double>(a.batch * (a.new_tokens - 1));
   nlohmann::json result = {
@@ -102,20 +112,27 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
       {"context", a.context},
       {"new_tokens", a.new_tokens},
       {"prefill_s", prefill_s},
+      {"decode_mode", graph_mode == models::DecodeMode::kGraph ? "cuda_graph" : "eager"},
       {"cached_tokens_per_s", steps / cached_s},
+      {"eager_cached_tokens_per_s", steps / eager_s},
       {"uncached_tokens_per_s", steps / uncached_s},
       {"speedup", uncached_s / cached_s},
+      {"eager_speedup", uncached_s / eager_s},
       // Greedy tokens of both ways, compared: bf16 rounding may flip a near tie.
-      {"same_tokens", cached_tokens.equal(uncached_tokens)}};
+      {"same_tokens", cached_tokens.equal(uncached_tokens)},
+      {"graph_same_tokens_as_eager", cached_tokens.equal(eager_tokens)}};
   if (!a.profile.empty()) {
     // One-token steps through the cache after a fresh prefill: device time against wall time
     // per step says whether decoding waits for the GPU or for the host.
+    // The graph (when used) is captured before the profile starts: only replays are profiled.
     models::InferenceState state;
-    state.capacity = a.context + a.profile_steps + 1;
+    state.capacity = a.context + a.profile_steps + 4;
     auto next = greedy(model->forward(prompt, &state).logits);
+    models::StaticDecoder decoder(*model, state, {}, graph_mode);
+    for (int i = 0; i < 3; ++i) next = greedy(decoder.step(next).logits);
     profile_into(result, a.profile, result["label"].get<std::string>() + " decode", a.profile_steps,
                  [&] {
-                   next = greedy(model->forward(next, &state).logits);
+                   next = greedy(decoder.step(next).logits);
                    synchronize(device);
                  });
   }
@@ -124,7 +141,7 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
 
 struct BenchEvalArgs {
   std::string config, device = "auto", precision = "auto", label, out, data_dir, tokenizer,
-                      grouping = "mixed", task = "gsm8k";
+                      grouping = "mixed", task = "gsm8k", cuda_graphs = "on";
   int64_t docs = 256, batch_size = 8, max_length = 2048, max_new_tokens = 0, seed = 0,
           num_fewshot = -1;
 };
@@ -160,6 +177,7 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
   eval::GenerationTimings timings;
   eval::RunOptions options;
   options.generation_timings = &timings;
+  options.cuda_graphs = a.cuda_graphs == "on";
   options.batch_size = a.batch_size;
   options.max_length = a.max_length;
   options.diversity = false;
@@ -182,6 +200,7 @@ nlohmann::json bench_eval(const BenchEvalArgs& a) {
           {"shots", static_cast<int64_t>(data.shots.size())},
           {"batch_size", a.batch_size},
           {"grouping", a.grouping},
+          {"cuda_graphs", a.cuda_graphs},
           {"max_new_tokens", spec.generation.max_new_tokens},
           {"tokenizer", tokenizer->to_json()},
           {"seconds", seconds},
@@ -225,6 +244,11 @@ void add_bench_eval_commands(CLI::App& app) {
                      "(CUDA, LibTorch 2.x)");
   decode->add_option("--profile-steps", d.profile_steps, "one-token steps profiled (default 16)")
       ->check(CLI::PositiveNumber);
+  decode
+      ->add_option("--cuda-graphs", d.cuda_graphs,
+                   "on: cached steps replayed from a CUDA graph where the family allows (default); "
+                   "off: ordinary forward calls only")
+      ->check(CLI::IsMember({"on", "off"}));
   decode->callback([] { emit(bench_decode(d), d.out); });
 
   auto* ev = app.add_subcommand(
@@ -253,6 +277,10 @@ void add_bench_eval_commands(CLI::App& app) {
   ev->add_option("--seed", e.seed, "random seed of the weights");
   ev->add_option("--label", e.label, "name in the output (default: the config path)");
   ev->add_option("--out", e.out, "also append the JSON line to this file");
+  ev->add_option("--cuda-graphs", e.cuda_graphs,
+                 "on: decode steps replayed from a CUDA graph where the family allows (default); "
+                 "off: ordinary forward calls")
+      ->check(CLI::IsMember({"on", "off"}));
   ev->callback([] { emit(bench_eval(e), e.out); });
 }
 

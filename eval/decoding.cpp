@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "models/static_decode.h"
 #include "util/errors.h"
 
 namespace dreamer::eval {
@@ -127,6 +128,9 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
     std::vector<bool> done(b, false);
     int64_t active = b;
     std::vector<std::mt19937_64*> batch_streams(b, nullptr);
+    models::StaticDecoder decoder(
+        model, state, options,
+        models::choose_decode_mode(model, device, options, generation.cuda_graphs));
     for (int64_t consumed = shortest;; ++consumed) {
       const auto last = out.logits.select(1, out.logits.size(1) - 1);
       torch::Tensor next;
@@ -177,7 +181,7 @@ std::vector<Generation> greedy_generate_detailed(models::LanguageModel& model,
       ++timings.steps;
       timings.row_steps += b;
       if (consumed < longest) ++timings.prompt_steps;  // some row feeds a prompt token
-      out = model.forward(torch::tensor(feed).unsqueeze(1).to(device), &state, options);
+      out = decoder.step(torch::tensor(feed).unsqueeze(1).to(device));
       if (scoring.on_trace) {
         auto keep = torch::tensor(std::vector<int64_t>(done.begin(), done.end())).eq(0).to(device);
         scoring.on_trace(select_tokens(out.trace, keep));

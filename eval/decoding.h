@@ -39,6 +39,9 @@ struct GenerationOptions {
   SamplingOptions sampling;
   std::vector<uint64_t> stream_seeds;
   GenerationTimings* timings = nullptr;  // optional: phases are added to it
+  // One-token steps replayed from a captured CUDA graph where the family and device allow it
+  // (models/static_decode.h); off: ordinary forward calls (the same tokens, slower on a GPU).
+  bool cuda_graphs = true;
 };
 
 struct Generation {

@@ -182,6 +182,7 @@ void run_generate(models::LanguageModel& model, const data::Tokenizer& tokenizer
   generation.max_new_tokens = task.generation.max_new_tokens;
   generation.max_length = options.max_length;
   generation.timings = options.generation_timings;
+  generation.cuda_graphs = options.cuda_graphs;
   const auto& g = task.generation;
   generation.sampling = {g.do_sample, g.temperature, g.top_p, g.top_k};
   // `repeats` copies of each prompt; a sampled response's stream depends only on the seed, the

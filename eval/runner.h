@@ -28,6 +28,7 @@ struct RunOptions {
   // > 0: the model's context in tokens; longer inputs are left-truncated (lm-eval max_length).
   int64_t max_length = 0;
   GenerationTimings* generation_timings = nullptr;  // optional: generation's phases (bench-eval)
+  bool cuda_graphs = true;                          // GenerationOptions::cuda_graphs
 };
 
 struct Score {

@@ -348,7 +348,7 @@ ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* s
         "the DR / DR+EA presets");
   ModelOutput out;
   out.recurrences = depth_count;
-  auto x = ends.embed(tokens, start);  // [B, T, d]
+  auto x = ends.embed(tokens, start, state);  // [B, T, d]
   torch::Tensor h = x;
   DepthMemory memory;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> joint_kv;

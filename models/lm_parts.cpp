@@ -37,8 +37,11 @@ void LMEnds::build(LanguageModel& model, const Backbone& b, int64_t max_position
   build_head(model, b, head_bias, norm_name);
 }
 
-torch::Tensor LMEnds::embed(const torch::Tensor& tokens, int64_t start) {
+torch::Tensor LMEnds::embed(const torch::Tensor& tokens, int64_t start,
+                            const InferenceState* state) {
   auto x = embedding(tokens);
+  if (position_embedding && state && state->is_static())
+    return x + position_embedding(state->slot);  // [1, d]: one token, the position on the device
   if (position_embedding) {
     const int64_t t = tokens.size(1), max = position_embedding->weight.size(0);
     TORCH_CHECK(start + t <= max, "sequence of ", start + t,
@@ -79,11 +82,15 @@ int64_t prepare_state(InferenceState* state, int64_t n_sequence, int64_t recurre
   }
   TORCH_CHECK(static_cast<int64_t>(state->sequence.size()) == n_sequence, "decoding state holds ",
               state->sequence.size(), " caches, this call needs ", n_sequence);
+  // Static decoding: this step's token is valid as well (written before attention reads).
+  if (state->is_static()) torch::le_out(state->valid, state->key_index, state->slot);
   return state->position;
 }
 
 void finish_state(InferenceState* state, const torch::Tensor& tokens) {
-  if (state) state->position += tokens.size(1);
+  if (!state) return;
+  state->position += tokens.size(1);
+  if (state->is_static()) state->slot.add_(tokens.size(1));  // on the device: graph replays too
 }
 
 }  // namespace dreamer::models

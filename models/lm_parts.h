@@ -29,7 +29,9 @@ struct LMEnds {
   // Both, in that order.
   void build(LanguageModel& model, const Backbone& b, int64_t max_positions, bool head_bias = false,
              const std::string& norm_name = "norm_out");
-  torch::Tensor embed(const torch::Tensor& tokens, int64_t start);  // [B, T] -> [B, T, d]
+  // [B, T] -> [B, T, d]; a static `state` (models/static_decode.h) supplies the position.
+  torch::Tensor embed(const torch::Tensor& tokens, int64_t start,
+                      const InferenceState* state = nullptr);
   HeadWeights head() const;  // the untied head, or the token table when tied
 
   torch::nn::Embedding embedding{nullptr}, position_embedding{nullptr};

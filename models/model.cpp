@@ -6,6 +6,13 @@ namespace dreamer::models {
 
 std::pair<torch::Tensor, torch::Tensor> KVCache::append(const torch::Tensor& k_new,
                                                         const torch::Tensor& v_new) {
+  if (is_static()) {
+    TORCH_CHECK(k_new.size(2) == 1, "static decoding writes one token per step, got ",
+                k_new.size(2));
+    k.index_copy_(2, slot, k_new.to(k.scalar_type()));
+    v.index_copy_(2, slot, v_new.to(v.scalar_type()));
+    return {k, v};
+  }
   const int64_t t = k_new.size(2), needed = used + t;
   if (!k.defined() || needed > k.size(2)) {
     const int64_t allocated =
@@ -31,6 +38,25 @@ void InferenceState::allocate(size_t n_sequence, size_t n_depth) {
   depth.assign(n_depth, KVCache{});
   for (auto& c : sequence) c.capacity = capacity;
   for (auto& c : depth) c.capacity = capacity;
+}
+
+void InferenceState::enable_static_decoding() {
+  TORCH_CHECK(!sequence.empty(), "static decoding needs a prefilled state");
+  for (const auto& c : depth)
+    TORCH_CHECK(!c.k.defined(), "static decoding does not support depth-attention caches");
+  const auto device = sequence.front().k.device();
+  key_index = torch::arange(capacity, torch::dtype(torch::kLong).device(device));
+  slot = torch::full({1}, position, key_index.options());
+  valid = key_index < position;
+  for (auto& c : sequence) {
+    TORCH_CHECK(c.k.defined() && c.k.size(2) == capacity, "static decoding needs caches of ",
+                capacity, " positions, one holds ", c.k.defined() ? c.k.size(2) : 0);
+    TORCH_CHECK(c.used == position, "a cache holds ", c.used, " entries at position ", position);
+    c.k.narrow(2, c.used, capacity - c.used).zero_();
+    c.v.narrow(2, c.used, capacity - c.used).zero_();
+    c.slot = slot;
+    c.valid = valid;
+  }
 }
 
 void finish_output(ModelOutput& out, const torch::Tensor& y, const HeadWeights& head,

@@ -43,6 +43,13 @@ struct KVCache {
   // up front so that it does not happen).
   std::pair<torch::Tensor, torch::Tensor> append(const torch::Tensor& k_new,
                                                  const torch::Tensor& v_new);
+  // Static decoding (models/static_decode.h): the position lives on the device (`slot`, [1]
+  // int64, shared by every cache of a state), so one captured CUDA graph serves every step. A
+  // write of one token goes to index `slot` of the full-capacity buffers, and append() returns
+  // the whole buffers; `valid` ([capacity] bool, shared) marks the written entries, which
+  // attention must mask by (static_key_mask()). `used` is not kept up to date in this mode.
+  torch::Tensor slot, valid;
+  bool is_static() const { return slot.defined(); }
 };
 
 // Decoding state: created empty, passed to successive forward calls with the new tokens.
@@ -55,6 +62,15 @@ struct InferenceState {
   std::vector<torch::Tensor> extra;  // family-specific state
   // Creates the caches of a fresh state, each sized for `capacity` positions.
   void allocate(size_t n_sequence, size_t n_depth = 0);
+  // Static decoding (see KVCache): the position on the device and the valid-entry mask, shared
+  // with every sequence cache; `key_index` is arange(capacity) on the device. Undefined: the
+  // ordinary (host-position) mode.
+  torch::Tensor slot, valid, key_index;
+  bool is_static() const { return slot.defined(); }
+  // Switches a prefilled state to static decoding: every sequence cache must hold a buffer of
+  // exactly `capacity` positions (the prefill allocates it); the unwritten entries are zeroed,
+  // so that masked keys and values are finite. Depth caches are not supported (throws).
+  void enable_static_decoding();
 };
 
 struct ForwardOptions {
@@ -102,6 +118,11 @@ class LanguageModel : public torch::nn::Module, public RoleDeclarer {
   // Called once after each optimizer step (balancing-bias updates and the like).
   virtual void after_optimizer_step() {}
   virtual bool is_recurrent() const { return false; }
+  // Whether a one-token forward with a static InferenceState (KVCache::is_static) reads
+  // positions only from the device, so that the step can be captured as a CUDA graph
+  // (models/static_decode.h). Families opt in once a test holds static steps equal to ordinary
+  // ones (tests/models/static_decode_test.cpp).
+  virtual bool supports_static_decode() const { return false; }
   // The head that turns ModelOutput.hidden into the logits. Every family overrides it; the
   // default (models without a separable head, such as the scoring tests' fakes) throws.
   virtual HeadWeights head() const;

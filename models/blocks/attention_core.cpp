@@ -63,4 +63,32 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
 #endif
 }
 
+torch::Tensor key_masked_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                             const torch::Tensor& v,
+                                             const torch::Tensor& key_mask) {
+  const int64_t h = q.size(1);
+  auto kk = repeat_kv(k, h), vv = repeat_kv(v, h);
+  auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  scores = scores.masked_fill(key_mask.logical_not(), -std::numeric_limits<float>::infinity());
+  auto weights = torch::softmax(at_least_float32(scores), -1).to(q.scalar_type());
+  return torch::matmul(weights, vv);
+}
+
+torch::Tensor key_masked_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                   const torch::Tensor& v, const torch::Tensor& key_mask) {
+  TORCH_CHECK(q.size(2) == 1, "key_masked_attention takes one query per row, got ", q.size(2));
+#if TORCH_VERSION_MAJOR >= 2
+  const int64_t h = q.size(1);
+#if DREAMER_SDPA_GQA
+  if (k.size(1) != h)
+    return at::scaled_dot_product_attention(q, k, v, key_mask, 0.0, /*is_causal=*/false,
+                                            /*scale=*/c10::nullopt, /*enable_gqa=*/true);
+#endif
+  return at::scaled_dot_product_attention(q, repeat_kv(k, h), repeat_kv(v, h), key_mask, 0.0,
+                                          /*is_causal=*/false);
+#else
+  return key_masked_attention_reference(q, k, v, key_mask);
+#endif
+}
+
 }  // namespace dreamer::models

@@ -15,6 +15,16 @@ torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Te
                                          const torch::Tensor& v);
 bool fused_attention_available();
 
+// One query per row (a static decoding step, models/static_decode.h) against full-capacity key
+// and value buffers: q [B, H, 1, Dh], k, v [B, Hkv, C, Dh], key_mask [C] bool, true for the
+// written entries (the query's position and every earlier one). SDPA with the mask on LibTorch
+// >= 2.0, the reference computation otherwise; the same function as causal_attention over the
+// valid prefix.
+torch::Tensor key_masked_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                   const torch::Tensor& v, const torch::Tensor& key_mask);
+torch::Tensor key_masked_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                             const torch::Tensor& v, const torch::Tensor& key_mask);
+
 // Boolean mask [Tq, Tk], true where query i may see key j (j <= Tk - Tq + i).
 torch::Tensor causal_mask(int64_t tq, int64_t tk, const torch::Device& device);
 

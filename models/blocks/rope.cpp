@@ -1,7 +1,10 @@
 #include "models/blocks/rope.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <string>
+#include <tuple>
 
 namespace dreamer::models {
 
@@ -73,6 +76,35 @@ torch::Tensor apply_rope_cos_sin(const torch::Tensor& x, const torch::Tensor& co
   auto x1 = x.narrow(-1, 0, half);
   auto x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+}
+
+std::pair<torch::Tensor, torch::Tensor> shared_rope_rows_at(int64_t head_dim, double base,
+                                                            const torch::Tensor& positions,
+                                                            int64_t table_size,
+                                                            torch::ScalarType dtype) {
+  struct Key {
+    int64_t head_dim;
+    double base;
+    std::string device;
+    torch::ScalarType dtype;
+    bool operator<(const Key& o) const {
+      return std::tie(head_dim, base, device, dtype) <
+             std::tie(o.head_dim, o.base, o.device, o.dtype);
+    }
+  };
+  // Never destroyed, as shared_rope_rows' tables.
+  static auto* tables = new std::map<Key, std::pair<torch::Tensor, torch::Tensor>>();
+  static auto* mutex = new std::mutex();
+  std::lock_guard<std::mutex> lock(*mutex);
+  auto& [cos, sin] = (*tables)[{head_dim, base, positions.device().str(), dtype}];
+  if (!cos.defined() || cos.size(0) < table_size) {
+    const int64_t size = std::max<int64_t>(table_size, cos.defined() ? 2 * cos.size(0) : 0);
+    const auto angles = rope_angles(
+        torch::arange(size, torch::dtype(torch::kLong).device(positions.device())), head_dim, base);
+    cos = angles.cos().to(dtype);
+    sin = angles.sin().to(dtype);
+  }
+  return {cos.index_select(0, positions), sin.index_select(0, positions)};
 }
 
 }  // namespace dreamer::models

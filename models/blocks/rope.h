@@ -48,4 +48,13 @@ std::pair<torch::Tensor, torch::Tensor> shared_rope_rows(int64_t head_dim, doubl
                                                          const torch::Device& device,
                                                          torch::ScalarType dtype);
 
+// Static decoding (models/static_decode.h): cos, sin [P, Dh/2] in `dtype` at the positions
+// [P] held on the device, gathered from a process-wide table of at least `table_size`
+// positions per (head_dim, base, device, dtype). The table is built (or grown) outside a CUDA
+// graph capture by the eager warm-up steps, so a captured step only gathers.
+std::pair<torch::Tensor, torch::Tensor> shared_rope_rows_at(int64_t head_dim, double base,
+                                                            const torch::Tensor& positions,
+                                                            int64_t table_size,
+                                                            torch::ScalarType dtype);
+
 }  // namespace dreamer::models

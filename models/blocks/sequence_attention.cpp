@@ -42,7 +42,7 @@ SequenceAttentionImpl::SequenceAttentionImpl(const SequenceAttentionOptions& opt
 }
 
 QKV SequenceAttentionImpl::project(const torch::Tensor& x_qk, const torch::Tensor& x_v,
-                                   int64_t start) {
+                                   int64_t start, const KVCache* cache) {
   const int64_t b = x_qk.size(0), t = x_qk.size(1), dh = options.head_dim;
   auto heads = [&](const torch::Tensor& y, int64_t n) {
     return y.view({b, t, n, dh}).transpose(1, 2);  // [B, n, T, Dh]
@@ -51,8 +51,12 @@ QKV SequenceAttentionImpl::project(const torch::Tensor& x_qk, const torch::Tenso
           heads(v(x_v), options.n_kv_heads)};
   if (options.rope) {
     // One table per head_dim/base for the process: built once, not at every depth and step.
+    // Static decoding reads the position on the device (models/static_decode.h).
     const auto [cos, sin] =
-        shared_rope_rows(dh, options.rope_base, start, t, x_qk.device(), out.q.scalar_type());
+        cache && cache->is_static()
+            ? shared_rope_rows_at(dh, options.rope_base, cache->slot, cache->k.size(2),
+                                  out.q.scalar_type())
+            : shared_rope_rows(dh, options.rope_base, start, t, x_qk.device(), out.q.scalar_type());
     out.q = apply_rope_cos_sin(out.q, cos, sin);
     out.k = apply_rope_cos_sin(out.k, cos.to(out.k.scalar_type()), sin.to(out.k.scalar_type()));
   }
@@ -66,9 +70,11 @@ torch::Tensor SequenceAttentionImpl::output(const torch::Tensor& heads) {
 
 torch::Tensor SequenceAttentionImpl::forward(const torch::Tensor& x_qk, const torch::Tensor& x_v,
                                              int64_t start, KVCache* cache) {
-  QKV p = project(x_qk, x_v, start);
+  QKV p = project(x_qk, x_v, start, cache);
   torch::Tensor k_all = p.k, v_all = p.v;
   if (cache) std::tie(k_all, v_all) = cache->append(p.k, p.v);
+  if (cache && cache->is_static())
+    return output(key_masked_attention(p.q, k_all, v_all, cache->valid));
   return output(causal_attention(p.q, k_all, v_all));
 }
 

@@ -41,7 +41,9 @@ struct SequenceAttentionImpl : torch::nn::Module, RoleDeclarer {
                         KVCache* cache);
 
   // The pieces, for layers that mix these keys with others under one softmax.
-  QKV project(const torch::Tensor& x_qk, const torch::Tensor& x_v, int64_t start);
+  // With a static `cache` (models/static_decode.h) RoPE reads the position on the device.
+  QKV project(const torch::Tensor& x_qk, const torch::Tensor& x_v, int64_t start,
+              const KVCache* cache = nullptr);
   torch::Tensor output(const torch::Tensor& heads);  // [B, H, T, Dh] -> [B, T, d]
 
   SequenceAttentionOptions options;
