@@ -79,12 +79,14 @@ torch::Tensor key_masked_attention(const torch::Tensor& q, const torch::Tensor& 
   TORCH_CHECK(q.size(2) == 1, "key_masked_attention takes one query per row, got ", q.size(2));
 #if TORCH_VERSION_MAJOR >= 2
   const int64_t h = q.size(1);
+  // SDPA reads the mask's last two dims as [Tq, Tk]: [C] -> [1, 1, 1, C].
+  const auto mask = key_mask.view({1, 1, 1, -1});
 #if DREAMER_SDPA_GQA
   if (k.size(1) != h)
-    return at::scaled_dot_product_attention(q, k, v, key_mask, 0.0, /*is_causal=*/false,
+    return at::scaled_dot_product_attention(q, k, v, mask, 0.0, /*is_causal=*/false,
                                             /*scale=*/c10::nullopt, /*enable_gqa=*/true);
 #endif
-  return at::scaled_dot_product_attention(q, repeat_kv(k, h), repeat_kv(v, h), key_mask, 0.0,
+  return at::scaled_dot_product_attention(q, repeat_kv(k, h), repeat_kv(v, h), mask, 0.0,
                                           /*is_causal=*/false);
 #else
   return key_masked_attention_reference(q, k, v, key_mask);
