@@ -146,6 +146,14 @@ MoETransformer::MoETransformer(const models::ModelConfig& config)
   init_gpt2_style(*this, cfg_.backbone.init_std, 2 * cfg_.n_layers);
 }
 
+bool MoETransformer::decode_step_capturable(const torch::Device& device) const {
+  // The residual stream's dtype (float32); grouped_available reads autocast's compute dtype.
+  const auto probe = torch::empty({0}, torch::dtype(torch::kFloat32).device(device));
+  for (const auto& layer : moe_layers)
+    if (!layer->experts->use_grouped || !layer->experts->grouped_available(probe)) return false;
+  return true;
+}
+
 ModelOutput MoETransformer::forward(const torch::Tensor& tokens, InferenceState* state,
                                     const ForwardOptions& options) {
   const int64_t start = prepare_state(state, cfg_.n_layers);

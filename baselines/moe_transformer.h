@@ -75,6 +75,9 @@ class MoETransformer : public models::LanguageModel {
                       const ForwardOptions& options = {}) override;
   models::HeadWeights head() const override { return ends.head(); }
   bool supports_static_decode() const override { return true; }
+  // Only the grouped expert path (bf16 on CUDA) is free of host reads: the loop reads the
+  // per-expert counts on the host.
+  bool decode_step_capturable(const torch::Device& device) const override;
   void after_optimizer_step() override;
 
   LMEnds ends;

@@ -123,6 +123,11 @@ class LanguageModel : public torch::nn::Module, public RoleDeclarer {
   // (models/static_decode.h). Families opt in once a test holds static steps equal to ordinary
   // ones (tests/models/static_decode_test.cpp).
   virtual bool supports_static_decode() const { return false; }
+  // Whether that step can also be captured as a CUDA graph on `device` under the current
+  // autocast setting: no host read inside it. By default the same as supports_static_decode().
+  virtual bool decode_step_capturable(const torch::Device& device) const {
+    return supports_static_decode();
+  }
   // The head that turns ModelOutput.hidden into the logits. Every family overrides it; the
   // default (models without a separable head, such as the scoring tests' fakes) throws.
   virtual HeadWeights head() const;

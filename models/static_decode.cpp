@@ -25,8 +25,8 @@ bool cuda_graphs_compiled() {
 DecodeMode choose_decode_mode(const LanguageModel& model, const torch::Device& device,
                               const ForwardOptions& options, bool graphs) {
   const bool capturable = graphs && cuda_graphs_compiled() && device.is_cuda() &&
-                          model.supports_static_decode() && !options.record_trace &&
-                          !options.record_states;
+                          model.supports_static_decode() && model.decode_step_capturable(device) &&
+                          !options.record_trace && !options.record_states;
   return capturable ? DecodeMode::kGraph : DecodeMode::kEager;
 }
 
@@ -81,9 +81,15 @@ ModelOutput StaticDecoder::step(const torch::Tensor& tokens) {
       g.graph.capture_begin();
       try {
         g.logits = model_.forward(g.tokens, &state_, options_).logits;
-      } catch (...) {
-        g.graph.capture_end();  // leaves the stream usable; the error is the caller's
-        throw;
+      } catch (const std::exception& e) {
+        try {
+          g.graph.capture_end();  // ends the (invalidated) capture so the stream stays usable
+        } catch (...) {
+        }
+        throw std::runtime_error("capturing the " + model_.config().family +
+                                 " decode step as a CUDA graph failed (run with --cuda-graphs "
+                                 "off): " +
+                                 e.what());
       }
       g.graph.capture_end();
       g.captured = true;

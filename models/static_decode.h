@@ -28,9 +28,9 @@ enum class DecodeMode {
 // Whether this build can capture CUDA graphs (a CUDA LibTorch 2.x).
 bool cuda_graphs_compiled();
 
-// kGraph for a family that supports static decoding on a CUDA device (in a build with graphs),
-// when `graphs` is on and no routing trace is asked for (a replay would not refill it);
-// otherwise kEager.
+// kGraph for a family that supports static decoding on a CUDA device (in a build with graphs)
+// and whose step is capturable there (LanguageModel::decode_step_capturable), when `graphs` is
+// on and no routing trace is asked for (a replay would not refill it); otherwise kEager.
 DecodeMode choose_decode_mode(const LanguageModel& model, const torch::Device& device,
                               const ForwardOptions& options, bool graphs);
 

@@ -86,24 +86,27 @@ TEST_P(StaticDecode, CudaGraphReplaysGiveTheLogitsOfEagerDecoding) {
   if (!model_->supports_static_decode()) GTEST_SKIP() << "family decodes eagerly";
   model_->to(torch::kCUDA);
   const auto prompt = prompt_.to(torch::kCUDA);
-  ASSERT_EQ(choose_decode_mode(*model_, prompt.device(), {}, true), DecodeMode::kGraph);
-  {
+  const bool dense = GetParam().config.value("family", std::string()) == "dense_transformer";
+  int64_t graphed = 0;
+  // bf16: the static step's masked attention is another SDPA kernel than the eager step's
+  // causal one, so the logits agree to bf16 rounding only.
+  for (const bool bf16 : {false, true}) {
+    CudaAutocast autocast(bf16);
+    const auto mode = choose_decode_mode(*model_, prompt.device(), {}, true);
+    // Dense steps always capture; MoE steps only on the grouped expert path (bf16), since the
+    // expert loop reads counts on the host.
+    if (dense) EXPECT_EQ(mode, DecodeMode::kGraph) << (bf16 ? "bf16" : "fp32");
+    if (mode != DecodeMode::kGraph) continue;
+    ++graphed;
     const auto eager = decode(*model_, prompt, DecodeMode::kEager);
     const auto feed = tokens_before(*model_, prompt, eager);
     const auto graph = decode(*model_, prompt, DecodeMode::kGraph, feed);
-    EXPECT_TRUE(torch::allclose(graph, eager, 1e-3, 1e-4))
-        << "fp32, max |diff| " << (graph - eager).abs().max().item<double>();
+    const double rtol = bf16 ? 5e-2 : 1e-3, atol = bf16 ? 5e-2 : 1e-4;
+    EXPECT_TRUE(torch::allclose(graph, eager, rtol, atol))
+        << (bf16 ? "bf16" : "fp32") << ", max |diff| "
+        << (graph - eager).abs().max().item<double>();
   }
-  {
-    // bf16: the static step's masked attention is another SDPA kernel than the eager step's
-    // causal one, so the logits agree to bf16 rounding only.
-    CudaAutocast autocast(true);
-    const auto eager = decode(*model_, prompt, DecodeMode::kEager);
-    const auto feed = tokens_before(*model_, prompt, eager);
-    const auto graph = decode(*model_, prompt, DecodeMode::kGraph, feed);
-    EXPECT_TRUE(torch::allclose(graph, eager, 5e-2, 5e-2))
-        << "bf16, max |diff| " << (graph - eager).abs().max().item<double>();
-  }
+  if (graphed == 0) GTEST_SKIP() << "no precision captures for this configuration";
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, StaticDecode, ::testing::ValuesIn(testing::tiny_model_cases()),
