@@ -95,13 +95,14 @@ nlohmann::json bench_decode(const BenchDecodeArgs& a) {
   double prefill_s = 0;
   cached(models::DecodeMode::kEager, &eager_tokens, &prefill_s);  // warm-up (allocator, kernels)
   const double eager_s = cached(models::DecodeMode::kEager, &eager_tokens, &prefill_s);
-  // The graph run gets its warm-up too (the masked attention kernels of static steps compile
-  // on first use); its timed run still captures its own graph, as every eval batch does.
-  if (graph_mode == models::DecodeMode::kGraph) cached(graph_mode, &cached_tokens, &prefill_s);
-  const double cached_s = graph_mode == models::DecodeMode::kGraph
-                              ? cached(graph_mode, &cached_tokens, &prefill_s)
-                              : eager_s;
-  if (graph_mode != models::DecodeMode::kGraph) cached_tokens = eager_tokens;
+  double cached_s = eager_s;
+  cached_tokens = eager_tokens;
+  if (graph_mode == models::DecodeMode::kGraph) {
+    // The graph run gets its warm-up too (the masked attention kernels of static steps compile
+    // on first use); its timed run still captures its own graph, as every eval batch does.
+    cached(graph_mode, &cached_tokens, &prefill_s);
+    cached_s = cached(graph_mode, &cached_tokens, &prefill_s);
+  }
   const double uncached_s = uncached(&uncached_tokens);
   const double steps = static_cast<double>(a.batch * (a.new_tokens - 1));
   nlohmann::json result = {

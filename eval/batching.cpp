@@ -21,12 +21,20 @@ std::vector<std::vector<size_t>> group_by_length(const std::vector<size_t>& leng
   return batches;
 }
 
-std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_t>& lengths,
-                                                         int64_t batch_size) {
+namespace {
+// Indices in order of decreasing length, ties by index.
+std::vector<size_t> longest_first(const std::vector<size_t>& lengths) {
   std::vector<size_t> order(lengths.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+  return order;
+}
+}  // namespace
+
+std::vector<std::vector<size_t>> group_by_similar_length(const std::vector<size_t>& lengths,
+                                                         int64_t batch_size) {
+  const auto order = longest_first(lengths);
   std::vector<std::vector<size_t>> batches;
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(batch_size))
     batches.emplace_back(
@@ -39,10 +47,7 @@ std::vector<std::vector<size_t>> group_for_generation(const std::vector<size_t>&
                                                       int64_t batch_size, int64_t budget) {
   require(batch_size > 0, "batch_size", "must be positive");
   const size_t n = lengths.size(), cap = static_cast<size_t>(batch_size);
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+  const auto order = longest_first(lengths);
   // cost[i]: the fewest steps for the first i prompts in order; size[i]: its last batch's size.
   std::vector<int64_t> cost(n + 1, 0);
   std::vector<size_t> size(n + 1, 0);

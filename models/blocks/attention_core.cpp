@@ -29,15 +29,22 @@ torch::Tensor repeat_kv(const torch::Tensor& x, int64_t n_heads) {
   return x.repeat_interleave(n_heads / n_kv, /*dim=*/1);
 }
 
-torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
-                                         const torch::Tensor& v) {
-  const int64_t h = q.size(1), tq = q.size(2), tk = k.size(2);
+namespace {
+// Softmax attention where `allowed` (broadcast to [.., Tq, Tk], true = may see) masks the keys.
+torch::Tensor masked_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                         const torch::Tensor& v, const torch::Tensor& allowed) {
+  const int64_t h = q.size(1);
   auto kk = repeat_kv(k, h), vv = repeat_kv(v, h);
   auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
-  scores = scores.masked_fill(causal_mask(tq, tk, q.device()).logical_not(),
-                              -std::numeric_limits<float>::infinity());
+  scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   auto weights = torch::softmax(at_least_float32(scores), -1).to(q.scalar_type());
   return torch::matmul(weights, vv);
+}
+}  // namespace
+
+torch::Tensor causal_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
+                                         const torch::Tensor& v) {
+  return masked_attention_reference(q, k, v, causal_mask(q.size(2), k.size(2), q.device()));
 }
 
 bool fused_attention_available() {
@@ -66,12 +73,7 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k,
 torch::Tensor key_masked_attention_reference(const torch::Tensor& q, const torch::Tensor& k,
                                              const torch::Tensor& v,
                                              const torch::Tensor& key_mask) {
-  const int64_t h = q.size(1);
-  auto kk = repeat_kv(k, h), vv = repeat_kv(v, h);
-  auto scores = torch::matmul(q, kk.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
-  scores = scores.masked_fill(key_mask.logical_not(), -std::numeric_limits<float>::infinity());
-  auto weights = torch::softmax(at_least_float32(scores), -1).to(q.scalar_type());
-  return torch::matmul(weights, vv);
+  return masked_attention_reference(q, k, v, key_mask);
 }
 
 torch::Tensor key_masked_attention(const torch::Tensor& q, const torch::Tensor& k,

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <string>
-#include <tuple>
 
 namespace dreamer::models {
 
@@ -36,21 +34,23 @@ torch::Tensor apply_rope(const torch::Tensor& x, const torch::Tensor& angles) {
   return apply_rope_cos_sin(x, angles.cos().to(x.scalar_type()), angles.sin().to(x.scalar_type()));
 }
 
+void RopeTable::cover(int64_t needed, const torch::Device& device) {
+  if (cos64_.defined() && cos64_.size(0) >= needed && cos64_.device() == device) return;
+  // Grow geometrically so that decoding one token at a time rebuilds O(log T) times.
+  const int64_t size = std::max<int64_t>(needed, cos64_.defined() ? 2 * cos64_.size(0) : 0);
+  auto angles =
+      rope_angles(torch::arange(size, torch::dtype(torch::kLong).device(device)), head_dim_, base_);
+  cos64_ = angles.cos();
+  sin64_ = angles.sin();
+}
+
 std::pair<torch::Tensor, torch::Tensor> RopeTable::rows(int64_t start, int64_t n,
                                                         const torch::Device& device,
                                                         torch::ScalarType dtype) {
   if (start == last_start_ && n == last_n_ && last_cos_.device() == device &&
       last_cos_.scalar_type() == dtype)
     return {last_cos_, last_sin_};
-  const int64_t needed = start + n;
-  if (!cos64_.defined() || cos64_.size(0) < needed || cos64_.device() != device) {
-    // Grow geometrically so that decoding one token at a time rebuilds O(log T) times.
-    const int64_t size = std::max<int64_t>(needed, cos64_.defined() ? 2 * cos64_.size(0) : 0);
-    auto angles = rope_angles(torch::arange(size, torch::dtype(torch::kLong).device(device)),
-                              head_dim_, base_);
-    cos64_ = angles.cos();
-    sin64_ = angles.sin();
-  }
+  cover(start + n, device);
   last_start_ = start;
   last_n_ = n;
   last_cos_ = cos64_.narrow(0, start, n).to(dtype);
@@ -58,16 +58,37 @@ std::pair<torch::Tensor, torch::Tensor> RopeTable::rows(int64_t start, int64_t n
   return {last_cos_, last_sin_};
 }
 
-std::pair<torch::Tensor, torch::Tensor> shared_rope_rows(int64_t head_dim, double base,
-                                                         int64_t start, int64_t n,
-                                                         const torch::Device& device,
-                                                         torch::ScalarType dtype) {
+std::pair<torch::Tensor, torch::Tensor> RopeTable::rows_at(const torch::Tensor& positions,
+                                                           int64_t table_size,
+                                                           torch::ScalarType dtype) {
+  cover(table_size, positions.device());
+  if (!cast_cos_.defined() || cast_cos_.size(0) != cos64_.size(0) ||
+      cast_cos_.device() != cos64_.device() || cast_cos_.scalar_type() != dtype) {
+    cast_cos_ = cos64_.to(dtype);
+    cast_sin_ = sin64_.to(dtype);
+  }
+  return {cast_cos_.index_select(0, positions), cast_sin_.index_select(0, positions)};
+}
+
+namespace {
+// The process-wide table of one (head_dim, base), used under its mutex.
+template <typename Use>
+std::pair<torch::Tensor, torch::Tensor> with_shared_table(int64_t head_dim, double base,
+                                                          const Use& use) {
   // Never destroyed: tensors freed by static destructors at exit can outlive the CUDA runtime.
   static auto* tables = new std::map<std::pair<int64_t, double>, RopeTable>();
   static auto* mutex = new std::mutex();
   std::lock_guard<std::mutex> lock(*mutex);
-  auto it = tables->try_emplace({head_dim, base}, head_dim, base).first;
-  return it->second.rows(start, n, device, dtype);
+  return use(tables->try_emplace({head_dim, base}, head_dim, base).first->second);
+}
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> shared_rope_rows(int64_t head_dim, double base,
+                                                         int64_t start, int64_t n,
+                                                         const torch::Device& device,
+                                                         torch::ScalarType dtype) {
+  return with_shared_table(head_dim, base,
+                           [&](RopeTable& t) { return t.rows(start, n, device, dtype); });
 }
 
 torch::Tensor apply_rope_cos_sin(const torch::Tensor& x, const torch::Tensor& cos,
@@ -82,29 +103,8 @@ std::pair<torch::Tensor, torch::Tensor> shared_rope_rows_at(int64_t head_dim, do
                                                             const torch::Tensor& positions,
                                                             int64_t table_size,
                                                             torch::ScalarType dtype) {
-  struct Key {
-    int64_t head_dim;
-    double base;
-    std::string device;
-    torch::ScalarType dtype;
-    bool operator<(const Key& o) const {
-      return std::tie(head_dim, base, device, dtype) <
-             std::tie(o.head_dim, o.base, o.device, o.dtype);
-    }
-  };
-  // Never destroyed, as shared_rope_rows' tables.
-  static auto* tables = new std::map<Key, std::pair<torch::Tensor, torch::Tensor>>();
-  static auto* mutex = new std::mutex();
-  std::lock_guard<std::mutex> lock(*mutex);
-  auto& [cos, sin] = (*tables)[{head_dim, base, positions.device().str(), dtype}];
-  if (!cos.defined() || cos.size(0) < table_size) {
-    const int64_t size = std::max<int64_t>(table_size, cos.defined() ? 2 * cos.size(0) : 0);
-    const auto angles = rope_angles(
-        torch::arange(size, torch::dtype(torch::kLong).device(positions.device())), head_dim, base);
-    cos = angles.cos().to(dtype);
-    sin = angles.sin().to(dtype);
-  }
-  return {cos.index_select(0, positions), sin.index_select(0, positions)};
+  return with_shared_table(head_dim, base,
+                           [&](RopeTable& t) { return t.rows_at(positions, table_size, dtype); });
 }
 
 }  // namespace dreamer::models

@@ -31,11 +31,19 @@ class RopeTable {
   std::pair<torch::Tensor, torch::Tensor> rows(int64_t start, int64_t n,
                                                const torch::Device& device,
                                                torch::ScalarType dtype);
+  // cos, sin [P, Dh/2] in `dtype` at the positions [P] held on the device (static decoding),
+  // gathered from the whole table, which covers at least `table_size` positions.
+  std::pair<torch::Tensor, torch::Tensor> rows_at(const torch::Tensor& positions,
+                                                  int64_t table_size, torch::ScalarType dtype);
 
  private:
+  // Makes the float64 table cover positions 0..needed-1 on `device`.
+  void cover(int64_t needed, const torch::Device& device);
+
   int64_t head_dim_;
   double base_;
-  torch::Tensor cos64_, sin64_;  // [P, Dh/2] float64, positions 0..P-1
+  torch::Tensor cos64_, sin64_;        // [P, Dh/2] float64, positions 0..P-1
+  torch::Tensor cast_cos_, cast_sin_;  // the whole table in rows_at's dtype
   // The last rows handed out, already cast (the common case: one shape every call).
   int64_t last_start_ = -1, last_n_ = -1;
   torch::Tensor last_cos_, last_sin_;
@@ -48,10 +56,9 @@ std::pair<torch::Tensor, torch::Tensor> shared_rope_rows(int64_t head_dim, doubl
                                                          const torch::Device& device,
                                                          torch::ScalarType dtype);
 
-// Static decoding (models/static_decode.h): cos, sin [P, Dh/2] in `dtype` at the positions
-// [P] held on the device, gathered from a process-wide table of at least `table_size`
-// positions per (head_dim, base, device, dtype). The table is built (or grown) outside a CUDA
-// graph capture by the eager warm-up steps, so a captured step only gathers.
+// Static decoding (models/static_decode.h): RopeTable::rows_at of the same process-wide table.
+// The table is built (or grown) and cast outside a CUDA graph capture by the eager warm-up
+// steps, so a captured step only gathers.
 std::pair<torch::Tensor, torch::Tensor> shared_rope_rows_at(int64_t head_dim, double base,
                                                             const torch::Tensor& positions,
                                                             int64_t table_size,
