@@ -4,9 +4,65 @@
 #include <map>
 #include <mutex>
 
+#ifdef DREAMER_WITH_CUDA_KERNELS
+#include "models/blocks/rope_cuda.h"
+#endif
+
 namespace dreamer::models {
 
 namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+bool kernel_dtype(const torch::Tensor& x) {
+  const auto t = x.scalar_type();
+  return t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16;
+}
+
+// Whether rope_qk_cuda takes q and k (cos/sin then go to it in float32).
+bool use_kernel(const torch::Tensor& q, const torch::Tensor& k) {
+  return fused_rope_compiled() && q.is_cuda() && k.device() == q.device() && kernel_dtype(q) &&
+         kernel_dtype(k);
+}
+
+// q and k rotated by cos/sin, or by -angle when `inverse`: the fused kernel where it runs,
+// else apply_rope_cos_sin on each with cos/sin in that tensor's dtype.
+std::pair<torch::Tensor, torch::Tensor> rotate_qk(const torch::Tensor& q, const torch::Tensor& k,
+                                                  const torch::Tensor& cos,
+                                                  const torch::Tensor& sin, bool inverse) {
+#ifdef DREAMER_WITH_CUDA_KERNELS
+  if (use_kernel(q, k) && cos.scalar_type() == torch::kFloat32)
+    return rope_qk_cuda(q, k, cos, sin, inverse);
+#endif
+  auto rotate = [&](const torch::Tensor& x) {
+    auto c = cos.to(x.scalar_type()), s = sin.to(x.scalar_type());
+    return apply_rope_cos_sin(x, c, inverse ? -s : s);
+  };
+  return {rotate(q), rotate(k)};
+}
+
+// The rotation of q and k as one autograd node, on every device (so the CPU tests cover the
+// backward the GPU runs). Its backward is the same node with `inverse` flipped, since the
+// transpose of a rotation is its inverse: one more fused launch, itself differentiable, and
+// only cos/sin are saved.
+struct RopeQK : torch::autograd::Function<RopeQK> {
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& cos, const torch::Tensor& sin, bool inverse) {
+    ctx->save_for_backward({cos, sin});
+    ctx->saved_data["inverse"] = inverse;
+    auto [rq, rk] = rotate_qk(q, k, cos, sin, inverse);
+    return {rq, rk};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    // An output without a gradient arrives as zeros (grads are materialised by default).
+    const auto saved = ctx->get_saved_variables();
+    auto g =
+        RopeQK::apply(grads[0], grads[1], saved[0], saved[1], !ctx->saved_data["inverse"].toBool());
+    return {g[0], g[1], torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 torch::Tensor inverse_frequencies(int64_t head_dim, double base, const torch::Device& device) {
   auto idx = torch::arange(0, head_dim / 2, torch::dtype(torch::kFloat64).device(device));
   return torch::pow(base, -2.0 * idx / static_cast<double>(head_dim));
@@ -105,6 +161,39 @@ std::pair<torch::Tensor, torch::Tensor> shared_rope_rows_at(int64_t head_dim, do
                                                             torch::ScalarType dtype) {
   return with_shared_table(head_dim, base,
                            [&](RopeTable& t) { return t.rows_at(positions, table_size, dtype); });
+}
+
+bool fused_rope_compiled() {
+#ifdef DREAMER_WITH_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
+
+torch::ScalarType rope_qk_rows_dtype(const torch::Tensor& q) {
+  return use_kernel(q, q) ? torch::kFloat32 : q.scalar_type();
+}
+
+std::pair<torch::Tensor, torch::Tensor> apply_rope_qk(const torch::Tensor& q,
+                                                      const torch::Tensor& k,
+                                                      const torch::Tensor& cos,
+                                                      const torch::Tensor& sin) {
+  // The node treats cos/sin as constants and needs [B, H, T, D] of one T and D; anything else
+  // (never the attention's own call) takes autograd through the plain ops.
+  const bool node_shapes = q.dim() == 4 && k.dim() == 4 && q.size(2) == k.size(2) &&
+                           q.size(3) == k.size(3) && cos.dim() == 2 && cos.sizes() == sin.sizes() &&
+                           cos.size(0) == q.size(2) && 2 * cos.size(1) == q.size(3);
+  if (!node_shapes || cos.requires_grad() || sin.requires_grad())
+    return {apply_rope_cos_sin(q, cos.to(q.scalar_type()), sin.to(q.scalar_type())),
+            apply_rope_cos_sin(k, cos.to(k.scalar_type()), sin.to(k.scalar_type()))};
+  torch::Tensor c = cos, s = sin;
+  if (use_kernel(q, k)) {  // no-ops for rows fetched in rope_qk_rows_dtype
+    c = cos.to(q.device(), torch::kFloat32);
+    s = sin.to(q.device(), torch::kFloat32);
+  }
+  auto out = RopeQK::apply(q, k, c, s, false);
+  return {out[0], out[1]};
 }
 
 }  // namespace dreamer::models

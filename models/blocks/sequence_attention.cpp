@@ -1,5 +1,7 @@
 #include "models/blocks/sequence_attention.h"
 
+#include <tuple>
+
 #include "models/blocks/attention_core.h"
 #include "models/blocks/rope.h"
 #include "util/errors.h"
@@ -52,13 +54,14 @@ QKV SequenceAttentionImpl::project(const torch::Tensor& x_qk, const torch::Tenso
   if (options.rope) {
     // One table per head_dim/base for the process: built once, not at every depth and step.
     // Static decoding reads the position on the device (models/static_decode.h).
+    const auto rows_dtype = rope_qk_rows_dtype(out.q);  // float32 for the fused kernel
     const auto [cos, sin] =
         cache && cache->is_static()
-            ? shared_rope_rows_at(dh, options.rope_base, cache->slot, cache->k.size(2),
-                                  out.q.scalar_type())
-            : shared_rope_rows(dh, options.rope_base, start, t, x_qk.device(), out.q.scalar_type());
-    out.q = apply_rope_cos_sin(out.q, cos, sin);
-    out.k = apply_rope_cos_sin(out.k, cos.to(out.k.scalar_type()), sin.to(out.k.scalar_type()));
+            ? shared_rope_rows_at(dh, options.rope_base, cache->slot, cache->k.size(2), rows_dtype)
+            : shared_rope_rows(dh, options.rope_base, start, t, x_qk.device(), rows_dtype);
+    // q and k in one autograd node: on CUDA one fused kernel each way, reading the strided
+    // views directly (apply_rope_cos_sin launches 7 kernels per tensor: 4 mul, sub, add, cat).
+    std::tie(out.q, out.k) = apply_rope_qk(out.q, out.k, cos, sin);
   }
   return out;
 }
