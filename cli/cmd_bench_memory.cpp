@@ -135,6 +135,7 @@ void add_bench_memory_command(CLI::App& app) {
         {"measured", train::measured_memory_json(r.measured)},
         {"predicted", train::memory_breakdown_json(r.predicted.memory)},
         {"sdpa_kernel", train::sdpa_kernel_name(r.workload.sdpa_kernel)},
+        {"fused_swiglu", r.workload.fused_swiglu},
         {"torch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)}};
     emit(line, out);
   });

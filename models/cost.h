@@ -46,7 +46,11 @@ struct Workload {
   int64_t torch_version = 211;
   bool cuda = true;  // the step runs on a CUDA device (else the CPU): kernels differ by device
   SdpaKernel sdpa_kernel = SdpaKernel::kFlash;  // with fused_attention (CUDA bf16: flash)
-  bool fused_optimizer = true;          // the fused CUDA AdamW (no per-parameter temporaries)
+  bool fused_optimizer = true;  // the fused CUDA AdamW (no per-parameter temporaries)
+  // SwiGLU's gating is one autograd node keeping gate and up (models/blocks/swiglu.h), on every
+  // device; false: the plain silu(gate) * up of builds before 2026-12-03, which also kept
+  // silu(gate). Only for reading peaks measured by those builds.
+  bool fused_swiglu = true;
   int64_t runtime_workspace_bytes = 0;  // allocations of the runtime itself (cuBLAS workspaces)
 };
 

@@ -84,8 +84,8 @@ void sequence_attention(Ledger& l, double h, double hkv, double dh, bool rope) {
 
 void ffn_hidden(Ledger& l, Activation a, double hidden) {
   switch (a) {
-    case Activation::kSwiGLU:
-      l.tensor(hidden, l.lp, 4);
+    case Activation::kSwiGLU:  // gate and up (swiglu's node), the gated product (the next linear)
+      l.tensor(hidden, l.lp, l.w.fused_swiglu ? 3 : 4);
       break;
     case Activation::kReLU:
       l.tensor(hidden, l.lp);

@@ -62,8 +62,9 @@ void norm_internals(Ledger& l, NormKind kind, double d);
 // [B, H, T, T] (and a low-precision copy under autocast), repeated k/v for grouped heads and the
 // boolean mask [T, T]. Both: the output reshaped for o. Per call.
 void sequence_attention(Ledger& l, double heads, double kv_heads, double head_dim, bool rope);
-// Dense FFN hidden state(s) (models/blocks/ffn.cpp): SwiGLU keeps gate, silu(gate), up and
-// the product (4 h); ReLU its result (h); GELU and SiLU input and result (2 h).
+// Dense FFN hidden state(s) (models/blocks/ffn.cpp): SwiGLU keeps gate and up (swiglu's node)
+// and the product (3 h; 4 h with silu(gate) before Workload::fused_swiglu); ReLU its result
+// (h); GELU and SiLU input and result (2 h).
 void ffn_hidden(Ledger& l, Activation activation, double hidden);
 // The router of models/blocks/experts.cpp on a float32 input of width d: query projection
 // (when linear), the depth offset's sum, float32 logits, the sigmoid/softmax scores, ids,

@@ -300,15 +300,48 @@ class Dreamer(LM):
             self.expert_load.zero_()
 
 
+# Parameters init_gpt2_style leaves as built (models/roles.cpp: kNorm, kRouter), and the
+# residual outputs whose std it divides by sqrt(residual writes) (kResidualOutput).
+AS_BUILT = ("expert_keys", "depth_offset", "query.weight")
+RESIDUAL_OUTPUTS = ("o.weight", "da_o.weight", "down.weight", "w_down")
+
+
+@torch.no_grad()
+def init_gpt2_style(model, std, residual_writes):
+    """The C++ models' initialisation (models/lm_parts.cpp init_gpt2_style): every matrix, the
+    embedding and the head included, N(0, std); residual outputs N(0, std / sqrt(writes));
+    biases 0; norms and router parameters as built. PyTorch's defaults (N(0, 1) embedding,
+    Kaiming-uniform linears) train a different model, so losses would not be comparable."""
+    out_std = std / math.sqrt(max(residual_writes, 1))
+    norms = {id(p) for m in model.modules() if isinstance(m, RMSNorm) for p in m.parameters()}
+    for name, p in model.named_parameters():
+        leaf = name.rsplit(".", 2)
+        tail = ".".join(leaf[-2:])
+        if id(p) in norms or leaf[-1] in AS_BUILT or tail in AS_BUILT:
+            continue
+        if p.dim() < 2:
+            p.zero_()
+            continue
+        residual = leaf[-1] in RESIDUAL_OUTPUTS or tail in RESIDUAL_OUTPUTS
+        p.normal_(0.0, out_std if residual else std)
+
+
 def build(c, loop=False):
     family = c["family"]
+    std = c.get("init_std", 0.02)
     if family == "dense_transformer":
-        return Dense(c)
-    if family == "moe_transformer":
-        return MoE(c, loop)
-    if family == "dreamer":
-        return Dreamer(c, loop)
-    raise SystemExit(f"reference.py: no Python reference for family {family}")
+        model, writes = Dense(c), 2 * c["n_layers"]
+    elif family == "moe_transformer":
+        model, writes = MoE(c, loop), 2 * c["n_layers"]
+    elif family == "dreamer":
+        model, writes = Dreamer(c, loop), 2 * c["recurrence"]["mean"]
+    else:
+        raise SystemExit(f"reference.py: no Python reference for family {family}")
+    init_gpt2_style(model, std, writes)
+    if getattr(model, "da", False) and c["depth_attention"].get("zero_init_output", True):
+        with torch.no_grad():
+            model.da_o.weight.zero_()
+    return model
 
 
 # ----------------------------------------------------------------------------- timing

@@ -18,6 +18,7 @@
 #include "models/blocks/checkpoint.h"
 #include "models/blocks/rope.h"
 #include "models/blocks/slot_permutation.h"
+#include "models/blocks/swiglu.h"
 
 namespace dreamer::models {
 
@@ -106,7 +107,7 @@ ExpertFFNImpl::ExpertFFNImpl(int64_t n, int64_t d, int64_t de, Activation act)
 
 torch::Tensor ExpertFFNImpl::apply_expert(int64_t e, const torch::Tensor& x) {
   auto up = torch::matmul(x, w_up[e]);
-  auto h = activation == Activation::kSwiGLU ? torch::silu(torch::matmul(x, w_gate[e])) * up
+  auto h = activation == Activation::kSwiGLU ? swiglu(torch::matmul(x, w_gate[e]), up)
                                              : activate(up, activation);
   return torch::matmul(h, w_down[e]);
 }
@@ -165,7 +166,7 @@ torch::Tensor ExpertFFNImpl::forward_loop(const torch::Tensor& x, const torch::T
   const auto gate = w_gate.defined() ? w_gate.unbind(0) : std::vector<torch::Tensor>{};
   return dispatch_to_experts(x, ids, gates, n_experts, [&](int64_t e, const torch::Tensor& rows) {
     auto u = torch::matmul(rows, up[e]);
-    auto h = activation == Activation::kSwiGLU ? torch::silu(torch::matmul(rows, gate[e])) * u
+    auto h = activation == Activation::kSwiGLU ? swiglu(torch::matmul(rows, gate[e]), u)
                                                : activate(u, activation);
     return torch::matmul(h, down[e]);
   });
@@ -208,7 +209,7 @@ torch::Tensor ExpertFFNImpl::forward_grouped(const torch::Tensor& x, const torch
   auto rows = gather_to_slots(x.to(dtype), slots.token_of_slot, slots.position);  // [N*k, d]
   auto up = at::_grouped_mm(rows, cast(w_up), offsets);
   auto h = activation == Activation::kSwiGLU
-               ? torch::silu(at::_grouped_mm(rows, cast(w_gate), offsets)) * up
+               ? swiglu(at::_grouped_mm(rows, cast(w_gate), offsets), up)
                : activate(up, activation);
   if (fold_gates && gates.defined()) {
     // gates [N, k] in slot order: slot s is (token order[s] / k, choice order[s] % k).

@@ -1,5 +1,7 @@
 #include "models/blocks/ffn.h"
 
+#include "models/blocks/swiglu.h"
+
 namespace dreamer::models {
 
 torch::Tensor activate(const torch::Tensor& x, Activation activation) {
@@ -28,7 +30,7 @@ FeedForwardImpl::FeedForwardImpl(int64_t d_model, int64_t hidden, Activation act
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  if (activation == Activation::kSwiGLU) return down(torch::silu(gate(x)) * up(x));
+  if (activation == Activation::kSwiGLU) return down(swiglu(gate(x), up(x)));
   return down(activate(up(x), activation));
 }
 

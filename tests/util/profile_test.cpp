@@ -189,5 +189,45 @@ TEST(ProfileDiff, SetsTwoTablesSideBySideLargestDifferenceFirst) {
       << missing;
 }
 
+// bench/gpu/op_table.py charges each kernel to the nest of CPU operators (by time span, per
+// thread) that launched it: outermost > innermost, kernels of the same path summed per step.
+TEST(OpTable, ChargesKernelsToTheirOutermostAndInnermostOperator) {
+  if (!have_python()) GTEST_SKIP() << "no python3";
+  auto op = [](const char* name, int ts, int dur, int tid, int ext) {
+    return nlohmann::json{
+        {"ph", "X"},  {"cat", "cpu_op"}, {"name", name}, {"ts", ts},
+        {"dur", dur}, {"pid", 1},        {"tid", tid},   {"args", {{"External id", ext}}}};
+  };
+  auto kernel = [](const char* name, int ts, int dur, int ext) {
+    return nlohmann::json{
+        {"ph", "X"},  {"cat", "kernel"}, {"name", name}, {"ts", ts},
+        {"dur", dur}, {"pid", 0},        {"tid", 7},     {"args", {{"External id", ext}}}};
+  };
+  // linear > matmul > mm on thread 1; a lone add on thread 2 whose span overlaps linear's in
+  // time (another thread: not nested); two kernels of mm, one of add, one of no operator.
+  const nlohmann::json trace = {
+      {"traceEvents",
+       {op("aten::linear", 0, 100, 1, 1), op("aten::matmul", 5, 60, 1, 2),
+        op("aten::mm", 10, 40, 1, 3), op("aten::add", 20, 10, 2, 4), kernel("gemm", 300, 3000, 3),
+        kernel("gemm", 400, 1000, 3), kernel("add", 500, 600, 4), kernel("x", 600, 200, 99)}}};
+  const std::string path = testing::temp_dir() + "/op_trace.json";
+  std::ofstream(path) << trace.dump();
+  const auto [ok, output] = run("python3 " + kGpuBench + "/op_table.py " + path + " --steps 2");
+  ASSERT_TRUE(ok) << output;
+  const std::vector<std::string> lines = {
+      "# device_ms_per_step 2.400", "     2.000      1.0  aten::linear > aten::mm",
+      "     0.300      0.5  aten::add", "     0.100      0.5  (no CPU operator)"};
+  size_t at = 0;
+  for (const auto& line : lines) {
+    const auto found = output.find(line + "\n", at);
+    ASSERT_NE(found, std::string::npos) << "missing or out of order: " << line << "\n" << output;
+    at = found + line.size();
+  }
+  const auto [deep_ok, deep] =
+      run("python3 " + kGpuBench + "/op_table.py " + path + " --steps 2 --depth 3");
+  ASSERT_TRUE(deep_ok) << deep;
+  EXPECT_NE(deep.find("aten::linear > aten::matmul > aten::mm\n"), std::string::npos) << deep;
+}
+
 }  // namespace
 }  // namespace dreamer
