@@ -5,6 +5,10 @@
 
 #include <algorithm>
 
+#ifdef DREAMER_WITH_CUDA_KERNELS
+#include "train/cross_entropy_cuda.h"
+#endif
+
 namespace dreamer::train {
 
 namespace {
@@ -23,6 +27,15 @@ torch::ScalarType head_dtype(const torch::Tensor& hidden) {
 #endif
   return hidden.scalar_type();
 }
+
+#ifdef DREAMER_WITH_CUDA_KERNELS
+// Whether cross_entropy_grad_cuda takes the chunks' logits (of `dtype`, the head's).
+bool use_kernel(const torch::Tensor& hidden, torch::ScalarType dtype,
+                const torch::Tensor& targets) {
+  return hidden.is_cuda() && targets.scalar_type() == torch::kLong &&
+         (dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16);
+}
+#endif
 
 struct LinearCrossEntropy : torch::autograd::Function<LinearCrossEntropy> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden,
@@ -44,9 +57,29 @@ struct LinearCrossEntropy : torch::autograd::Function<LinearCrossEntropy> {
     torch::Tensor d_weight = grad_w ? torch::zeros(weight.sizes(), f32) : torch::Tensor();
     torch::Tensor d_bias = grad_b ? torch::zeros(bias->sizes(), f32) : torch::Tensor();
     auto total = torch::zeros({}, f32);
+#ifdef DREAMER_WITH_CUDA_KERNELS
+    const bool kernel = use_kernel(hidden, dtype, targets);
+#endif
     for (int64_t start = 0; start < n; start += chunk_rows) {
       const int64_t rows = std::min(chunk_rows, n - start);
       auto hc = h.narrow(0, start, rows);
+#ifdef DREAMER_WITH_CUDA_KERNELS
+      // One kernel turns the chunk's logits (head dtype) into its gradient in place and
+      // returns the rows' losses: the float32 statistics of the ops below and their single
+      // rounding of the gradient to the head dtype, from two passes over the logits instead of
+      // about seven over float32 copies. Run without gradients too (the logits are scratch).
+      // d_bias sums the rounded gradient, in float32; the ops below sum it unrounded.
+      if (kernel) {
+        auto gd = has_bias ? torch::addmm(b, hc, w.t()) : torch::matmul(hc, w.t());
+        total += cross_entropy_grad_cuda(gd, targets.narrow(0, start, rows),
+                                         1.0 / static_cast<double>(n))
+                     .sum();
+        if (grad_h) d_hidden.narrow(0, start, rows).copy_(torch::matmul(gd, w));
+        if (grad_w) d_weight.add_(torch::matmul(gd.t(), hc));
+        if (grad_b) d_bias.add_(gd.sum({0}, /*keepdim=*/false, torch::kFloat32));
+        continue;
+      }
+#endif
       auto logits = torch::matmul(hc, w.t());
       if (has_bias) logits = logits + b;
       auto lf = logits.to(stat_dtype);  // [rows, V]
@@ -96,6 +129,14 @@ torch::Tensor chunked_linear_cross_entropy(const torch::Tensor& hidden, const to
   c10::optional<torch::Tensor> b;
   if (bias.defined()) b = bias;
   return LinearCrossEntropy::apply(hidden, weight, b, targets, chunk_rows);
+}
+
+bool fused_cross_entropy_compiled() {
+#ifdef DREAMER_WITH_CUDA_KERNELS
+  return true;
+#else
+  return false;
+#endif
 }
 
 int64_t cross_entropy_chunk_rows(int64_t vocab_size, int64_t bytes) {
