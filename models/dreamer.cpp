@@ -333,6 +333,20 @@ DreamerModel::DreamerModel(const ModelConfig& config)
   }
 }
 
+bool DreamerModel::supports_static_decode() const {
+  return cfg_.mix_mode != MixMode::kJointSequenceDepth &&
+         !(cfg_.depth_attention.enabled &&
+           cfg_.depth_attention.scope == DepthScope::kAllTokensCausal);
+}
+
+bool DreamerModel::decode_step_capturable(const torch::Device& device) const {
+  if (!supports_static_decode()) return false;
+  if (!layer->experts) return true;
+  // The residual stream's dtype (float32); grouped_available reads autocast's compute dtype.
+  const auto probe = torch::empty({0}, torch::dtype(torch::kFloat32).device(device));
+  return layer->experts->use_grouped && layer->experts->grouped_available(probe);
+}
+
 ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* state,
                                   const ForwardOptions& options) {
   const RecurrencePlan plan = plan_recurrences(cfg_.recurrence, options, state, is_training());

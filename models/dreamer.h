@@ -142,6 +142,12 @@ class DreamerModel : public LanguageModel {
   HeadWeights head() const override;
   void after_optimizer_step() override;
   bool is_recurrent() const override { return true; }
+  // Static decoding (models/static_decode.h) where one-token steps keep no state beyond the
+  // sequence caches: not joint sequence-depth attention (its earlier-depth keys) and not DA over
+  // all tokens (a depth cache); DA over the same token's levels is rebuilt inside each step.
+  bool supports_static_decode() const override;
+  // And, with EA, only on the grouped expert path (the loop reads expert counts on the host).
+  bool decode_step_capturable(const torch::Device& device) const override;
 
   const DreamerConfig& dreamer_config() const { return cfg_; }
   LMEnds ends;  // embedding, final norm, LM head (models/lm_parts.h)
