@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "models/blocks/attention_core.h"
+#include "models/blocks/rope.h"
 #include "train/distributed.h"
 
 #ifdef DREAMER_WITH_CUDA
@@ -47,6 +48,11 @@ void add_doctor_command(CLI::App& app) {
     std::cout << "fused attention: "
               << (models::fused_attention_available() ? "at::scaled_dot_product_attention"
                                                       : "reference fallback (LibTorch < 2.0)")
+              << "\n";
+    // The project's own kernels (CMake's DREAMER_CUDA_KERNELS, with a CUDA LibTorch and nvcc).
+    std::cout << "cuda kernels:    "
+              << (models::fused_rope_compiled() ? "fused RoPE, SwiGLU, cross-entropy"
+                                                : "not built (LibTorch fallbacks)")
               << "\n";
     const bool cuda = torch::cuda::is_available();
     std::cout << "cuda:            " << (cuda ? "available" : "not available");

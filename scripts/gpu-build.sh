@@ -18,7 +18,7 @@ TORCH_CMAKE=${TORCH_CMAKE:-$(python3 -c 'import torch; print(torch.utils.cmake_p
 # nccl.h for c10d's NCCL process group (docs/DISTRIBUTED.md) lives in the nvidia-nccl wheel.
 NCCL_INCLUDE_DIR=${NCCL_INCLUDE_DIR:-$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null || true)}
 
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDREAMER_CUDA_KERNELS="${DREAMER_CUDA_KERNELS:-ON}" \
   -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$PREFIX/usr/lib/x86_64-linux-gnu/cmake;$PREFIX/usr/share/cmake" \
   ${DREAMER_SHARED_DATA_DIR:+-DDREAMER_SHARED_DATA_DIR="$DREAMER_SHARED_DATA_DIR"} \
   ${NCCL_INCLUDE_DIR:+-DNCCL_INCLUDE_DIR="$NCCL_INCLUDE_DIR"} \

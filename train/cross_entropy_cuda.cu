@@ -7,25 +7,15 @@
 
 #include <limits>
 
+#include "util/cuda_storage.h"
+
 #include "train/cross_entropy_kernel.cuh"
 
 namespace dreamer::train {
 
 namespace {
 
-// LibTorch's storage types as the CUDA headers' (same bits).
-template <typename T>
-struct CudaType {
-  using type = T;
-};
-template <>
-struct CudaType<at::BFloat16> {
-  using type = __nv_bfloat16;
-};
-template <>
-struct CudaType<at::Half> {
-  using type = __half;
-};
+using cuda::CudaType;
 
 template <typename Scalar>
 void launch(at::Tensor& logits, const at::Tensor& targets, at::Tensor& loss, double scale) {

@@ -7,25 +7,15 @@
 
 #include <limits>
 
+#include "util/cuda_storage.h"
+
 #include "models/blocks/rope_kernel.cuh"
 
 namespace dreamer::models {
 
 namespace {
 
-// LibTorch's storage types as the CUDA headers' (same bits).
-template <typename T>
-struct CudaType {
-  using type = T;
-};
-template <>
-struct CudaType<at::BFloat16> {
-  using type = __nv_bfloat16;
-};
-template <>
-struct CudaType<at::Half> {
-  using type = __half;
-};
+using cuda::CudaType;
 
 // x [B, H, T, D] and its new contiguous output, as the kernel reads them.
 template <typename T>

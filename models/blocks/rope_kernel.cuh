@@ -14,6 +14,8 @@
 
 #include <cstdint>
 
+#include "util/cuda_scalar.cuh"
+
 namespace dreamer::models::rope_kernel {
 
 // One tensor to rotate: its input (strided) and its output (contiguous, same sizes).
@@ -37,30 +39,8 @@ struct Trig {
 constexpr int kLanes = 32;
 constexpr int kRowsPerBlock = 8;
 
-__device__ inline float to_float(float x) {
-  return x;
-}
-__device__ inline float to_float(__nv_bfloat16 x) {
-  return __bfloat162float(x);
-}
-__device__ inline float to_float(__half x) {
-  return __half2float(x);
-}
-
-template <typename T>
-__device__ T from_float(float x);
-template <>
-__device__ inline float from_float<float>(float x) {
-  return x;
-}
-template <>
-__device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
-  return __float2bfloat16(x);  // round to nearest even, as LibTorch's casts
-}
-template <>
-__device__ inline __half from_float<__half>(float x) {
-  return __float2half(x);
-}
+using cuda::from_float;
+using cuda::to_float;
 
 // Rotates the row of x that this thread's warp has in `block` (of kRowsPerBlock rows).
 template <typename T>

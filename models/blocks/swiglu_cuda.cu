@@ -11,33 +11,16 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "util/cuda_scalar.cuh"
+#include "util/cuda_storage.h"
+
 namespace dreamer::models {
 
 namespace {
 
-__device__ inline float load(float x) {
-  return x;
-}
-__device__ inline float load(__nv_bfloat16 x) {
-  return __bfloat162float(x);
-}
-__device__ inline float load(__half x) {
-  return __half2float(x);
-}
-template <typename T>
-__device__ inline T store(float x);
-template <>
-__device__ inline float store<float>(float x) {
-  return x;
-}
-template <>
-__device__ inline __nv_bfloat16 store<__nv_bfloat16>(float x) {
-  return __float2bfloat16(x);
-}
-template <>
-__device__ inline __half store<__half>(float x) {
-  return __float2half(x);
-}
+using cuda::CudaType;
+using cuda::from_float;
+using cuda::to_float;
 
 // kVec elements per thread and iteration: 16 bytes, one vector access per operand where the
 // host checked alignment (pointers, row strides, cols); kVec 1 is the general kernel.
@@ -66,8 +49,8 @@ __global__ void swiglu_forward_kernel(Rows<const T> gate, Rows<const T> up, Rows
     P h;
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
-      const float x = load(g.v[j]);
-      h.v[j] = store<T>(x / (1.0f + expf(-x)) * load(u.v[j]));
+      const float x = to_float(g.v[j]);
+      h.v[j] = from_float<T>(x / (1.0f + expf(-x)) * to_float(u.v[j]));
     }
     *reinterpret_cast<P*>(out.ptr + r * out.stride + c) = h;
   }
@@ -88,27 +71,14 @@ __global__ void swiglu_backward_kernel(Rows<const T> gate, Rows<const T> up, Row
     P dg, du;
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
-      const float x = load(g.v[j]), s = 1.0f / (1.0f + expf(-x)), d = load(dh.v[j]);
-      dg.v[j] = store<T>(d * load(u.v[j]) * s * (1.0f + x * (1.0f - s)));
-      du.v[j] = store<T>(d * x * s);
+      const float x = to_float(g.v[j]), s = 1.0f / (1.0f + expf(-x)), d = to_float(dh.v[j]);
+      dg.v[j] = from_float<T>(d * to_float(u.v[j]) * s * (1.0f + x * (1.0f - s)));
+      du.v[j] = from_float<T>(d * x * s);
     }
     *reinterpret_cast<P*>(d_gate.ptr + r * d_gate.stride + c) = dg;
     *reinterpret_cast<P*>(d_up.ptr + r * d_up.stride + c) = du;
   }
 }
-
-template <typename T>
-struct CudaType {
-  using type = T;
-};
-template <>
-struct CudaType<at::BFloat16> {
-  using type = __nv_bfloat16;
-};
-template <>
-struct CudaType<at::Half> {
-  using type = __half;
-};
 
 template <typename T>
 Rows<T> rows_of(const at::Tensor& m) {
