@@ -147,10 +147,8 @@ MoETransformer::MoETransformer(const models::ModelConfig& config)
 }
 
 bool MoETransformer::decode_step_capturable(const torch::Device& device) const {
-  // The residual stream's dtype (float32); grouped_available reads autocast's compute dtype.
-  const auto probe = torch::empty({0}, torch::dtype(torch::kFloat32).device(device));
   for (const auto& layer : moe_layers)
-    if (!layer->experts->use_grouped || !layer->experts->grouped_available(probe)) return false;
+    if (!layer->experts->grouped_on(device)) return false;
   return true;
 }
 

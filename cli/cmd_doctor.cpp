@@ -8,8 +8,8 @@
 
 #include "cli/commands.h"
 #include "models/blocks/attention_core.h"
-#include "models/blocks/rope.h"
 #include "train/distributed.h"
+#include "util/cuda_kernels.h"
 
 #ifdef DREAMER_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -51,8 +51,8 @@ void add_doctor_command(CLI::App& app) {
               << "\n";
     // The project's own kernels (CMake's DREAMER_CUDA_KERNELS, with a CUDA LibTorch and nvcc).
     std::cout << "cuda kernels:    "
-              << (models::fused_rope_compiled() ? "fused RoPE, SwiGLU, cross-entropy"
-                                                : "not built (LibTorch fallbacks)")
+              << (cuda_kernels_compiled() ? "fused RoPE, SwiGLU, cross-entropy"
+                                          : "not built (LibTorch fallbacks)")
               << "\n";
     const bool cuda = torch::cuda::is_available();
     std::cout << "cuda:            " << (cuda ? "available" : "not available");

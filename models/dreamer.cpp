@@ -341,10 +341,7 @@ bool DreamerModel::supports_static_decode() const {
 
 bool DreamerModel::decode_step_capturable(const torch::Device& device) const {
   if (!supports_static_decode()) return false;
-  if (!layer->experts) return true;
-  // The residual stream's dtype (float32); grouped_available reads autocast's compute dtype.
-  const auto probe = torch::empty({0}, torch::dtype(torch::kFloat32).device(device));
-  return layer->experts->use_grouped && layer->experts->grouped_available(probe);
+  return !layer->experts || layer->experts->grouped_on(device);
 }
 
 ModelOutput DreamerModel::forward(const torch::Tensor& tokens, InferenceState* state,

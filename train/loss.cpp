@@ -7,6 +7,7 @@
 
 #ifdef DREAMER_WITH_CUDA_KERNELS
 #include "train/cross_entropy_cuda.h"
+#include "util/cuda_kernels.h"
 #endif
 
 namespace dreamer::train {
@@ -32,8 +33,7 @@ torch::ScalarType head_dtype(const torch::Tensor& hidden) {
 // Whether cross_entropy_grad_cuda takes the chunks' logits (of `dtype`, the head's).
 bool use_kernel(const torch::Tensor& hidden, torch::ScalarType dtype,
                 const torch::Tensor& targets) {
-  return hidden.is_cuda() && targets.scalar_type() == torch::kLong &&
-         (dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16);
+  return hidden.is_cuda() && targets.scalar_type() == torch::kLong && cuda_kernel_dtype(dtype);
 }
 #endif
 
@@ -129,14 +129,6 @@ torch::Tensor chunked_linear_cross_entropy(const torch::Tensor& hidden, const to
   c10::optional<torch::Tensor> b;
   if (bias.defined()) b = bias;
   return LinearCrossEntropy::apply(hidden, weight, b, targets, chunk_rows);
-}
-
-bool fused_cross_entropy_compiled() {
-#ifdef DREAMER_WITH_CUDA_KERNELS
-  return true;
-#else
-  return false;
-#endif
 }
 
 int64_t cross_entropy_chunk_rows(int64_t vocab_size, int64_t bytes) {

@@ -3,7 +3,7 @@
 // chunks, and each chunk's gradient is formed in the forward (the Liger-kernel scheme), so
 // neither pass holds more than one chunk of logits. Under CUDA autocast the head's matmuls run
 // in the autocast dtype, as nn::Linear's would; the log-softmax is float32. On CUDA, where the
-// project's kernels are compiled in (fused_cross_entropy_compiled()), one fused kernel per
+// project's kernels are compiled in (util/cuda_kernels.h), one fused kernel per
 // chunk forms the loss and the gradient from the logits in the head dtype
 // (train/cross_entropy_cuda.h); elsewhere LibTorch ops do, in float32.
 #include <torch/torch.h>
@@ -15,9 +15,6 @@ namespace dreamer::train {
 torch::Tensor chunked_linear_cross_entropy(const torch::Tensor& hidden, const torch::Tensor& weight,
                                            const torch::Tensor& bias, const torch::Tensor& targets,
                                            int64_t chunk_rows);
-
-// Whether this build has the fused CUDA cross-entropy kernel (CUDA LibTorch and nvcc found).
-bool fused_cross_entropy_compiled();
 
 // Rows per chunk that keep one chunk's float32 logits near `bytes` (at least 1 row).
 int64_t cross_entropy_chunk_rows(int64_t vocab_size, int64_t bytes = int64_t{256} << 20);

@@ -187,6 +187,12 @@ torch::ScalarType compute_dtype(const torch::Tensor& x) {
 }
 }  // namespace
 
+bool ExpertFFNImpl::grouped_on(const torch::Device& device) const {
+  // The residual stream's dtype (float32); grouped_available reads autocast's compute dtype.
+  const auto probe = torch::empty({0}, torch::dtype(torch::kFloat32).device(device));
+  return use_grouped && grouped_available(probe);
+}
+
 bool ExpertFFNImpl::grouped_available(const torch::Tensor& x) const {
   return DREAMER_GROUPED_MM && x.is_cuda() && compute_dtype(x) == torch::kBFloat16 &&
          d_model % 8 == 0 && expert_dim % 8 == 0 && n_experts < 1024;

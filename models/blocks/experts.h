@@ -132,6 +132,10 @@ struct ExpertFFNImpl : torch::nn::Module, RoleDeclarer {
   // LibTorch >= 2.9 with CUDA, x on a GPU, bf16 compute (autocast or bf16 x), widths that
   // are multiples of 8 (16-byte rows), fewer than 1024 experts.
   bool grouped_available(const torch::Tensor& x) const;
+  // Whether forward takes the grouped path for a float32 residual stream on `device` under the
+  // current autocast setting: then it reads nothing on the host, so a decode step through it
+  // can be captured as a CUDA graph (LanguageModel::decode_step_capturable).
+  bool grouped_on(const torch::Device& device) const;
   // One expert applied to rows of x (used by reference computations).
   torch::Tensor apply_expert(int64_t e, const torch::Tensor& x);
 

@@ -4,6 +4,8 @@
 #include <map>
 #include <mutex>
 
+#include "util/cuda_kernels.h"
+
 #ifdef DREAMER_WITH_CUDA_KERNELS
 #include "models/blocks/rope_cuda.h"
 #endif
@@ -15,15 +17,10 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool kernel_dtype(const torch::Tensor& x) {
-  const auto t = x.scalar_type();
-  return t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16;
-}
-
 // Whether rope_qk_cuda takes q and k (cos/sin then go to it in float32).
 bool use_kernel(const torch::Tensor& q, const torch::Tensor& k) {
-  return fused_rope_compiled() && q.is_cuda() && k.device() == q.device() && kernel_dtype(q) &&
-         kernel_dtype(k);
+  return cuda_kernels_compiled() && q.is_cuda() && k.device() == q.device() &&
+         cuda_kernel_dtype(q.scalar_type()) && cuda_kernel_dtype(k.scalar_type());
 }
 
 // q and k rotated by cos/sin, or by -angle when `inverse`: the fused kernel where it runs,
@@ -161,14 +158,6 @@ std::pair<torch::Tensor, torch::Tensor> shared_rope_rows_at(int64_t head_dim, do
                                                             torch::ScalarType dtype) {
   return with_shared_table(head_dim, base,
                            [&](RopeTable& t) { return t.rows_at(positions, table_size, dtype); });
-}
-
-bool fused_rope_compiled() {
-#ifdef DREAMER_WITH_CUDA_KERNELS
-  return true;
-#else
-  return false;
-#endif
 }
 
 torch::ScalarType rope_qk_rows_dtype(const torch::Tensor& q) {

@@ -23,7 +23,7 @@ torch::Tensor apply_rope_cos_sin(const torch::Tensor& x, const torch::Tensor& co
 // apply_rope_cos_sin on q [B, Hq, T, Dh] and on k [B, Hkv, T, Dh] (views of any strides, such
 // as the transposed projections) with cos/sin [T, Dh/2] (any floating dtype; treated as
 // constants). Differentiable: its backward is the inverse rotation of the incoming gradients.
-// On CUDA, where the project's kernels are compiled in (fused_rope_compiled()), forward and
+// On CUDA, where the project's kernels are compiled in (util/cuda_kernels.h), forward and
 // backward are each one fused kernel (math in float32, outputs contiguous in q's and k's
 // dtypes; pass cos/sin in float32 to skip a cast); elsewhere each rotation is
 // apply_rope_cos_sin with cos/sin cast to the tensor's dtype.
@@ -31,8 +31,6 @@ std::pair<torch::Tensor, torch::Tensor> apply_rope_qk(const torch::Tensor& q,
                                                       const torch::Tensor& k,
                                                       const torch::Tensor& cos,
                                                       const torch::Tensor& sin);
-// Whether this build has the fused RoPE kernel (a CUDA LibTorch and a CUDA compiler).
-bool fused_rope_compiled();
 // The dtype in which to fetch cos/sin rows for apply_rope_qk on q: float32 where the fused
 // kernel runs, else q's dtype (what apply_rope_cos_sin takes, so no cast per call).
 torch::ScalarType rope_qk_rows_dtype(const torch::Tensor& q);

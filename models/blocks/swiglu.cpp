@@ -1,5 +1,7 @@
 #include "models/blocks/swiglu.h"
 
+#include "util/cuda_kernels.h"
+
 #ifdef DREAMER_WITH_CUDA_KERNELS
 #include "models/blocks/swiglu_cuda.h"
 #endif
@@ -19,9 +21,8 @@ torch::Tensor as_rows(const torch::Tensor& x) {
 // Whether the fused kernels take these [rows, cols] operands.
 bool use_kernel(const torch::Tensor& gate, const torch::Tensor& up) {
   const auto t = gate.scalar_type();
-  return fused_swiglu_compiled() && gate.is_cuda() && up.device() == gate.device() &&
-         up.scalar_type() == t && gate.stride(1) == 1 && up.stride(1) == 1 &&
-         (t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16);
+  return cuda_kernels_compiled() && gate.is_cuda() && up.device() == gate.device() &&
+         up.scalar_type() == t && gate.stride(1) == 1 && up.stride(1) == 1 && cuda_kernel_dtype(t);
 }
 
 torch::Tensor forward_rows(const torch::Tensor& gate, const torch::Tensor& up) {
@@ -66,27 +67,6 @@ struct SwiGLUPair : torch::autograd::Function<SwiGLUPair> {
   }
 };
 
-struct SwiGLUPacked : torch::autograd::Function<SwiGLUPacked> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate_up) {
-    ctx->save_for_backward({gate_up});
-    const auto rows = as_rows(gate_up);
-    const int64_t h = rows.size(1) / 2;
-    auto sizes = gate_up.sizes().vec();
-    sizes.back() = h;
-    return forward_rows(rows.narrow(1, 0, h), rows.narrow(1, h, h)).view(sizes);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto rows = as_rows(ctx->get_saved_variables()[0]);
-    const int64_t h = rows.size(1) / 2;
-    auto d = torch::empty(rows.sizes(), rows.options());
-    backward_rows(rows.narrow(1, 0, h), rows.narrow(1, h, h), as_rows(grads[0]), d.narrow(1, 0, h),
-                  d.narrow(1, h, h));
-    auto sizes = grads[0].sizes().vec();
-    sizes.back() = 2 * h;
-    return {d.view(sizes)};
-  }
-};
-
 }  // namespace
 
 torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
@@ -95,20 +75,6 @@ torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up) {
   // The node works in one dtype; mixed inputs (or none to gate) take the plain ops.
   if (gate.scalar_type() != up.scalar_type() || gate.dim() == 0) return torch::silu(gate) * up;
   return SwiGLUPair::apply(gate.contiguous(), up.contiguous());
-}
-
-torch::Tensor swiglu_packed(const torch::Tensor& gate_up) {
-  TORCH_CHECK(gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0,
-              "swiglu_packed: the last dim must hold gate and up halves, got ", gate_up.sizes());
-  return SwiGLUPacked::apply(gate_up.contiguous());
-}
-
-bool fused_swiglu_compiled() {
-#ifdef DREAMER_WITH_CUDA_KERNELS
-  return true;
-#else
-  return false;
-#endif
 }
 
 }  // namespace dreamer::models

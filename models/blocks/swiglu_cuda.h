@@ -9,14 +9,12 @@
 namespace dreamer::models {
 
 // silu(gate) * up for CUDA [rows, cols] matrices of one dtype (float32, bfloat16 or float16)
-// whose rows may be strided (unit stride within a row): the halves of one [rows, 2 cols]
-// projection, or two contiguous tensors. Math in float32, one rounding, one launch; the output
-// is contiguous [rows, cols].
+// whose rows may be strided (unit stride within a row; swiglu() passes contiguous ones). Math
+// in float32, one rounding, one launch; the output is contiguous [rows, cols].
 at::Tensor swiglu_forward_cuda(const at::Tensor& gate, const at::Tensor& up);
 
 // The gradients with respect to gate and up, given the output's (contiguous [rows, cols]):
-// one launch, written into d_gate and d_up ([rows, cols], unit stride within a row; the halves
-// of one [rows, 2 cols] tensor for a packed projection).
+// one launch, written into d_gate and d_up ([rows, cols], unit stride within a row).
 void swiglu_backward_cuda(const at::Tensor& gate, const at::Tensor& up, const at::Tensor& grad,
                           at::Tensor& d_gate, at::Tensor& d_up);
 

@@ -11,6 +11,7 @@
 
 #include "models/blocks/rope.h"
 #include "tests/test_util.h"
+#include "util/cuda_kernels.h"
 
 namespace dreamer::testing {
 namespace {
@@ -105,7 +106,7 @@ const Shape kCudaShapes[] = {{4, 8, 2, 1, 64, 37}, {2, 8, 4, 33, 96, 0}, {2, 16,
 
 TEST(CudaRopeQk, FusedEqualsFallbackForwardAndBackward) {
   SKIP_WITHOUT_CUDA();
-  if (!fused_rope_compiled()) GTEST_SKIP() << "built without the project's CUDA kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's CUDA kernels";
   torch::manual_seed(0);
   // Bounds, relative to each tensor's largest entry. float32: the kernel fuses multiply-adds
   // (a few float32 ulps). bf16/fp16: the kernel rounds its float32 result once, at most
@@ -145,7 +146,7 @@ TEST(CudaRopeQk, FusedEqualsFallbackForwardAndBackward) {
 
 TEST(CudaRopeQk, QAndKOfDifferentDtypes) {
   SKIP_WITHOUT_CUDA();
-  if (!fused_rope_compiled()) GTEST_SKIP() << "built without the project's CUDA kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's CUDA kernels";
   torch::manual_seed(0);
   const Shape s = kCudaShapes[1];
   auto q = torch::randn({s.b, s.t, s.hq * s.d}, kCuda).view({s.b, s.t, s.hq, s.d}).transpose(1, 2);

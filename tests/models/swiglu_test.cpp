@@ -9,6 +9,7 @@
 #include "models/blocks/ffn.h"
 #include "models/blocks/swiglu.h"
 #include "tests/test_util.h"
+#include "util/cuda_kernels.h"
 #include "util/memory_probe.h"
 
 namespace dreamer::testing {
@@ -65,21 +66,6 @@ TEST(SwiGLU, KeepsOnlyGateAndUpForBackward) {
   EXPECT_EQ(live(plain), 2 * one);  // silu(gate), kept for the product's backward, too
 }
 
-// The packed form (gate and up as the halves of one projection) is the same function; its
-// gradient is one tensor of the projection's shape.
-TEST(SwiGLU, PackedHalvesEqualThePairWithOneGradient) {
-  torch::manual_seed(3);
-  const auto opts = torch::dtype(torch::kFloat64);
-  auto gu = torch::randn({2, 3, 2 * 19}, opts) * 3, grad = torch::randn({2, 3, 19}, opts);
-  auto leaf = gu.clone().requires_grad_(true);
-  auto out = swiglu_packed(leaf);
-  out.backward(grad);
-  const auto ref = run(plain, gu.narrow(-1, 0, 19), gu.narrow(-1, 19, 19), grad);
-  EXPECT_RELATIVE_NEAR(out.detach(), ref.out, 1e-14);
-  EXPECT_RELATIVE_NEAR(leaf.grad(), torch::cat({ref.d_gate, ref.d_up}, -1), 1e-13);
-  EXPECT_THROW(swiglu_packed(torch::randn({4, 7})), c10::Error);
-}
-
 TEST(SwiGLU, FeedForwardGatesThroughTheNode) {
   torch::manual_seed(1);
   FeedForward ffn(16, 40, Activation::kSwiGLU);
@@ -91,7 +77,7 @@ TEST(SwiGLU, FeedForwardGatesThroughTheNode) {
 
 TEST(CudaSwiGLU, FusedKernelsEqualTheReference) {
   SKIP_WITHOUT_CUDA();
-  if (!fused_swiglu_compiled()) GTEST_SKIP() << "built without the project's CUDA kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's CUDA kernels";
   torch::manual_seed(2);
   const torch::Device cuda(torch::kCUDA, 0);
   // Bounds relative to each tensor's largest entry. float32: expf and fused multiply-adds, a
@@ -123,13 +109,6 @@ TEST(CudaSwiGLU, FusedKernelsEqualTheReference) {
       EXPECT_RELATIVE_NEAR(got.out.to(d), ref.out, c.tol);
       EXPECT_RELATIVE_NEAR(got.d_gate.to(d), ref.d_gate, c.tol);
       EXPECT_RELATIVE_NEAR(got.d_up.to(d), ref.d_up, c.tol);
-      // Packed halves of one [rows, 2 cols] tensor: strided rows, one [rows, 2 cols] gradient.
-      auto gu = torch::cat({gate, up}, 1);
-      auto leaf = gu.clone().requires_grad_(true);
-      auto packed = swiglu_packed(leaf);
-      packed.backward(grad);
-      EXPECT_RELATIVE_NEAR(packed.detach().to(d), ref.out, c.tol);
-      EXPECT_RELATIVE_NEAR(leaf.grad().to(d), torch::cat({ref.d_gate, ref.d_up}, 1), c.tol);
       if (c.dtype == torch::kBFloat16) {  // the plain bf16 ops, for scale
         const auto old = run(plain, gate, up, grad);
         EXPECT_RELATIVE_NEAR(old.out.to(d), ref.out, 2e-2);

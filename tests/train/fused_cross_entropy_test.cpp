@@ -11,6 +11,7 @@
 
 #include "tests/test_util.h"
 #include "train/loss.h"
+#include "util/cuda_kernels.h"
 #include "util/device.h"
 
 #ifdef DREAMER_WITH_CUDA_KERNELS
@@ -33,7 +34,7 @@ void expect_within(const torch::Tensor& got, const torch::Tensor& ref, const tor
 
 TEST(CudaFusedCrossEntropy, KernelEqualsFloat64SoftmaxOnTheSameLogits) {
   SKIP_WITHOUT_CUDA();
-  if (!train::fused_cross_entropy_compiled()) GTEST_SKIP() << "built without the project's kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's kernels";
   torch::manual_seed(0);
   // Bounds per element. The kernel's float32 math (__expf of |x - lse| < 30, a float32 lse) puts
   // softmax p within ~5e-6 of it relative, so the gradient (p - one_hot) * scale within
@@ -74,7 +75,7 @@ TEST(CudaFusedCrossEntropy, KernelEqualsFloat64SoftmaxOnTheSameLogits) {
 
 TEST(CudaFusedCrossEntropy, TargetOutsideTheVocabularyGivesNaNLoss) {
   SKIP_WITHOUT_CUDA();
-  if (!train::fused_cross_entropy_compiled()) GTEST_SKIP() << "built without the project's kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's kernels";
   const int64_t vocab = 100;
   auto logits = torch::randn({4, vocab}, kCuda);
   auto targets =
@@ -90,7 +91,7 @@ TEST(CudaFusedCrossEntropy, TargetOutsideTheVocabularyGivesNaNLoss) {
 
 TEST(CudaFusedCrossEntropy, ChunkedLossAndGradientsEqualTheFloat64Fallback) {
   SKIP_WITHOUT_CUDA();
-  if (!train::fused_cross_entropy_compiled()) GTEST_SKIP() << "built without the project's kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's kernels";
   torch::manual_seed(0);
   // Bounds relative to each tensor's largest entry (the loss: to itself). float32: no
   // rounding beyond float32 matmuls and __expf, 1e-4. bf16 (plain bf16 leaves, or float32
@@ -152,7 +153,7 @@ TEST(CudaFusedCrossEntropy, ChunkedLossAndGradientsEqualTheFloat64Fallback) {
 
 TEST(CudaFusedCrossEntropy, LossWithoutGradientsEqualsTheFloat64Fallback) {
   SKIP_WITHOUT_CUDA();
-  if (!train::fused_cross_entropy_compiled()) GTEST_SKIP() << "built without the project's kernels";
+  if (!cuda_kernels_compiled()) GTEST_SKIP() << "built without the project's kernels";
   torch::manual_seed(1);
   auto hidden = torch::randn({50, 32}, kCuda), weight = torch::randn({1001, 32}, kCuda) * 0.3;
   auto targets = torch::randint(0, 1001, {50}, torch::dtype(torch::kLong).device(kCuda));
